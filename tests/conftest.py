@@ -1,0 +1,45 @@
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
+
+
+def shipped_specs() -> list[Path]:
+    return sorted(SPECS.rglob("*.yaml"))
+
+
+def spec_id(path: Path) -> str:
+    return str(path.relative_to(SPECS).with_suffix(""))
+
+
+def reference_figures() -> dict[str, dict]:
+    """figures.json by model name (the CIFAR nets under cifar/<name>)."""
+    out = {}
+    for rec in json.loads((REFERENCE / "figures.json").read_text()):
+        key = f"cifar/{rec['name']}" if rec["library"] == "cifar_reference" else rec["name"]
+        out[key] = rec
+    return out
+
+
+def reference_state_dict(key: str) -> list[tuple[str, list[int]]] | None:
+    rec = reference_figures().get(key)
+    if rec is None:
+        return None
+    folder = {"cifar_reference": "cifar"}.get(rec["library"], rec["library"])
+    return [(k, shape) for k, shape in json.loads((REFERENCE / "state_dicts" / folder / f"{rec['name']}.json").read_text())]
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write YAML text to a file and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
