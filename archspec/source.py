@@ -339,7 +339,7 @@ class _Builder:
         wanted = {"int": int, "float": float, "bool": bool, "null": type(None)}[name]
         if type(value) is not wanted:
             return self.fail(node, f"{node.value!r} is not a valid {name}",
-                             f"write a {name} or remove the tag", "AS103")
+                             "remove the tag, or write a value of that type", "AS103")
         return value
 
     def fail(self, node, message: str, hint: str, code: str) -> Any:
