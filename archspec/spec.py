@@ -218,7 +218,8 @@ def _issue(source: Source, err: dict) -> Issue:
         message = f"missing key '{path[-1]}' in {'.'.join(str(p) for p in path[:-1]) or 'top level'}"
         line, col = source.locate(path[:-1])
     elif kind in ("literal_error", "union_tag_invalid"):
-        allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"] if kind == "literal_error" else err["ctx"]["expected_tags"])
+        expected = err["ctx"]["expected"] if kind == "literal_error" else err["ctx"]["expected_tags"]
+        allowed = [v.strip("'") for v in re.split(r", | or ", expected)]
         if kind == "union_tag_invalid":
             path = path + ("type",)
             where = ".".join(str(p) for p in path)

@@ -1,0 +1,107 @@
+"""`archspec build` and `archspec validate`, end to end through a subprocess."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import archspec
+from archspec.checkpoint import load_model, read_metadata
+from conftest import ROOT
+
+
+def run(*args, cwd=ROOT):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "archspec", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_build_prints_the_summary_table():
+    r = run("build", "specs/resnet50.yaml")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "resnet50: ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout"
+    assert lines[1] == "input 3×224×224 → output 1000"
+    assert lines[3].split() == ["layer", "type", "output", "params", "MACs"]
+    assert lines[4].split() == ["conv1", "conv", "64×112×112", "9,408", "118.01", "M"]
+    assert lines[8].split() == ["layer1.0", "bottleneck", "256×56×56", "75,008", "231.21", "M"]
+    assert lines[-1] == "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256)"
+
+
+def test_build_json_and_input_override():
+    import json
+
+    r = run("build", "specs/cifar/resnet20.yaml", "--json", "--input", "3,64,64")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert (plan["input"], plan["output"], plan["params"]) == ([3, 64, 64], [10], 269_722)
+    assert plan["macs"] == 4 * 40_551_040 - 3 * 64 * 10  # convs scale with the area; fc does not
+    assert {"name": "layer3.2", "kind": "basic", "shape": [64, 16, 16], "params": 73_984,
+            "macs": 18_874_368} in plan["layers"]
+
+
+def test_build_writes_weights_that_load_back(tmp_path):
+    out = tmp_path / "resnet20.safetensors"
+    r = run("build", "specs/cifar/resnet20.yaml", "-o", out, "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    meta = read_metadata(out)
+    assert (meta["seed"], meta["input"]) == ("3", "[3, 32, 32]")
+    assert meta["spec"] == (ROOT / "specs/cifar/resnet20.yaml").read_text()
+    fresh = archspec.build("specs/cifar/resnet20.yaml")
+    fresh.load_state_dict(load_file(out), strict=True)
+    seeded = archspec.build("specs/cifar/resnet20.yaml", seed=3)
+    x = torch.randn(2, 3, 32, 32)
+    fresh.eval(), seeded.eval()
+    assert torch.equal(fresh(x), seeded(x))
+    assert torch.equal(load_model(out).eval()(x), seeded(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["resnet20.safetensors"]  # no temporary files left
+
+
+def test_build_of_an_invalid_spec_fails_cleanly(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "specs/examples/mnist_small.yaml").read_text().replace("shortcut: auto", "shortcut: identity"))
+    out = tmp_path / "model.safetensors"
+    r = run("build", bad, "-o", out)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr.startswith(f"{bad}:12:5: error: stage 1, block 0: identity shortcut cannot carry")
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_validate_shipped_specs():
+    r = run("validate", "specs")
+    assert (r.returncode, r.stdout) == (0, "")
+    n = len(list((ROOT / "specs").rglob("*.yaml")))
+    assert r.stderr == f"{n} files checked, 0 invalid\n"
+
+
+def test_validate_reports_every_file_and_exits_1(tmp_path):
+    (tmp_path / "good.yaml").write_text((ROOT / "specs/resnet18.yaml").read_text())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.yml").write_text((ROOT / "specs/resnet18.yaml").read_text().replace("depth: 2", "depth: 0"))
+    (tmp_path / "notes.txt").write_text("not a spec")
+    r = run("validate", tmp_path)
+    assert r.returncode == 1
+    bad = tmp_path / "sub" / "bad.yml"
+    assert r.stdout.splitlines() == [
+        f"{bad}:{line}:13: error: stages.{i}.depth: input should be greater than or equal to 1" for i, line in ((0, 8), (1, 9), (2, 10), (3, 11))
+    ]
+    assert r.stderr == "2 files checked, 1 invalid\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["validate", "no/such/dir"], "no/such/dir: error: no such file or folder"),
+    (["validate", "tests/data"], "tests/data: error: no *.yaml or *.yml files in this folder"),
+    (["build", "missing.yaml"], "missing.yaml"),
+    (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected C,H,W"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_usage_errors_exit_2(args, message):
+    r = run(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
