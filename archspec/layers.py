@@ -99,7 +99,7 @@ def norm(name: str, settings, x: Shape) -> Node | None:
         groups = settings.norm_groups
         if c % groups:
             raise ShapeError(f"{name}: groupnorm with {groups} groups cannot split {c} channels",
-                             "set `norm_groups:` to a divisor of every block's channels", code="AS307",
+                             "set `norm_groups:` to a divisor of every layer's channels", code="AS307",
                              key="norm_groups")
         return Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c))
     return Node(name, kind, x, 2 * c, 0, dict(num_features=c))

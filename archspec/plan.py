@@ -95,9 +95,9 @@ class _Planner:
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
-        if key is None or where[0] != "stages":
+        if key is None:
             return where
-        if key in self.stages[where[1]].model_fields_set:
+        if where[0] == "stages" and key in self.stages[where[1]].model_fields_set:
             return (*where, key)
         return ("defaults", key) if key in self.spec.defaults.model_fields_set else where
 

@@ -83,17 +83,22 @@ class BlockSettings(_Model):
         None, description="start each block as the identity: zero its last norm (last conv in preact blocks)")
 
 
+def _default(key: str, value: Any) -> Any:
+    """A default for `defaults`, described as the setting it fills."""
+    return Field(value, description=BlockSettings.model_fields[key].description)
+
+
 class Defaults(BlockSettings):
-    block: BlockKind = "basic"
-    shortcut: ShortcutKind = "auto"
-    norm: NormKind = "batchnorm"
-    norm_groups: PositiveInt = 32
-    act: ActKind = "relu"
-    stride_on: Literal["3x3", "1x1"] = "3x3"
-    se: Annotated[float, Field(ge=0, le=1)] = 0.0
-    se_base: Literal["out", "in"] = "out"
-    se_divisor: PositiveInt = 1
-    zero_init_residual: bool = False
+    block: BlockKind = _default("block", "basic")
+    shortcut: ShortcutKind = _default("shortcut", "auto")
+    norm: NormKind = _default("norm", "batchnorm")
+    norm_groups: PositiveInt = _default("norm_groups", 32)
+    act: ActKind = _default("act", "relu")
+    stride_on: Literal["3x3", "1x1"] = _default("stride_on", "3x3")
+    se: Annotated[float, Field(ge=0, le=1)] = _default("se", 0.0)
+    se_base: Literal["out", "in"] = _default("se_base", "out")
+    se_divisor: PositiveInt = _default("se_divisor", 1)
+    zero_init_residual: bool = _default("zero_init_residual", False)
     drop_path: Rate = Field(0.0, description="stochastic depth: the last block's drop-path rate, rising "
                                              "linearly from 0 at the first block")
 
@@ -285,7 +290,9 @@ def _issue(source: Source, err: dict) -> Issue:
         key = str(path[-1])
         message = f"unknown key '{key}' in {'.'.join(str(p) for p in path[:-1]) or 'top level'}"
         model = _model_at(loc)
-        if model is not None:
+        if model is Stage and key in Defaults.model_fields:
+            hint = f"`{key}` is a network-wide setting: set it in `defaults`"
+        elif model is not None:
             allowed = list(model.model_fields)
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed)

@@ -54,7 +54,8 @@ def reject(s, kind: str, keys: tuple[str, ...]) -> None:
     """Settings that a block kind has no use for are mistakes, not silently ignored."""
     for key in keys:
         if getattr(s, key) not in (None, "3x3"):  # 3x3: stride_on's default
-            raise ShapeError(f"`{key}` does not apply to {kind} blocks", "use a bottleneck or regnet block",
+            raise ShapeError(f"`{key}` does not apply to {kind} blocks",
+                             "it shapes the 3×3 conv of bottleneck, preact_bottleneck and regnet blocks",
                              code="AS305", key=key)
 
 
