@@ -12,8 +12,9 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
 - **timm ResNetV2** (pre-activation; recognised by `stages.`): `stem.conv` → `conv1`
   (deep stem: `stem.convK`/`stem.normK` → `conv1.<3(K-1)>`/`conv1.<3(K-1)+1>`),
   `stages.I.blocks.J` → `layer<I+1>.J`, inside a block `normK` → `bnK` and
-  `downsample.conv` → `downsample.0` (a projection shortcut), the final `norm` stays,
-  and `head.fc` → `fc`, its 1×1 conv weight reshaped for the linear layer.
+  `downsample.conv` → `downsample.0` (a projection shortcut; `downsample.1` behind an
+  avg-pool, where the model has that), the final `norm` stays, and `head.fc` → `fc`,
+  its 1×1 conv weight reshaped for the linear layer.
 
 Loading is strict: every tensor of the source must find a place, every place must get
 a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
@@ -23,7 +24,7 @@ Key translation is pure Python; torch is only touched through the tensors given.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 
 END = r"(?=\.|$)"  # a whole name part
@@ -36,10 +37,15 @@ class Convention:
     name: str
     marker: str  # a key prefix that only this convention uses
     rules: tuple[Rule, ...]  # regex substitutions, applied in order to each name
+    fallbacks: tuple[Rule, ...] = ()  # tried when the model has no tensor of the renamed name
 
-    def rename(self, key: str) -> str:
+    def rename(self, key: str, known: Container[str] | None = None) -> str:
         for pattern, replacement in self.rules:
             key = re.sub(pattern, replacement, key)
+        if known is not None and key not in known:
+            for pattern, replacement in self.fallbacks:
+                other = re.sub(pattern, replacement, key)
+                key = other if other in known else key
         return key
 
 
@@ -66,6 +72,8 @@ CONVENTIONS = (
         (rf"^(layer\d+\.\d+)\.norm(\d){END}", r"\1.bn\2"),
         (rf"\.downsample\.conv{END}", ".downsample.0"),
         (rf"^head\.fc{END}", "fc"),
+    ), fallbacks=(
+        (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
     )),
 )
 
@@ -83,11 +91,12 @@ def convention_of(keys: Iterable[str]) -> Convention:
     return ARCHSPEC
 
 
-def translate(keys: Iterable[str]) -> tuple[Convention, dict[str, str]]:
-    """The convention of `keys` and each key's archspec name."""
+def translate(keys: Iterable[str], known: Container[str] | None = None) -> tuple[Convention, dict[str, str]]:
+    """The convention of `keys` and each key's archspec name (where a name is ambiguous,
+    the one among `known`, the model's names, if given)."""
     keys = list(keys)
     convention = convention_of(keys)
-    return convention, {k: convention.rename(k) for k in keys}
+    return convention, {k: convention.rename(k, known) for k in keys}
 
 
 def compatible(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -101,8 +110,8 @@ def load_weights(model, state_dict: Mapping) -> str:
 
     Raises WeightsError, listing every problem, unless each tensor finds exactly one place
     of a compatible shape and each of the model's places gets one."""
-    convention, names = translate(state_dict)
     target = model.state_dict()
+    convention, names = translate(state_dict, target)
     problems, mapped = [], {}
     for key, name in names.items():
         tensor = state_dict[key]

@@ -44,6 +44,7 @@ EXAMPLES = {  # spec: (params, MACs, reference it equals)
     "examples/seresnext50_32x4d": (27_559_896, 4_232_994_816, "timm seresnext50_32x4d"),
     "examples/resnet50_os8": (25_557_032, 19_079_364_608, "torchvision resnet50(replace_stride_with_dilation=[F, T, T])"),
     "examples/resnetv2_18": (11_687_720, 1_814_073_344, "timm resnetv2_18"),
+    "examples/resnetv2_50d": (25_568_584, 4_328_824_832, "timm resnetv2_50d"),
 }
 
 

@@ -46,6 +46,12 @@ def test_resnetv2_names_map_block_by_block_and_the_deep_stem():
                                     "norm.running_mean", "fc.weight"]
 
 
+def test_resnetv2_shortcut_conv_behind_an_avgpool_is_found_where_the_model_has_it():
+    key = "stages.1.blocks.0.downsample.conv.weight"
+    assert translate([key])[1][key] == "layer2.0.downsample.0.weight"
+    assert translate([key], known={"layer2.0.downsample.1.weight"})[1][key] == "layer2.0.downsample.1.weight"
+
+
 def test_the_1x1_conv_classifier_of_resnetv2_loads_into_the_linear_layer():
     source = fake_reference("resnetv2_50")
     source["head.fc.weight"] = torch.randn(1000, 2048, 1, 1)
