@@ -11,12 +11,14 @@ from .checkpoint import load_model
 from .errors import Issue, SpecError
 from .plan import Layer, Plan, plan
 from .spec import Spec, load
+from .weights import WeightsError, load_weights
 
 if TYPE_CHECKING:
     import torch
 
 __version__ = "0.1.0"
-__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "build", "load", "load_model", "plan"]
+__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "WeightsError", "build", "load", "load_model", "load_weights",
+           "plan"]
 
 
 def build(spec, seed: int | None = None, device=None, input_shape=None) -> "torch.nn.Module":

@@ -18,24 +18,63 @@ from .plan import Plan
 
 
 class Residual(nn.Module):
-    """`post(main(x) + shortcut(x))`; the children keep their plan names (torchvision's)."""
+    """`post(main(pre(x)) + shortcut(x))`; the children keep their plan names (torchvision's).
 
-    def __init__(self, children: dict[str, nn.Module], main: list[str], shortcut: str | None, add: bool,
-                 post: list[str]):
+    A shortcut module takes the pre-activated input `pre(x)` (ResNet v2); an
+    identity shortcut takes `x` itself."""
+
+    def __init__(self, children: dict[str, nn.Module], pre: list[str], main: list[str], shortcut: str | None,
+                 add: bool, post: list[str]):
         super().__init__()
         for name, module in children.items():
             self.add_module(name, module)
-        self.main, self.shortcut, self.add, self.post = tuple(main), shortcut, add, tuple(post)
+        self.pre, self.main, self.shortcut, self.add, self.post = tuple(pre), tuple(main), shortcut, add, tuple(post)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
+        for name in self.pre:
+            out = getattr(self, name)(out)
+        branch_input = out
         for name in self.main:
             out = getattr(self, name)(out)
         if self.add:
-            out = out + (x if self.shortcut is None else getattr(self, self.shortcut)(x))
+            out = out + (x if self.shortcut is None else getattr(self, self.shortcut)(branch_input))
         for name in self.post:
             out = getattr(self, name)(out)
         return out
+
+
+class SqueezeExcite(nn.Module):
+    """Hu et al. 2018; the names (`fc1`, `fc2`) are timm's and torchvision's."""
+
+    def __init__(self, channels: int, reduced: int):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(reduced, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
+        return x * scale.sigmoid()
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero a sample's branch with probability p and scale
+    the kept ones by 1 / (1 - p); the identity in eval mode (as timm's DropPath)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = 1 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class ZeroPad(nn.Module):
@@ -55,7 +94,14 @@ class ZeroPad(nn.Module):
 PRIMITIVES: dict[str, type[nn.Module]] = {
     "conv": nn.Conv2d,
     "batchnorm": nn.BatchNorm2d,
+    "groupnorm": nn.GroupNorm,
     "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "hardswish": nn.Hardswish,
+    "se": SqueezeExcite,
+    "drop_path": DropPath,
     "maxpool": nn.MaxPool2d,
     "avgpool": nn.AvgPool2d,
     "global_avgpool": nn.AdaptiveAvgPool2d,
@@ -73,7 +119,8 @@ def to_module(node: Node) -> nn.Module:
         return nn.Sequential(OrderedDict((c.name, to_module(c)) for c in node.children))
     if node.kind == "residual":
         a = node.args
-        return Residual({c.name: to_module(c) for c in node.children}, a["main"], a["shortcut"], a["add"], a["post"])
+        children = {c.name: to_module(c) for c in node.children}
+        return Residual(children, a["pre"], a["main"], a["shortcut"], a["add"], a["post"])
     return PRIMITIVES[node.kind](**node.args, **GLOBAL_POOL_ARGS.get(node.kind, {}))
 
 

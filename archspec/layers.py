@@ -2,7 +2,7 @@
 with its output shape, parameter count and multiply-adds. No torch here.
 
 MACs follow the reference counting: every conv `out.numel() * in/groups * kh * kw`,
-every linear `out * in`; norms, activations, pools and adds are free.
+every linear `out * in`; norms, activations, pools, adds and SE gating are free.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ class ShapeError(Exception):
     """A layer cannot be applied to its input; the planner adds where in the spec.
 
     `shape` is the output the network would have had, when planning can go on
-    past this mistake to find the next one.
+    past this mistake to find the next one. `key` names the block setting at
+    fault (e.g. "groups"), so that the error can point at it.
     """
 
-    def __init__(self, message: str, hint: str = "", code: str = "AS301", shape: Shape | None = None):
+    def __init__(self, message: str, hint: str = "", code: str = "AS301", shape: Shape | None = None,
+                 key: str | None = None):
         super().__init__(message)
-        self.message, self.hint, self.code, self.shape = message, hint, code, shape
+        self.message, self.hint, self.code, self.shape, self.key = message, hint, code, shape, key
 
 
 def fmt(shape: Shape) -> str:
@@ -54,12 +56,16 @@ def sequential(name: str, children: list[Node | None], label: str = "") -> Node:
 
 def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    return (-(-span // stride) if ceil else span // stride) + 1
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out  # torch: the last window starts inside
 
 
-def _spatial(name: str, what: str, x: Shape, kernel: int, stride: int, padding: int, dilation: int = 1) -> tuple[int, int]:
+def _spatial(name: str, what: str, x: Shape, kernel: int, stride: int, padding: int, dilation: int = 1,
+             ceil: bool = False) -> tuple[int, int]:
     _, h, w = x
-    oh, ow = (_out_size(s, kernel, stride, padding, dilation) for s in (h, w))
+    oh, ow = (_out_size(s, kernel, stride, padding, dilation, ceil) for s in (h, w))
     if oh < 1 or ow < 1:
         raise ShapeError(
             f"{name} ({what} {kernel}×{kernel}, stride {stride}, padding {padding}) reduces {h}×{w} to {max(oh, 0)}×{max(ow, 0)}",
@@ -84,11 +90,19 @@ def conv(name: str, x: Shape, out: int, kernel: int, stride: int = 1, padding: i
                      dilation=dilation, groups=groups, bias=bias))
 
 
-def norm(name: str, kind: str, x: Shape) -> Node | None:
-    """A norm layer after a conv, or None for `norm: none`."""
+def norm(name: str, settings, x: Shape) -> Node | None:
+    """The norm of `settings.norm` over `x`'s channels, or None for `norm: none`."""
+    kind, c = settings.norm, x[0]
     if kind == "none":
         return None
-    return Node(name, kind, x, 2 * x[0], 0, dict(num_features=x[0]))
+    if kind == "groupnorm":
+        groups = settings.norm_groups
+        if c % groups:
+            raise ShapeError(f"{name}: groupnorm with {groups} groups cannot split {c} channels",
+                             "set `norm_groups:` to a divisor of every layer's channels", code="AS307",
+                             key="norm_groups")
+        return Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c))
+    return Node(name, kind, x, 2 * c, 0, dict(num_features=c))
 
 
 def act(name: str, kind: str, x: Shape) -> Node | None:
@@ -96,10 +110,25 @@ def act(name: str, kind: str, x: Shape) -> Node | None:
     return None if kind == "none" else Node(name, kind, x)
 
 
-def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int) -> Node:
-    """A windowed pool: kind "maxpool" or "avgpool"."""
-    oh, ow = _spatial(name, kind[:3] + " pool", x, kernel, stride, padding)
-    return Node(name, kind, (x[0], oh, ow), args=dict(kernel_size=kernel, stride=stride, padding=padding))
+def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int, ceil: bool = False) -> Node:
+    """A windowed pool: kind "maxpool" or "avgpool" (`ceil`: ceil mode, padding not counted in averages)."""
+    oh, ow = _spatial(name, kind[:3] + " pool", x, kernel, stride, padding, ceil=ceil)
+    args = dict(kernel_size=kernel, stride=stride, padding=padding)
+    if ceil:
+        args.update(ceil_mode=True, **({"count_include_pad": False} if kind == "avgpool" else {}))
+    return Node(name, kind, (x[0], oh, ow), args=args)
+
+
+def squeeze_excite(name: str, x: Shape, reduced: int) -> Node:
+    """Squeeze-excitation (Hu et al. 2018): global average, 1×1 conv to `reduced`, ReLU, 1×1 conv
+    back, sigmoid gate. Its convs act on 1×1 maps, so each costs in × out MACs."""
+    c = x[0]
+    return Node(name, "se", x, 2 * c * reduced + reduced + c, 2 * c * reduced, dict(channels=c, reduced=reduced))
+
+
+def drop_path(name: str, x: Shape, p: float) -> Node | None:
+    """Stochastic depth (Huang et al. 2016): drop a sample's whole branch with probability p."""
+    return Node(name, "drop_path", x, args=dict(p=p)) if p > 0 else None
 
 
 def global_pool(name: str, kind: str, x: Shape) -> Node:

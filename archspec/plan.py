@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import layers as L
-from .blocks import BLOCKS
+from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ConvStem, ClassifierHead, Spec, load
+from .spec import ClassifierHead, ConvStem, DeepStem, Spec, load
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
 class _Planner:
     def __init__(self, spec: Spec):
         self.spec = spec
+        self.stages = spec.stage_list()
+        self.preact = [spec.stage_settings(i).block in PREACT for i in range(len(self.stages))]
         self.issues: list[Issue] = []
 
     def run(self, input_shape: Shape) -> Plan:
@@ -72,10 +74,12 @@ class _Planner:
         try:
             children += self.stem(x)
             x = children[-1].shape if children else x
-            for i in range(len(self.spec.stages)):
+            for i in range(len(self.stages)):
                 stage = self.stage(i, x)
                 children.append(stage)
                 x = stage.shape
+            children += self.final_norm(x)
+            x = children[-1].shape
             children += self.head(x)
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
@@ -85,18 +89,27 @@ class _Planner:
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
-        line, col = source.locate(where) if source else (None, None)
+        line, col = source.locate(self.key_path(where, e.key)) if source else (None, None)
         file = source.path if source else self.spec.name
         self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
 
+    def key_path(self, where: tuple, key: str | None) -> tuple:
+        """Point at the setting at fault: the stage's own, else the one in `defaults`."""
+        if key is None:
+            return where
+        if where[0] == "stages" and key in self.stages[where[1]].model_fields_set:
+            return (*where, key)
+        return ("defaults", key) if key in self.spec.defaults.model_fields_set else where
+
     def stem(self, x: Shape) -> list[Node | None]:
         stem, d = self.spec.stem, self.spec.defaults
-        if not isinstance(stem, ConvStem):
+        if not isinstance(stem, (ConvStem, DeepStem)):
             return []
         try:
-            c = L.conv("conv1", x, stem.channels, stem.kernel, stem.stride,
-                       padding=stem.padding, bias=d.norm == "none")
-            nodes = [c, L.norm("bn1", d.norm, c.shape), L.act(d.act, d.act, c.shape)]
+            c = self.stem_convs(stem, x)
+            nodes = [c]
+            if not self.preact[0]:  # a pre-activated first block norms its input itself
+                nodes += [L.norm("bn1", d, c.shape), L.act(d.act, d.act, c.shape)]
             if stem.pool != "none":
                 nodes.append(L.pool("maxpool" if stem.pool == "max" else "pool", stem.pool + "pool", c.shape, 3, 2, 1))
         except ShapeError as e:
@@ -104,13 +117,32 @@ class _Planner:
             raise
         return [n for n in nodes if n is not None]
 
+    def stem_convs(self, stem: ConvStem | DeepStem, x: Shape) -> Node:
+        """`conv1`: one conv, or (deep stem) a sequence of 3×3 convs with norm and act between."""
+        d = self.spec.defaults
+        bias = d.norm == "none"
+        if isinstance(stem, ConvStem):
+            return L.conv("conv1", x, stem.channels, stem.kernel, stem.stride, padding=stem.padding, bias=bias)
+        nodes: list[Node | None] = []
+        for k, channels in enumerate(stem.channels):
+            if k:  # between convs; indices as timm's deep stem: conv 0, norm 1, act 2, conv 3, ...
+                nodes += [L.norm(str(3 * k - 2), d, x), L.act(str(3 * k - 1), d.act, x)]
+            conv = L.conv(str(3 * k), x, channels, 3, stem.stride if k == 0 else 1, bias=bias)
+            nodes.append(conv)
+            x = conv.shape
+        return L.sequential("conv1", nodes)
+
     def stage(self, i: int, x: Shape) -> Node:
-        stage, settings = self.spec.stages[i], self.spec.stage_settings(i)
+        stage, settings = self.stages[i], self.spec.stage_settings(i)
         make = BLOCKS[settings.block]
+        if stage.dilation > 1 and stage.stride > 1:
+            self.fail(("stages", i), f"stage {i + 1}", ShapeError(
+                f"dilation {stage.dilation} with stride {stage.stride}: dilation replaces the stride",
+                "set `stride: 1` on a dilated stage", code="AS306", key="dilation"))
         blocks = []
         for b in range(stage.depth):
             try:
-                block = make(str(b), x, stage.channels, stage.stride if b == 0 else 1, settings)
+                block = make(str(b), x, self.placement(i, b), settings)
             except ShapeError as e:
                 self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
                 if e.shape is None:
@@ -119,6 +151,33 @@ class _Planner:
             blocks.append(block)
             x = block.shape
         return L.sequential(f"layer{i + 1}", blocks)
+
+    def placement(self, i: int, b: int) -> Placement:
+        """Block `b` of stage `i`: the stride on the first block; the first block's first 3×3 keeps
+        the previous stage's dilation (torchvision, timm); the drop-path rate rises linearly from
+        0 at the network's first block to `drop_path` at its last (timm's rule)."""
+        stage = self.stages[i]
+        before = sum(s.depth for s in self.stages[:i])
+        total = before + sum(s.depth for s in self.stages[i:])
+        previous = self.stages[i - 1].dilation if i else 1
+        return Placement(
+            channels=stage.channels,
+            stride=stage.stride if b == 0 else 1,
+            first_dilation=previous if b == 0 else stage.dilation,
+            dilation=stage.dilation,
+            drop_path=self.spec.defaults.drop_path * (before + b) / max(total - 1, 1),
+        )
+
+    def final_norm(self, x: Shape) -> list[Node | None]:
+        """Pre-activated networks end with the norm and act their last block did not apply."""
+        if not self.preact[-1]:
+            return []
+        last = self.spec.stage_settings(len(self.stages) - 1)
+        try:
+            return [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
+        except ShapeError as e:
+            self.fail(("stages", len(self.stages) - 1), "final norm", e)
+            raise
 
     def head(self, x: Shape) -> list[Node | None]:
         head = self.spec.head

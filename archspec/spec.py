@@ -11,17 +11,20 @@ import re
 import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, WithJsonSchema
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+                      ValidationError, WithJsonSchema)
 
+from . import regnet
 from .errors import Issue, SpecError
 from .source import Source, load_source
 
 PositiveInt = Annotated[int, Field(ge=1)]
+Rate = Annotated[float, Field(ge=0, lt=1)]
 
-BlockKind = Literal["basic", "bottleneck"]
-ShortcutKind = Literal["auto", "identity", "projection", "zeropad", "none"]
-NormKind = Literal["batchnorm", "none"]
-ActKind = Literal["relu", "none"]
+BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "regnet"]
+ShortcutKind = Literal["auto", "identity", "projection", "zeropad", "avgpool", "none"]
+NormKind = Literal["batchnorm", "groupnorm", "none"]
+ActKind = Literal["relu", "silu", "gelu", "leaky_relu", "hardswish", "none"]
 
 
 class _Model(BaseModel):
@@ -54,26 +57,75 @@ class Input(_Model):
 class BlockSettings(_Model):
     """Settings a stage may set for its blocks; unset ones come from `defaults`."""
 
-    block: BlockKind | None = None
-    shortcut: ShortcutKind | None = None
-    norm: NormKind | None = None
-    act: ActKind | None = None
-    width: PositiveInt | None = Field(None, description="bottleneck inner width (default channels / 4)")
-    zero_init_residual: bool | None = None
+    block: BlockKind | None = Field(None, description="block kind")
+    shortcut: ShortcutKind | None = Field(None, description="shortcut kind")
+    norm: NormKind | None = Field(None, description="norm after each conv (before it in preact blocks)")
+    norm_groups: PositiveInt | None = Field(None, description="groups of `norm: groupnorm` (default 32)")
+    act: ActKind | None = Field(None, description="activation")
+    width: PositiveInt | None = Field(
+        None, description="inner width of a bottleneck or regnet block (default: channels × bottleneck_ratio)")
+    bottleneck_ratio: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="inner width ÷ channels when `width` is not set: bottleneck 0.25 (rounded down), "
+                          "regnet 1.0 (rounded to nearest)")
+    groups: PositiveInt | None = Field(None, description="groups of the 3×3 conv (ResNeXt's cardinality)")
+    group_width: PositiveInt | None = Field(
+        None, description="channels per group of the 3×3 conv (RegNet); an alternative to `groups`")
+    stride_on: Literal["3x3", "1x1"] | None = Field(
+        None, description="bottleneck conv that takes the stride: 3x3 (torchvision, v1.5) or 1x1 (the paper's v1)")
+    se: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="squeeze-excitation ratio: reduced channels = se × the base channels (0: no SE)")
+    se_base: Literal["out", "in"] | None = Field(
+        None, description="channels the SE ratio applies to: the block's output (timm SE-ResNet, default) "
+                          "or its input (torchvision RegNetY)")
+    se_divisor: PositiveInt | None = Field(
+        None, description="round the SE's reduced channels to the nearest multiple of this (default 1; timm: 8)")
+    zero_init_residual: bool | None = Field(
+        None, description="start each block as the identity: zero its last norm (last conv in preact blocks)")
+
+
+def _default(key: str, value: Any) -> Any:
+    """A default for `defaults`, described as the setting it fills."""
+    return Field(value, description=BlockSettings.model_fields[key].description)
 
 
 class Defaults(BlockSettings):
-    block: BlockKind = "basic"
-    shortcut: ShortcutKind = "auto"
-    norm: NormKind = "batchnorm"
-    act: ActKind = "relu"
-    zero_init_residual: bool = False
+    block: BlockKind = _default("block", "basic")
+    shortcut: ShortcutKind = _default("shortcut", "auto")
+    norm: NormKind = _default("norm", "batchnorm")
+    norm_groups: PositiveInt = _default("norm_groups", 32)
+    act: ActKind = _default("act", "relu")
+    stride_on: Literal["3x3", "1x1"] = _default("stride_on", "3x3")
+    se: Annotated[float, Field(ge=0, le=1)] = _default("se", 0.0)
+    se_base: Literal["out", "in"] = _default("se_base", "out")
+    se_divisor: PositiveInt = _default("se_divisor", 1)
+    zero_init_residual: bool = _default("zero_init_residual", False)
+    drop_path: Rate = Field(0.0, description="stochastic depth: the last block's drop-path rate, rising "
+                                             "linearly from 0 at the first block")
 
 
 class Stage(BlockSettings):
-    depth: PositiveInt
-    channels: PositiveInt
-    stride: PositiveInt = 1
+    depth: PositiveInt = Field(description="number of blocks")
+    channels: PositiveInt = Field(description="output channels of every block")
+    stride: PositiveInt = Field(1, description="stride of the first block")
+    dilation: PositiveInt = Field(
+        1, description="dilation of the 3×3 convs, in place of a stride (DeepLab); the first block "
+                       "keeps the previous stage's, as torchvision and timm do")
+
+
+class RegNetStages(_Model):
+    """Stages generated from RegNet's design space (Radosavovic et al. 2020, section 3.3)."""
+
+    type: Literal["regnet"]
+    depth: PositiveInt = Field(description="total number of blocks (d)")
+    w0: Annotated[int, Field(ge=8, multiple_of=8)] = Field(description="width of the first block (w0)")
+    wa: Annotated[float, Field(ge=0)] = Field(description="slope of the linear width ramp (wa)")
+    wm: Annotated[float, Field(gt=1)] = Field(description="width multiplier between stages (wm)")
+    group_width: PositiveInt = Field(description="channels per group of the 3×3 convs (g)")
+    bottleneck_ratio: Annotated[float, Field(gt=0)] = Field(1.0, description="inner width ÷ channels (b)")
+
+    def expand(self) -> list[Stage]:
+        return [Stage(**s) for s in regnet.stages(self.depth, self.w0, self.wa, self.wm, self.group_width,
+                                                  self.bottleneck_ratio)]
 
 
 class ConvStem(_Model):
@@ -82,6 +134,16 @@ class ConvStem(_Model):
     kernel: PositiveInt = 7
     stride: PositiveInt = 2
     padding: Annotated[int, Field(ge=0)] | None = Field(None, description="default kernel // 2")
+    pool: Literal["max", "avg", "none"] = "max"
+
+
+class DeepStem(_Model):
+    """ResNet-C: 3×3 convs (the first with the stride), norm and activation after each, then the pool."""
+
+    type: Literal["deep"]
+    channels: Annotated[list[PositiveInt], Field(min_length=2)] = Field(
+        description="output channels of each 3×3 conv, e.g. [32, 32, 64] (timm deep) or [24, 32, 64] (deep_tiered)")
+    stride: PositiveInt = 2
     pool: Literal["max", "avg", "none"] = "max"
 
 
@@ -100,8 +162,15 @@ class NoHead(_Model):
     type: Literal["none"]
 
 
-Stem = Annotated[Union[ConvStem, NoStem], Field(discriminator="type")]
+Stem = Annotated[Union[ConvStem, DeepStem, NoStem], Field(discriminator="type")]
 Head = Annotated[Union[ClassifierHead, NoHead], Field(discriminator="type")]
+
+# `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
+_STAGES_TAGS = {"list": Stage, "regnet": RegNetStages}  # tag -> the model of its items
+Stages = Annotated[
+    Union[Annotated[Annotated[list[Stage], Field(min_length=1)], Tag("list")], Annotated[RegNetStages, Tag("regnet")]],
+    Discriminator(lambda v: "regnet" if isinstance(v, (dict, RegNetStages)) else "list"),
+]
 
 
 class Spec(_Model):
@@ -111,7 +180,7 @@ class Spec(_Model):
     input: Input
     defaults: Defaults = Defaults()
     stem: Stem
-    stages: Annotated[list[Stage], Field(min_length=1)]
+    stages: Stages
     head: Head
 
     _source: Source | None = PrivateAttr(None)
@@ -121,10 +190,14 @@ class Spec(_Model):
         """Where the spec came from (text and positions), if it was loaded from YAML."""
         return self._source
 
+    def stage_list(self) -> list[Stage]:
+        """The stages, generated ones written out."""
+        return self.stages.expand() if isinstance(self.stages, RegNetStages) else self.stages
+
     def stage_settings(self, index: int) -> Defaults:
         """The block settings of stage `index`: the stage's own over `defaults`."""
-        stage = self.stages[index]
-        own = {k: v for k, v in stage.model_dump(include=set(BlockSettings.model_fields)).items() if v is not None}
+        stage = self.stage_list()[index]
+        own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
         return self.defaults.model_copy(update=own)
 
 
@@ -150,7 +223,9 @@ def check_source(source: Source) -> Spec:
 def _data_path(tree: Any, loc: tuple) -> tuple:
     """Map pydantic's `loc` onto the data: skip union tags, stop at the first part not present."""
     path, node = [], tree
-    for part in loc:
+    for i, part in enumerate(loc):
+        if _is_stages_tag(loc, i):
+            continue
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -168,11 +243,12 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The model class that owns the last key of `loc`, for 'did you mean'."""
     model: type[BaseModel] | None = Spec
     candidates: list[type[BaseModel]] = []
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int):
             continue
         if candidates:  # a union tag chooses the model
-            model = next((m for m in candidates if _tag_of(m) == part), None)
+            model = _STAGES_TAGS[part] if _is_stages_tag(loc, i) else next(
+                (m for m in candidates if _tag_of(m) == part), None)
             candidates = []
             if model is not None:
                 continue
@@ -181,6 +257,11 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         found = _models_in(model.model_fields[part].annotation)
         model, candidates = (found[0], []) if len(found) == 1 else (None, found)
     return model
+
+
+def _is_stages_tag(loc: tuple, i: int) -> bool:
+    """Whether loc[i] is the tag pydantic puts after `stages` (list or generated)."""
+    return i == 1 and loc[0] == "stages" and loc[i] in _STAGES_TAGS
 
 
 def _tag_of(model: type[BaseModel]) -> str | None:
@@ -209,7 +290,9 @@ def _issue(source: Source, err: dict) -> Issue:
         key = str(path[-1])
         message = f"unknown key '{key}' in {'.'.join(str(p) for p in path[:-1]) or 'top level'}"
         model = _model_at(loc)
-        if model is not None:
+        if model is Stage and key in Defaults.model_fields:
+            hint = f"`{key}` is a network-wide setting: set it in `defaults`"
+        elif model is not None:
             allowed = list(model.model_fields)
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed)

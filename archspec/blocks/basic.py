@@ -1,16 +1,19 @@
-"""Basic block (He et al. 2015): two 3×3 convs."""
+"""Basic block (He et al. 2015): two 3×3 convs; SE (if any) before the add."""
 
 from __future__ import annotations
 
 from ..layers import Node, Shape, act, conv, norm
-from .residual import residual
+from .residual import Placement, reject, residual, squeeze
+
+BOTTLENECK_ONLY = ("width", "bottleneck_ratio", "groups", "group_width", "stride_on")
 
 
-def plan(name: str, x: Shape, channels: int, stride: int, s) -> Node:
+def plan(name: str, x: Shape, p: Placement, s) -> Node:
+    reject(s, "basic", BOTTLENECK_ONLY)
     bias = s.norm == "none"
-    conv1 = conv("conv1", x, channels, 3, stride, bias=bias)
-    conv2 = conv("conv2", conv1.shape, channels, 3, 1, bias=bias)
+    conv1 = conv("conv1", x, p.channels, 3, p.stride, dilation=p.first_dilation, bias=bias)
+    conv2 = conv("conv2", conv1.shape, p.channels, 3, 1, dilation=p.dilation, bias=bias)
     y = conv2.shape
-    main = [conv1, norm("bn1", s.norm, conv1.shape), act(f"{s.act}1", s.act, conv1.shape),
-            conv2, norm("bn2", s.norm, y)]
-    return residual(name, x, main, s, stride, [act(f"{s.act}2", s.act, y)], "basic")
+    main = [conv1, norm("bn1", s, conv1.shape), act(f"{s.act}1", s.act, conv1.shape),
+            conv2, norm("bn2", s, y), squeeze(y, x, p.channels, s)]
+    return residual(name, x, main, s, p, [act(f"{s.act}2", s.act, y)], "basic")

@@ -1,8 +1,77 @@
-"""What every residual block shares: the shortcut and the add."""
+"""What every residual block shares: its placement, inner width and groups, the
+squeeze-excitation, the shortcut and the add."""
 
 from __future__ import annotations
 
-from ..layers import Node, ShapeError, Shape, conv, container, fmt, norm, sequential
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, fmt, norm, pool, sequential,
+                      squeeze_excite)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the stage asks of one block."""
+
+    channels: int  # output channels
+    stride: int = 1
+    first_dilation: int = 1  # of the block's first 3×3 conv: a stage's first block keeps the previous dilation
+    dilation: int = 1  # of its other 3×3 convs
+    drop_path: float = 0.0  # stochastic depth rate
+
+
+def inner_width(channels: int, s, default_ratio: float, rounding: Callable[[float], int]) -> int:
+    """The width of a bottleneck's 3×3 conv: `width:`, else channels × bottleneck_ratio, rounded."""
+    if s.width:
+        return s.width
+    ratio = s.bottleneck_ratio or default_ratio
+    width = rounding(channels * ratio)
+    if width < 1:
+        said = "/ 4" if ratio == 0.25 else f"× {ratio:g}"
+        raise ShapeError(f"bottleneck width is channels {said} = {channels * ratio:g}", "set `width:` or more channels",
+                         code="AS303", key="bottleneck_ratio" if s.bottleneck_ratio else None)
+    return width
+
+
+def conv_groups(width: int, s) -> int:
+    """Groups of the 3×3 conv, from `groups:` or `group_width:`; each must divide the width."""
+    if s.groups and s.group_width:
+        raise ShapeError("both groups and group_width are set", "set one of them", code="AS305", key="group_width")
+    if s.group_width:
+        if width % s.group_width:
+            raise ShapeError(f"group_width {s.group_width} does not divide the inner width {width}",
+                             "choose a group width that divides `width`", code="AS303", key="group_width")
+        return width // s.group_width
+    groups = s.groups or 1
+    if width % groups:
+        raise ShapeError(f"groups={groups} does not divide the inner width {width}",
+                         "choose groups that divide `width`", code="AS303", key="groups")
+    return groups
+
+
+def reject(s, kind: str, keys: tuple[str, ...]) -> None:
+    """Settings that a block kind has no use for are mistakes, not silently ignored."""
+    for key in keys:
+        if getattr(s, key) not in (None, "3x3"):  # 3x3: stride_on's default
+            raise ShapeError(f"`{key}` does not apply to {kind} blocks",
+                             "it shapes the 3×3 conv of bottleneck, preact_bottleneck and regnet blocks",
+                             code="AS305", key=key)
+
+
+def squeeze(at: Shape, x: Shape, channels: int, s) -> Node | None:
+    """The SE of a block with input `x` and `channels` outputs, acting on `at`; None when `se: 0`.
+
+    Reduced channels = se × base (the block's output, or with `se_base: in` its input),
+    rounded to the nearest multiple of `se_divisor`, halves up (timm's make_divisible)."""
+    if not s.se:
+        return None
+    base = x[0] if s.se_base == "in" else channels
+    reduced = int(base * s.se / s.se_divisor + 0.5) * s.se_divisor
+    if reduced < 1:
+        raise ShapeError(f"squeeze-excitation ratio {s.se:g} of {base} channels rounds to 0 channels",
+                         "raise `se:`, or lower `se_divisor:`", code="AS304", key="se")
+    return squeeze_excite("se", at, reduced)
 
 
 def _why(x: Shape, y: Shape, stride: int) -> str:
@@ -12,10 +81,18 @@ def _why(x: Shape, y: Shape, stride: int) -> str:
     return ", ".join(reasons) or "sizes change"
 
 
-def projection(x: Shape, y: Shape, stride: int, norm_kind: str) -> Node:
+def projection(x: Shape, y: Shape, stride: int, s, with_norm: bool) -> Node:
     """Option B/C: 1×1 conv with the block's stride, then norm (torchvision's `downsample`)."""
-    proj = conv("0", x, y[0], 1, stride, padding=0, bias=norm_kind == "none")
-    return sequential("downsample", [proj, norm("1", norm_kind, proj.shape)])
+    proj = conv("0", x, y[0], 1, stride, padding=0, bias=s.norm == "none")
+    return sequential("downsample", [proj, norm("1", s, proj.shape) if with_norm else None])
+
+
+def avgpool_projection(x: Shape, y: Shape, stride: int, s, with_norm: bool) -> Node:
+    """ResNet-D (He et al. 2019): average-pool by the stride (ceil mode, padding not counted),
+    then 1×1 conv + norm; no pool at stride 1. Named as timm's: pool 0, conv 1, norm 2."""
+    pooled = pool("0", "avgpool", x, stride, stride, 0, ceil=True) if stride > 1 else None
+    proj = conv("1", pooled.shape if pooled else x, y[0], 1, 1, padding=0, bias=s.norm == "none")
+    return sequential("downsample", [pooled, proj, norm("2", s, proj.shape) if with_norm else None])
 
 
 def zeropad(x: Shape, y: Shape, stride: int) -> Node | None:
@@ -29,32 +106,40 @@ def zeropad(x: Shape, y: Shape, stride: int) -> Node | None:
     return Node("downsample", "zeropad", (y[0], h, w), args=dict(stride=stride, channels=y[0] - x[0]))
 
 
-def shortcut(kind: str, x: Shape, y: Shape, stride: int, norm_kind: str) -> Node | None:
+def shortcut(x: Shape, y: Shape, stride: int, s, with_norm: bool = True) -> Node | None:
     """The shortcut module (None for identity) of a block mapping `x` to `y`."""
-    if kind == "identity" or (kind in ("auto", "zeropad") and x == y):
+    kind = s.shortcut
+    if kind == "identity" or (kind in ("auto", "zeropad", "avgpool") and x == y):
         if x != y:
             raise ShapeError(f"identity shortcut cannot carry {fmt(x)} to {fmt(y)} ({_why(x, y, stride)})",
                              "use `shortcut: auto` or `projection`", shape=y)
         return None
     if kind == "zeropad":
         return zeropad(x, y, stride)
-    return projection(x, y, stride, norm_kind)  # auto with a change, or projection
+    if kind == "avgpool":
+        return avgpool_projection(x, y, stride, s, with_norm)
+    return projection(x, y, stride, s, with_norm)  # auto with a change, or projection
 
 
-def residual(name: str, x: Shape, main: list[Node | None], settings, stride: int,
-             post: list[Node | None], label: str) -> Node:
-    """`post(main(x) + shortcut(x))`; with `shortcut: none`, just `post(main(x))`."""
-    main = [n for n in main if n is not None]
-    y = main[-1].shape
-    kind = settings.shortcut
-    short = None if kind == "none" else shortcut(kind, x, y, stride, settings.norm)
+def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post: list[Node | None], label: str,
+             pre: list[Node | None] = ()) -> Node:
+    """`post(main(pre(x)) + shortcut(x))`, with a drop-path at the end of `main`; with
+    `shortcut: none`, just `post(main(pre(x)))`. A pre-activated block (`pre` given)
+    feeds its shortcut module, if any, the pre-activated input; no norm follows that
+    shortcut's conv (He et al. 2016; timm's ResNetV2)."""
+    pre = [n for n in pre if n is not None]
+    y = [n for n in main if n is not None][-1].shape
+    main = [n for n in [*main, drop_path("drop_path", y, p.drop_path)] if n is not None]
+    short = None if s.shortcut == "none" else shortcut(x, y, p.stride, s, with_norm=not pre)
     if short is not None and short.shape != y:
-        raise ShapeError(f"{kind} shortcut gives {fmt(short.shape)} but the block gives {fmt(y)}",
+        raise ShapeError(f"{s.shortcut} shortcut gives {fmt(short.shape)} but the block gives {fmt(y)}",
                          "check the block's stride and padding", shape=y)
-    norms = [n.name for n in main if n.kind == settings.norm]
+    # zero_init_residual zeroes the last conv or norm of the branch: the last norm in a
+    # post-activated block (Goyal et al. 2017), the last conv in a pre-activated one
+    last = [n.name for n in main if n.kind in ("conv", s.norm)]
     return container(
-        name, "residual", [*main, short, *post], label=label,
-        main=[n.name for n in main], shortcut=short.name if short else None, add=kind != "none",
-        post=[n.name for n in post if n is not None],
-        zero_init=norms[-1] if settings.zero_init_residual and norms and kind != "none" else None,
+        name, "residual", [*pre, *main, short, *post], label=label,
+        pre=[n.name for n in pre], main=[n.name for n in main], shortcut=short.name if short else None,
+        add=s.shortcut != "none", post=[n.name for n in post if n is not None],
+        zero_init=last[-1] if s.zero_init_residual and last and s.shortcut != "none" else None,
     )

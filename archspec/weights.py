@@ -1,0 +1,131 @@
+"""Load a reference implementation's `state_dict` into a spec-built model, whatever its naming.
+
+archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.conv1`,
+`layer1.0.downsample.0`, `fc`), for every block kind. The conventions understood:
+
+- **archspec / torchvision ResNet / timm ResNet** (ResNet, ResNeXt, wide ResNet,
+  ResNet-D, SE-ResNet, ...): the names are the same; the keys load as they are.
+- **torchvision RegNet** (recognised by `trunk_output.`): `stem.0`/`stem.1` → `conv1`/`bn1`,
+  `trunk_output.blockI.blockI-J` → `layerI.J`, and inside a block `f.a.0`/`f.a.1` →
+  `conv1`/`bn1`, `f.b.*` → `conv2`/`bn2`, `f.se.*` → `se.*`, `f.c.*` → `conv3`/`bn3`,
+  `proj.*` → `downsample.*`; `fc` stays.
+- **timm ResNetV2** (pre-activation; recognised by `stages.`): `stem.conv` → `conv1`
+  (deep stem: `stem.convK`/`stem.normK` → `conv1.<3(K-1)>`/`conv1.<3(K-1)+1>`),
+  `stages.I.blocks.J` → `layer<I+1>.J`, inside a block `normK` → `bnK` and
+  `downsample.conv` → `downsample.0` (a projection shortcut; `downsample.1` behind an
+  avg-pool, where the model has that), the final `norm` stays, and `head.fc` → `fc`,
+  its 1×1 conv weight reshaped for the linear layer.
+
+Loading is strict: every tensor of the source must find a place, every place must get
+a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
+Key translation is pure Python; torch is only touched through the tensors given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import dataclass
+
+END = r"(?=\.|$)"  # a whole name part
+
+Rule = tuple[str, "str | Callable[[re.Match], str]"]
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str
+    marker: str  # a key prefix that only this convention uses
+    rules: tuple[Rule, ...]  # regex substitutions, applied in order to each name
+    fallbacks: tuple[Rule, ...] = ()  # tried when the model has no tensor of the renamed name
+
+    def rename(self, key: str, known: Container[str] | None = None) -> str:
+        for pattern, replacement in self.rules:
+            key = re.sub(pattern, replacement, key)
+        if known is not None and key not in known:
+            for pattern, replacement in self.fallbacks:
+                other = re.sub(pattern, replacement, key)
+                key = other if other in known else key
+        return key
+
+
+ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
+
+CONVENTIONS = (
+    Convention("torchvision RegNet", "trunk_output.", (
+        (rf"^stem\.0{END}", "conv1"), (rf"^stem\.1{END}", "bn1"), (rf"^stem\.2{END}", "relu"),
+        (rf"^trunk_output\.block(\d+)\.block\1-(\d+){END}", r"layer\1.\2"),
+        (rf"^trunk_output\.block(\d+){END}", r"layer\1"),
+        (rf"\.proj{END}", ".downsample"),
+        (rf"\.f\.a\.0{END}", ".conv1"), (rf"\.f\.a\.1{END}", ".bn1"),
+        (rf"\.f\.b\.0{END}", ".conv2"), (rf"\.f\.b\.1{END}", ".bn2"),
+        (rf"\.f\.se{END}", ".se"),
+        (rf"\.f\.c\.0{END}", ".conv3"), (rf"\.f\.c\.1{END}", ".bn3"),
+    )),
+    Convention("timm ResNetV2", "stages.", (
+        (rf"^stem\.conv{END}", "conv1"),
+        (rf"^stem\.conv(\d){END}", lambda m: f"conv1.{3 * (int(m[1]) - 1)}"),
+        (rf"^stem\.norm(\d){END}", lambda m: f"conv1.{3 * (int(m[1]) - 1) + 1}"),
+        (rf"^stem\.pool{END}", "maxpool"),
+        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}.{m[2]}"),
+        (rf"^stages\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}"),
+        (rf"^(layer\d+\.\d+)\.norm(\d){END}", r"\1.bn\2"),
+        (rf"\.downsample\.conv{END}", ".downsample.0"),
+        (rf"^head\.fc{END}", "fc"),
+    ), fallbacks=(
+        (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
+    )),
+)
+
+
+class WeightsError(ValueError):
+    """A state_dict that does not fit the model: unknown, missing or misshapen tensors."""
+
+
+def convention_of(keys: Iterable[str]) -> Convention:
+    """The naming convention of a state_dict's keys (archspec's own when none is recognised)."""
+    keys = list(keys)
+    for convention in CONVENTIONS:
+        if any(k.startswith(convention.marker) for k in keys):
+            return convention
+    return ARCHSPEC
+
+
+def translate(keys: Iterable[str], known: Container[str] | None = None) -> tuple[Convention, dict[str, str]]:
+    """The convention of `keys` and each key's archspec name (where a name is ambiguous,
+    the one among `known`, the model's names, if given)."""
+    keys = list(keys)
+    convention = convention_of(keys)
+    return convention, {k: convention.rename(k, known) for k in keys}
+
+
+def compatible(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Equal shapes, or a 1×1 conv weight (out, in, 1, 1) for a linear weight (out, in)."""
+    return tuple(source) == tuple(target) or (len(target) == 2 and tuple(source) == (*target, 1, 1))
+
+
+def load_weights(model, state_dict: Mapping) -> str:
+    """Load `state_dict` (from torchvision, timm or archspec) into `model`, a spec-built module
+    of the same architecture; returns the name of the convention recognised.
+
+    Raises WeightsError, listing every problem, unless each tensor finds exactly one place
+    of a compatible shape and each of the model's places gets one."""
+    target = model.state_dict()
+    convention, names = translate(state_dict, target)
+    problems, mapped = [], {}
+    for key, name in names.items():
+        tensor = state_dict[key]
+        if name in mapped:
+            problems.append(f"{key}: a second tensor for {name}")
+        elif name not in target:
+            problems.append(f"{key}: no such tensor in the model" + (f" (looked for {name})" if name != key else ""))
+        elif not compatible(tuple(tensor.shape), tuple(target[name].shape)):
+            problems.append(f"{key}: shape {list(tensor.shape)} does not fit {name} {list(target[name].shape)}")
+        else:
+            mapped[name] = tensor.reshape(target[name].shape)
+    problems += [f"{name}: missing from the state_dict" for name in target if name not in names.values()]
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise WeightsError(f"state_dict ({convention.name} names) does not fit the model:\n  {shown}")
+    model.load_state_dict(mapped, strict=True)
+    return convention.name

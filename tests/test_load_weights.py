@@ -1,0 +1,93 @@
+"""`archspec.load_weights`: reference state_dicts of any understood naming land in the right place."""
+
+import pytest
+import torch
+
+import archspec
+from archspec.weights import ARCHSPEC, WeightsError, translate
+from conftest import reference_state_dict
+
+FOREIGN = ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_1_6gf", "regnet_y_1_6gf", "resnetv2_50"]
+
+
+def fake_reference(name: str) -> dict[str, torch.Tensor]:
+    """A state_dict with exactly the reference's keys and shapes; every tensor holds its own index."""
+    return {key: torch.full(shape, float(i)) for i, (key, shape) in enumerate(reference_state_dict(name))}
+
+
+@pytest.mark.parametrize("name", FOREIGN + ["resnet50d"])
+def test_each_reference_tensor_lands_where_its_name_says(name):
+    source = fake_reference(name)
+    model = archspec.build(f"specs/{name}.yaml", device="meta").to_empty(device="cpu")
+    convention = archspec.load_weights(model, source)
+    assert (convention == ARCHSPEC.name) == (name not in FOREIGN)
+    _, names = translate(source)
+    ours = model.state_dict()
+    for i, key in enumerate(source):
+        tensor = ours[names[key]]
+        assert tensor.min() == tensor.max() == i, key
+
+
+def test_regnet_names_map_block_by_block():
+    _, names = translate(["stem.0.weight", "stem.1.running_var", "trunk_output.block2.block2-3.f.b.0.weight",
+                          "trunk_output.block1.block1-0.proj.1.bias", "trunk_output.block4.block4-0.f.se.fc2.bias",
+                          "trunk_output.block3.block3-1.f.c.1.weight", "fc.weight"])
+    assert list(names.values()) == ["conv1.weight", "bn1.running_var", "layer2.3.conv2.weight",
+                                     "layer1.0.downsample.1.bias", "layer4.0.se.fc2.bias", "layer3.1.bn3.weight",
+                                     "fc.weight"]
+
+
+def test_resnetv2_names_map_block_by_block_and_the_deep_stem():
+    _, names = translate(["stem.conv1.weight", "stem.norm1.bias", "stem.conv2.weight", "stem.norm2.weight",
+                          "stem.conv3.weight", "stages.3.blocks.2.norm3.weight", "stages.0.blocks.0.downsample.conv.weight",
+                          "norm.running_mean", "head.fc.weight"])
+    assert list(names.values()) == ["conv1.0.weight", "conv1.1.bias", "conv1.3.weight", "conv1.4.weight",
+                                    "conv1.6.weight", "layer4.2.bn3.weight", "layer1.0.downsample.0.weight",
+                                    "norm.running_mean", "fc.weight"]
+
+
+def test_resnetv2_shortcut_conv_behind_an_avgpool_is_found_where_the_model_has_it():
+    key = "stages.1.blocks.0.downsample.conv.weight"
+    assert translate([key])[1][key] == "layer2.0.downsample.0.weight"
+    assert translate([key], known={"layer2.0.downsample.1.weight"})[1][key] == "layer2.0.downsample.1.weight"
+
+
+def test_the_1x1_conv_classifier_of_resnetv2_loads_into_the_linear_layer():
+    source = fake_reference("resnetv2_50")
+    source["head.fc.weight"] = torch.randn(1000, 2048, 1, 1)
+    model = archspec.build("specs/resnetv2_50.yaml", device="meta").to_empty(device="cpu")
+    archspec.load_weights(model, source)
+    assert torch.equal(model.fc.weight, source["head.fc.weight"].flatten(1))
+
+
+def test_an_archspec_state_dict_round_trips():
+    a = archspec.build("specs/cifar/resnet20.yaml", seed=1)
+    b = archspec.build("specs/cifar/resnet20.yaml", seed=2)
+    assert archspec.load_weights(b, a.state_dict()) == ARCHSPEC.name
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda sd: sd.pop("trunk_output.block2.block2-0.f.b.0.weight"),
+     "layer2.0.conv2.weight: missing from the state_dict"),
+    (lambda sd: sd.update({"trunk_output.block1.block1-0.f.z.weight": torch.zeros(1)}),
+     "trunk_output.block1.block1-0.f.z.weight: no such tensor in the model (looked for layer1.0.f.z.weight)"),
+    (lambda sd: sd.update({"fc.weight": torch.zeros(10, 400)}),
+     "fc.weight: shape [10, 400] does not fit fc.weight [1000, 400]"),
+])
+def test_a_state_dict_that_does_not_fit_is_refused_with_every_problem(change, message):
+    source = fake_reference("regnet_x_400mf")
+    change(source)
+    model = archspec.build("specs/regnet_x_400mf.yaml", seed=0)
+    before = model.fc.weight.clone()
+    with pytest.raises(WeightsError) as e:
+        archspec.load_weights(model, source)
+    assert "state_dict (torchvision RegNet names) does not fit the model" in str(e.value)
+    assert message in str(e.value)
+    assert torch.equal(model.fc.weight, before)  # nothing loaded
+
+
+def test_weights_of_another_architecture_are_refused():
+    model = archspec.build("specs/resnet18.yaml", device="meta").to_empty(device="cpu")
+    with pytest.raises(WeightsError, match="layer1.0.conv3.weight: no such tensor in the model"):
+        archspec.load_weights(model, fake_reference("resnet50"))
