@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import Issue, SpecError
-from .plan import Layer, Plan, plan
+from .plan import MAX_BUILD_PARAMS, Layer, Plan, check_params, plan
 from .spec import Spec, load
 
 if TYPE_CHECKING:
@@ -18,13 +18,16 @@ __version__ = "0.1.0"
 __all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "build", "load", "plan"]
 
 
-def build(spec, seed: int | None = None, device=None, input_shape=None) -> "torch.nn.Module":
+def build(spec, seed: int | None = None, device=None, input_shape=None,
+          max_params: int = MAX_BUILD_PARAMS) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
-    `device="meta"` builds without allocating memory.
+    `device="meta"` builds without allocating memory. A network with more than
+    `max_params` parameters is refused (SpecError) before anything is allocated.
     """
+    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
+    check_params(p, max_params)
     from .compile import compile_plan
 
-    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
     return compile_plan(p, seed=seed, device=device)

@@ -29,6 +29,8 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
     try:
         tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # on disk before it takes the name: a crash leaves the old file or the new one
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

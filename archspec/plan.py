@@ -3,6 +3,7 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,15 @@ from . import layers as L
 from .blocks import BLOCKS
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ConvStem, ClassifierHead, Spec, load
+from .spec import ConvStem, ClassifierHead, Defaults, Spec, load
+
+# Planning limits: far beyond any real network, they stop absurd specs (a depth of 10⁹,
+# 10¹² channels) before they cost time, memory or unreadable numbers. The default limit on
+# what `build` allocates is much lower (MAX_BUILD_PARAMS); both are settable here.
+MAX_PARAMS = 10**11  # 400 GB of float32 weights
+MAX_MACS = 10**18  # per image
+MAX_BLOCKS = 10_000  # in the whole network; ResNet-1202 has 600
+MAX_BUILD_PARAMS = 4 * 10**9  # 16 GB of float32 weights: the default of --max-params
 
 
 @dataclass(frozen=True)
@@ -62,21 +71,50 @@ def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
+def check_params(p: Plan, max_params: int) -> None:
+    """Refuse to build a plan with more than `max_params` parameters, before any weight exists."""
+    if p.params > max_params:
+        file = p.spec.source.path if p.spec.source else p.spec.name
+        raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
+                               f"more than the build limit of {count(max_params)}",
+                               "raise the limit with --max-params (build(max_params=...))", "AS410")])
+
+
+def count(n: int) -> str:
+    """1234567 → '1,234,567'; past 10²⁴ → '1.23e+40' (Python will not print ints of over 4,300 digits)."""
+    if n < 10**24:
+        return f"{n:,}"
+    exponent = int(math.log10(n))
+    exponent -= 10**exponent > n  # log10 rounds up just below a power of ten
+    return f"{n // 10 ** (exponent - 2) / 100:.2f}e+{exponent}"
+
+
+def _cost(nodes: list[Node | None]) -> tuple[int, int]:
+    """Parameters and multiply-adds of some nodes."""
+    nodes = [n for n in nodes if n is not None]
+    return sum(n.params for n in nodes), sum(n.macs for n in nodes)
+
+
 class _Planner:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.issues: list[Issue] = []
+        self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
 
     def run(self, input_shape: Shape) -> Plan:
         x, children = input_shape, []
         try:
             children += self.stem(x)
+            self.spend(("stem",), "stem", 0, *_cost(children))
             x = children[-1].shape if children else x
+            starts = []  # the first two blocks of each stage: enough to cost it
             for i in range(len(self.spec.stages)):
-                stage = self.stage(i, x)
-                children.append(stage)
-                x = stage.shape
-            children += self.head(x)
+                starts.append(self.stage_start(i, x))
+                x = starts[-1][-1].shape
+            head = self.head(x)
+            self.spend(("head",), "head", 0, *_cost(head))
+            # Within the limits: only now plan every block.
+            children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
         if self.issues:
@@ -88,6 +126,22 @@ class _Planner:
         line, col = source.locate(where) if source else (None, None)
         file = source.path if source else self.spec.name
         self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
+
+    def spend(self, where: tuple, prefix: str, blocks: int, params: int, macs: int) -> None:
+        """Add a part's cost to the running totals; refuse a network past the planning limits."""
+        self.blocks, self.params, self.macs = self.blocks + blocks, self.params + params, self.macs + macs
+        for total, limit, what, hint in (
+            (self.params, MAX_PARAMS, "parameters", "check the channels, depths and classes "
+                                                    "(limit: archspec.plan.MAX_PARAMS)"),
+            (self.macs, MAX_MACS, "multiply-adds", "check the input size and the channels (limit: archspec.plan.MAX_MACS)"),
+            (self.blocks, MAX_BLOCKS, "blocks", "check the depths (limit: archspec.plan.MAX_BLOCKS)"),
+        ):
+            if total > limit:
+                also = f", with {count(self.params)} parameters" if what != "parameters" else ""
+                e = ShapeError(f"the network reaches {count(total)} {what} here{also}; "
+                               f"the planning limit is {count(limit)}", hint, "AS304")
+                self.fail(where, prefix, e)
+                raise e
 
     def stem(self, x: Shape) -> list[Node | None]:
         stem, d = self.spec.stem, self.spec.defaults
@@ -104,21 +158,35 @@ class _Planner:
             raise
         return [n for n in nodes if n is not None]
 
-    def stage(self, i: int, x: Shape) -> Node:
-        stage, settings = self.spec.stages[i], self.spec.stage_settings(i)
-        make = BLOCKS[settings.block]
-        blocks = []
-        for b in range(stage.depth):
-            try:
-                block = make(str(b), x, stage.channels, stage.stride if b == 0 else 1, settings)
-            except ShapeError as e:
-                self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
-                if e.shape is None:
-                    raise
-                block = Node(str(b), "residual", e.shape)  # stand-in, so later stages are checked too
-            blocks.append(block)
-            x = block.shape
+    def stage_start(self, i: int, x: Shape) -> list[Node]:
+        """The first two blocks of stage `i`, after adding the whole stage's cost to the totals."""
+        depth, settings = self.spec.stages[i].depth, self.spec.stage_settings(i)
+        blocks = [self.block(i, 0, x, settings)]
+        if depth > 1:
+            blocks.append(self.block(i, 1, blocks[0].shape, settings))
+        # The blocks after the second repeat it (stride 1, same shape in and out), so the
+        # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
+        self.spend(("stages", i), f"stage {i + 1}", depth,
+                   blocks[0].params + (depth - 1) * blocks[-1].params, blocks[0].macs + (depth - 1) * blocks[-1].macs)
+        return blocks
+
+    def stage(self, i: int, blocks: list[Node]) -> Node:
+        """Stage `i`, from its first two blocks."""
+        settings = self.spec.stage_settings(i)
+        for b in range(2, self.spec.stages[i].depth):
+            blocks.append(self.block(i, b, blocks[-1].shape, settings))
         return L.sequential(f"layer{i + 1}", blocks)
+
+    def block(self, i: int, b: int, x: Shape, settings: Defaults) -> Node:
+        """Block `b` of stage `i`, or a stand-in after a shape error that leaves the output known."""
+        stage = self.spec.stages[i]
+        try:
+            return BLOCKS[settings.block](str(b), x, stage.channels, stage.stride if b == 0 else 1, settings)
+        except ShapeError as e:
+            self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
+            if e.shape is None:
+                raise
+            return Node(str(b), "residual", e.shape)  # so that later stages are checked too
 
     def head(self, x: Shape) -> list[Node | None]:
         head = self.spec.head
