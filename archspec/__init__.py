@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .checkpoint import load_model
 from .errors import Issue, SpecError
 from .plan import MAX_BUILD_PARAMS, Layer, Plan, check_params, plan
 from .spec import Spec, load
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     import torch
 
 __version__ = "0.1.0"
-__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "build", "load", "plan"]
+__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "build", "load", "load_model", "plan"]
 
 
 def build(spec, seed: int | None = None, device=None, input_shape=None,
