@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from .checkpoint import load_model
 from .errors import Issue, SpecError
-from .plan import MAX_BUILD_PARAMS, Layer, Plan, check_params, plan
+from . import limits
+from .plan import Layer, Plan, check_params, plan
 from .spec import Spec, load
 
 if TYPE_CHECKING:
@@ -20,15 +21,16 @@ __all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "build", "load", "load
 
 
 def build(spec, seed: int | None = None, device=None, input_shape=None,
-          max_params: int = MAX_BUILD_PARAMS) -> "torch.nn.Module":
+          max_params: int | None = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
     `device="meta"` builds without allocating memory. A network with more than
-    `max_params` parameters is refused (SpecError) before anything is allocated.
+    `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
+    SpecError before anything is allocated.
     """
     p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
-    check_params(p, max_params)
+    check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     from .compile import compile_plan
 
     return compile_plan(p, seed=seed, device=device)

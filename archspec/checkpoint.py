@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 from .layers import Shape
-from .plan import MAX_BUILD_PARAMS
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
@@ -61,11 +60,12 @@ def read_metadata(path: str | Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def load_model(path: str | Path, max_params: int = MAX_BUILD_PARAMS):
+def load_model(path: str | Path, max_params: int | None = None):
     """Rebuild the model stored in a weights file written by `archspec build -o`.
 
     The file alone is enough: its spec is checked like any spec (SpecError), and a
-    network over `max_params` is refused before it is built. Nothing is unpickled.
+    network over `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before
+    it is built. Nothing is unpickled.
     """
     from safetensors.torch import load_file
 

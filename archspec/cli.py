@@ -10,7 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import SpecError
-from .plan import MAX_BUILD_PARAMS, Plan, check_params, count, plan
+from . import limits
+from .plan import Plan, check_params, count, plan
 from .source import load_source
 from .spec import check_source
 
@@ -56,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
     build.add_argument("--seed", type=_seed, help="seed for reproducible initial weights")
-    build.add_argument("--max-params", type=_count, default=MAX_BUILD_PARAMS, metavar="N",
-                       help=f"refuse networks with more parameters (default {count(MAX_BUILD_PARAMS)}; 4G, 25.6M)")
+    build.add_argument("--max-params", type=_count, default=limits.MAX_BUILD_PARAMS, metavar="N",
+                       help=f"refuse networks with more parameters (default {count(limits.MAX_BUILD_PARAMS)}; "
+                            "also 4G, 25.6M)")
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
     validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")

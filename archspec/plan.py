@@ -8,18 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import layers as L
+from . import limits
 from .blocks import BLOCKS
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
 from .spec import ConvStem, ClassifierHead, Defaults, Spec, load
-
-# Planning limits: far beyond any real network, they stop absurd specs (a depth of 10⁹,
-# 10¹² channels) before they cost time, memory or unreadable numbers. The default limit on
-# what `build` allocates is much lower (MAX_BUILD_PARAMS); both are settable here.
-MAX_PARAMS = 10**11  # 400 GB of float32 weights
-MAX_MACS = 10**18  # per image
-MAX_BLOCKS = 10_000  # in the whole network; ResNet-1202 has 600
-MAX_BUILD_PARAMS = 4 * 10**9  # 16 GB of float32 weights: the default of --max-params
 
 
 @dataclass(frozen=True)
@@ -131,10 +124,11 @@ class _Planner:
         """Add a part's cost to the running totals; refuse a network past the planning limits."""
         self.blocks, self.params, self.macs = self.blocks + blocks, self.params + params, self.macs + macs
         for total, limit, what, hint in (
-            (self.params, MAX_PARAMS, "parameters", "check the channels, depths and classes "
-                                                    "(limit: archspec.plan.MAX_PARAMS)"),
-            (self.macs, MAX_MACS, "multiply-adds", "check the input size and the channels (limit: archspec.plan.MAX_MACS)"),
-            (self.blocks, MAX_BLOCKS, "blocks", "check the depths (limit: archspec.plan.MAX_BLOCKS)"),
+            (self.params, limits.MAX_PARAMS, "parameters", "check the channels, depths and classes "
+                                                           "(limit: archspec.limits.MAX_PARAMS)"),
+            (self.macs, limits.MAX_MACS, "multiply-adds", "check the input size and the channels "
+                                                          "(limit: archspec.limits.MAX_MACS)"),
+            (self.blocks, limits.MAX_BLOCKS, "blocks", "check the depths (limit: archspec.limits.MAX_BLOCKS)"),
         ):
             if total > limit:
                 also = f", with {count(self.params)} parameters" if what != "parameters" else ""

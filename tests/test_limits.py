@@ -2,17 +2,14 @@
 planning every block; `build` refuses networks over `max_params` before allocating."""
 
 import argparse
-import importlib
 import time
 
 import pytest
 
 import archspec
-from archspec import SpecError
+from archspec import SpecError, limits
 from archspec.cli import _count
 from archspec.plan import count
-
-plan_module = importlib.import_module("archspec.plan")  # `archspec.plan` is the function
 
 SPEC = """\
 archspec: 1
@@ -47,7 +44,7 @@ def test_a_depth_of_a_billion_is_refused_at_once_with_its_parameter_count(write_
     # stem 464 + stage 1 9,344 + stage 2: 14,528 + (10⁹ - 1) × 18,560
     assert issue.message == ("stage 2: the network reaches 18,560,000,005,776 parameters here; "
                              "the planning limit is 100,000,000,000")
-    assert issue.hint == "check the channels, depths and classes (limit: archspec.plan.MAX_PARAMS)"
+    assert issue.hint == "check the channels, depths and classes (limit: archspec.limits.MAX_PARAMS)"
 
 
 def test_a_trillion_channels_is_refused_with_the_parameter_count(write_spec):
@@ -77,17 +74,17 @@ def test_an_input_too_large_is_refused_from_its_multiply_adds(write_spec):
 def test_the_costed_totals_are_exact(monkeypatch, spec_path, limit, figure):
     """A limit equal to the network's real total passes and one less fails: the per-stage cost is exact."""
     total = getattr(archspec.plan(spec_path), figure)
-    monkeypatch.setattr(plan_module, limit, total)
+    monkeypatch.setattr(limits, limit, total)
     assert getattr(archspec.plan(spec_path), figure) == total
-    monkeypatch.setattr(plan_module, limit, total - 1)
+    monkeypatch.setattr(limits, limit, total - 1)
     with pytest.raises(SpecError, match="AS304|planning limit"):
         archspec.plan(spec_path)
 
 
 def test_the_block_limit_is_exact(monkeypatch):
-    monkeypatch.setattr(plan_module, "MAX_BLOCKS", 54)  # ResNet-110: 3 stages of 18
+    monkeypatch.setattr(limits, "MAX_BLOCKS", 54)  # ResNet-110: 3 stages of 18
     archspec.plan("specs/cifar/resnet110.yaml")
-    monkeypatch.setattr(plan_module, "MAX_BLOCKS", 53)
+    monkeypatch.setattr(limits, "MAX_BLOCKS", 53)
     with pytest.raises(SpecError, match="the network reaches 54 blocks here"):
         archspec.plan("specs/cifar/resnet110.yaml")
 
@@ -102,8 +99,11 @@ def test_build_refuses_more_parameters_than_max_params():
     assert sum(p.numel() for p in model.parameters()) == 25_557_032
 
 
-def test_the_default_build_limit():
-    assert archspec.MAX_BUILD_PARAMS == 4_000_000_000
+def test_the_build_limit_defaults_to_the_one_in_limits(monkeypatch):
+    assert limits.MAX_BUILD_PARAMS == 4_000_000_000
+    monkeypatch.setattr(limits, "MAX_BUILD_PARAMS", 269_721)
+    with pytest.raises(SpecError, match="more than the build limit of 269,721"):
+        archspec.build("specs/cifar/resnet20.yaml", device="meta")
 
 
 @pytest.mark.parametrize("n,text", [
