@@ -47,7 +47,7 @@ CASES = {
     "custom_tag.yaml": Case((1, 1), 4, 11, "'!include' is not allowed"),
     "merge_key.yaml": Case((1, 1), 9, 6, "merge keys ('<<') are not allowed"),
     # aliases and nesting: refused before anything expands or recurses
-    "billion_laughs.yaml": Case((1, 1), 8, 4, "aliases expand to more than 100,000 nodes"),
+    "billion_laughs.yaml": Case((1, 1), 7, 4, "aliases expand to more than 20,000 nodes"),
     "alias_cycle.yaml": Case((1, 1), 6, 9, "(a cycle)"),
     "deep_nesting.yaml": Case((1, 1), 3, 77, "nesting is deeper than 64 levels"),
     "deep_nesting_block.yaml": Case((1, 1), 67, 129, "nesting is deeper than 64 levels"),
@@ -107,6 +107,12 @@ def _make_oversize(folder: Path) -> Path:
     return path
 
 
+def _make_many_nodes(folder: Path) -> Path:
+    path = folder / "many_nodes.yaml"
+    path.write_text("archspec: 1\nstages:\n" + "- {depth: 1, channels: 1}\n" * 30_000)  # 780 KB, 150,000 nodes
+    return path
+
+
 def _make_sparse_10gb(folder: Path) -> Path:
     path = folder / "sparse_10gb.yaml"
     with open(path, "wb") as f:
@@ -123,6 +129,8 @@ def _make_empty_folder(folder: Path) -> Path:
 # Paths made at test time: too big to commit, or not files at all.
 GENERATED = {
     "oversize.yaml": (_make_oversize, Case((2, 2), None, None, "file is 1,000,012 bytes; the limit is 1,000,000")),
+    # refused from the event stream at node 20,001: the first node of the 4,000th stage
+    "many_nodes.yaml": (_make_many_nodes, Case((1, 1), 4002, 3, "the file has more than 20,000 nodes")),
     "sparse_10gb.yaml": (_make_sparse_10gb, Case((2, 2), None, None, "file is 10,000,000,000 bytes")),
     "missing.yaml": (lambda folder: folder / "missing.yaml",
                      Case((2, 2), None, None, "no such file or folder", "does not exist")),
