@@ -198,6 +198,8 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> _Problem:
     if e.context == "expected a single document in the stream":
         return _Problem("a spec file holds one YAML document; a second one starts here",
                         "remove the '---' line and what follows, or split the file", at=mark)
+    if "maximum nesting depth" in (e.problem or ""):  # newer libyaml stops at 1000 levels while scanning ahead
+        return _too_deep(mark)
     if "duplicate anchor" in (e.context or ""):
         return _Problem(f"anchor defined twice (first at line {e.context_mark.line + 1})",
                         "give each anchor its own name", at=mark)
