@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import limits
 from .checkpoint import load_model
 from .errors import Issue, SpecError
-from . import limits
 from .plan import Layer, Plan, check_params, plan
 from .spec import Spec, load
 

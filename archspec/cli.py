@@ -9,8 +9,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from .errors import SpecError
 from . import limits
+from .errors import SpecError
 from .plan import Plan, check_params, count, plan
 from .source import load_source
 from .spec import check_source

@@ -70,7 +70,7 @@ def check_params(p: Plan, max_params: int) -> None:
         file = p.spec.source.path if p.spec.source else p.spec.name
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
-                               "raise the limit with --max-params (build(max_params=...))", "AS410")])
+                               "raise the limit with --max-params (build(max_params=...))", "AS602")])
 
 
 def count(n: int) -> str:
@@ -133,7 +133,7 @@ class _Planner:
             if total > limit:
                 also = f", with {count(self.params)} parameters" if what != "parameters" else ""
                 e = ShapeError(f"the network reaches {count(total)} {what} here{also}; "
-                               f"the planning limit is {count(limit)}", hint, "AS304")
+                               f"the planning limit is {count(limit)}", hint, "AS601")
                 self.fail(where, prefix, e)
                 raise e
 

@@ -40,7 +40,7 @@ def test_a_depth_of_a_billion_is_refused_at_once_with_its_parameter_count(write_
     start = time.perf_counter()
     issue = only_issue(path)
     assert time.perf_counter() - start < 0.5  # not 10⁹ blocks
-    assert (issue.line, issue.column, issue.code) == (8, 5, "AS304")
+    assert (issue.line, issue.column, issue.code) == (8, 5, "AS601")
     # stem 464 + stage 1 9,344 + stage 2: 14,528 + (10⁹ - 1) × 18,560
     assert issue.message == ("stage 2: the network reaches 18,560,000,005,776 parameters here; "
                              "the planning limit is 100,000,000,000")
@@ -77,7 +77,7 @@ def test_the_costed_totals_are_exact(monkeypatch, spec_path, limit, figure):
     monkeypatch.setattr(limits, limit, total)
     assert getattr(archspec.plan(spec_path), figure) == total
     monkeypatch.setattr(limits, limit, total - 1)
-    with pytest.raises(SpecError, match="AS304|planning limit"):
+    with pytest.raises(SpecError, match="the planning limit is"):
         archspec.plan(spec_path)
 
 
@@ -93,7 +93,7 @@ def test_build_refuses_more_parameters_than_max_params():
     with pytest.raises(SpecError) as info:
         archspec.build("specs/resnet50.yaml", max_params=25_557_031)
     (issue,) = info.value.issues
-    assert (issue.file, issue.line, issue.code) == ("specs/resnet50.yaml", None, "AS410")
+    assert (issue.file, issue.line, issue.code) == ("specs/resnet50.yaml", None, "AS602")
     assert issue.message == "the network has 25,557,032 parameters, more than the build limit of 25,557,031"
     model = archspec.build("specs/resnet50.yaml", max_params=25_557_032, device="meta")
     assert sum(p.numel() for p in model.parameters()) == 25_557_032
