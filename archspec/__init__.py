@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import limits
 from .checkpoint import load_model
 from .errors import Issue, SpecError
-from .plan import Layer, Plan, plan
+from .plan import Layer, Plan, check_params, plan
 from .spec import Spec, load
 from .weights import WeightsError, load_weights
 
@@ -21,13 +22,17 @@ __all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "WeightsError", "build
            "plan"]
 
 
-def build(spec, seed: int | None = None, device=None, input_shape=None) -> "torch.nn.Module":
+def build(spec, seed: int | None = None, device=None, input_shape=None,
+          max_params: int | None = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
-    `device="meta"` builds without allocating memory.
+    `device="meta"` builds without allocating memory. A network with more than
+    `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
+    SpecError before anything is allocated.
     """
+    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
+    check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     from .compile import compile_plan
 
-    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
     return compile_plan(p, seed=seed, device=device)

@@ -3,7 +3,8 @@
 The file records the spec text, archspec's version, the seed and the input
 shape, so `load_model` can rebuild the model from the file alone. Nothing is
 unpickled. Writes go to a temporary file renamed into place, so a failed
-write never leaves a partial file or touches an existing one.
+write never leaves a partial file or touches an existing one. With a seed, the
+file is byte-identical on every run.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
 
     from . import __version__
 
-    metadata = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
-                "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
+    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+              "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
+    # safetensors writes its metadata map in a random order: under one key, the file is
+    # byte-identical from run to run.
+    metadata = {"archspec": json.dumps(record, ensure_ascii=False, sort_keys=True)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # on disk before it takes the name: a crash leaves the old file or the new one
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -36,18 +42,31 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The metadata of a weights file, read without torch: a safetensors file
-    starts with the length of its JSON header (8 bytes, little-endian)."""
+    """What archspec recorded in a weights file ({} if nothing), read without torch:
+    a safetensors file starts with the length of its JSON header (8 bytes, little-endian)."""
     with open(path, "rb") as f:
         size = int.from_bytes(f.read(8), "little")
         if not 0 < size <= 100_000_000:
             raise ValueError(f"{path}: not a safetensors file")
-        header = json.loads(f.read(size))
-    return header.get("__metadata__") or {}
+        try:
+            header = json.loads(f.read(size))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"{path}: not a safetensors file (its header is not JSON)") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    try:
+        record = json.loads(meta["archspec"])
+    except (TypeError, KeyError, json.JSONDecodeError):
+        return {}  # not written by archspec
+    return record if isinstance(record, dict) else {}
 
 
-def load_model(path: str | Path):
-    """Rebuild the model stored in a weights file written by `archspec build -o`."""
+def load_model(path: str | Path, max_params: int | None = None):
+    """Rebuild the model stored in a weights file written by `archspec build -o`.
+
+    The file alone is enough: its spec is checked like any spec (SpecError), and a
+    network over `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before
+    it is built. Nothing is unpickled.
+    """
     from safetensors.torch import load_file
 
     from . import build
@@ -56,9 +75,19 @@ def load_model(path: str | Path):
     from .spec import check_source
 
     meta = read_metadata(path)
-    if meta.get("format") != "archspec":
+    if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
         raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it)")
     spec = check_source(parse_source(meta["spec"], f"{path}[spec]"))
-    model = build(plan(spec, tuple(json.loads(meta["input"]))))
+    model = build(plan(spec, _input_shape(path, meta)), max_params=max_params)
     model.load_state_dict(load_file(str(path)))
     return model
+
+
+def _input_shape(path: str | Path, meta: dict) -> Shape:
+    try:
+        shape = json.loads(meta.get("input", ""))
+    except (TypeError, json.JSONDecodeError):
+        shape = None
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(d) is int and d >= 1 for d in shape)):
+        raise ValueError(f"{path}: the input shape recorded in it is not C,H,W")
+    return tuple(shape)

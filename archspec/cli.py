@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+from . import limits
 from .errors import SpecError
-from .plan import Plan, plan
+from .plan import Plan, check_params, count, plan
 from .source import load_source
 from .spec import check_source
 
@@ -25,6 +28,25 @@ def _shape(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+_SCALE = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def _count(text: str) -> int:
+    """'4000000000', '4e9', '4G' and '25.6M' are counts; exact, so '25.6M' is 25,600,000."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?(?:[eE][0-9]{1,2})?)([KMGT]?)", text.strip().upper())
+    value = Decimal(match[1]) * _SCALE[match[2]] if match else Decimal(0)
+    if value < 1 or value != value.to_integral_value():
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 4000000000, 4e9, 4G or 25.6M, got {text!r}")
+    return int(value)
+
+
+def _seed(text: str) -> int:
+    seed = int(text)  # a ValueError becomes argparse's "invalid _seed value"
+    if not 0 <= seed < 2**64:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**64 - 1, got {text}")
+    return seed
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -34,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
     build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
-    build.add_argument("--seed", type=int, help="seed for reproducible initial weights")
+    build.add_argument("--seed", type=_seed, help="seed for reproducible initial weights")
+    build.add_argument("--max-params", type=_count, default=limits.MAX_BUILD_PARAMS, metavar="N",
+                       help=f"refuse networks with more parameters (default {count(limits.MAX_BUILD_PARAMS)}; "
+                            "also 4G, 25.6M)")
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
     validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")
@@ -64,9 +89,13 @@ def _build(args: argparse.Namespace) -> int:
     try:
         source = load_source(args.spec)
         p = plan(check_source(source), args.input)
+        check_params(p, args.max_params)  # before anything is allocated
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e)
+    if args.output and (problem := _unwritable(Path(args.output))):
+        print(f"{args.output}: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(p.to_dict(), indent=1))
     else:
@@ -77,9 +106,23 @@ def _build(args: argparse.Namespace) -> int:
         from . import build
         from .checkpoint import save_weights
 
-        save_weights(build(p, seed=args.seed), args.output, source.text, args.seed, p.input_shape)
+        try:
+            save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
+                         p.input_shape)
+        except OSError as e:  # the output folder is missing or not writable, the disk is full, ...
+            print(f"{args.output}: error: cannot write the weights: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _unwritable(path: Path) -> str:
+    """Why `path` cannot be written, found before the build; '' if it looks fine."""
+    if path.is_dir():
+        return "this is a folder; give a file name such as model.safetensors"
+    if not path.parent.is_dir():
+        return f"folder {str(path.parent)!r} does not exist"
+    return ""
 
 
 def _spec_files(paths: list[str]) -> tuple[list[str], list[str]]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Control characters, and the invisible ones that reorder text (bidi overrides):
+# a spec could use them to rewrite the reader's terminal, so they are printed escaped.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,12 @@ class Issue:
         text = f"{where}: {self.severity}: {self.message}"
         if self.hint:
             text += f" — {self.hint}"
-        return text
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` with control and bidi characters escaped ('\\x1b'), safe to print to a terminal."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)
 
 
 class SpecError(Exception):

@@ -3,10 +3,12 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import layers as L
+from . import limits
 from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
@@ -62,25 +64,54 @@ def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
+def check_params(p: Plan, max_params: int) -> None:
+    """Refuse to build a plan with more than `max_params` parameters, before any weight exists."""
+    if p.params > max_params:
+        file = p.spec.source.path if p.spec.source else p.spec.name
+        raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
+                               f"more than the build limit of {count(max_params)}",
+                               "raise the limit with --max-params (build(max_params=...))", "AS602")])
+
+
+def count(n: int) -> str:
+    """1234567 → '1,234,567'; past 10²⁴ → '1.23e+40' (Python will not print ints of over 4,300 digits)."""
+    if n < 10**24:
+        return f"{n:,}"
+    exponent = int(math.log10(n))
+    exponent -= 10**exponent > n  # log10 rounds up just below a power of ten
+    return f"{n // 10 ** (exponent - 2) / 100:.2f}e+{exponent}"
+
+
+def _cost(nodes: list[Node | None]) -> tuple[int, int]:
+    """Parameters and multiply-adds of some nodes."""
+    nodes = [n for n in nodes if n is not None]
+    return sum(n.params for n in nodes), sum(n.macs for n in nodes)
+
+
 class _Planner:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.stages = spec.stage_list()
-        self.preact = [spec.stage_settings(i).block in PREACT for i in range(len(self.stages))]
+        self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
+        self.preact = [s.block in PREACT for s in self.settings]
         self.issues: list[Issue] = []
+        self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
 
     def run(self, input_shape: Shape) -> Plan:
         x, children = input_shape, []
         try:
             children += self.stem(x)
+            self.spend(("stem",), "stem", 0, *_cost(children))
             x = children[-1].shape if children else x
+            starts = []  # the first two blocks of each stage: enough to cost it
             for i in range(len(self.stages)):
-                stage = self.stage(i, x)
-                children.append(stage)
-                x = stage.shape
-            children += self.final_norm(x)
-            x = children[-1].shape
-            children += self.head(x)
+                starts.append(self.stage_start(i, x))
+                x = starts[-1][-1].shape
+            head = self.final_norm(x)
+            head += self.head(head[-1].shape if head else x)
+            self.spend(("head",), "head", 0, *_cost(head))
+            # Within the limits: only now plan every block.
+            children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
         if self.issues:
@@ -100,6 +131,23 @@ class _Planner:
         if where[0] == "stages" and key in self.stages[where[1]].model_fields_set:
             return (*where, key)
         return ("defaults", key) if key in self.spec.defaults.model_fields_set else where
+
+    def spend(self, where: tuple, prefix: str, blocks: int, params: int, macs: int) -> None:
+        """Add a part's cost to the running totals; refuse a network past the planning limits."""
+        self.blocks, self.params, self.macs = self.blocks + blocks, self.params + params, self.macs + macs
+        for total, limit, what, hint in (
+            (self.params, limits.MAX_PARAMS, "parameters", "check the channels, depths and classes "
+                                                           "(limit: archspec.limits.MAX_PARAMS)"),
+            (self.macs, limits.MAX_MACS, "multiply-adds", "check the input size and the channels "
+                                                          "(limit: archspec.limits.MAX_MACS)"),
+            (self.blocks, limits.MAX_BLOCKS, "blocks", "check the depths (limit: archspec.limits.MAX_BLOCKS)"),
+        ):
+            if total > limit:
+                also = f", with {count(self.params)} parameters" if what != "parameters" else ""
+                e = ShapeError(f"the network reaches {count(total)} {what} here{also}; "
+                               f"the planning limit is {count(limit)}", hint, "AS601")
+                self.fail(where, prefix, e)
+                raise e
 
     def stem(self, x: Shape) -> list[Node | None]:
         stem, d = self.spec.stem, self.spec.defaults
@@ -132,25 +180,39 @@ class _Planner:
             x = conv.shape
         return L.sequential("conv1", nodes)
 
-    def stage(self, i: int, x: Shape) -> Node:
-        stage, settings = self.stages[i], self.spec.stage_settings(i)
-        make = BLOCKS[settings.block]
+    def stage_start(self, i: int, x: Shape) -> list[Node]:
+        """The first two blocks of stage `i`, after adding the whole stage's cost to the totals."""
+        stage = self.stages[i]
         if stage.dilation > 1 and stage.stride > 1:
             self.fail(("stages", i), f"stage {i + 1}", ShapeError(
                 f"dilation {stage.dilation} with stride {stage.stride}: dilation replaces the stride",
                 "set `stride: 1` on a dilated stage", code="AS306", key="dilation"))
-        blocks = []
-        for b in range(stage.depth):
-            try:
-                block = make(str(b), x, self.placement(i, b), settings)
-            except ShapeError as e:
-                self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
-                if e.shape is None:
-                    raise
-                block = Node(str(b), "residual", e.shape)  # stand-in, so later stages are checked too
-            blocks.append(block)
-            x = block.shape
+        blocks = [self.block(i, 0, x)]
+        if stage.depth > 1:
+            blocks.append(self.block(i, 1, blocks[0].shape))
+        # The blocks after the second repeat it (stride 1, same shape in and out), so the
+        # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
+        self.spend(("stages", i), f"stage {i + 1}", stage.depth,
+                   blocks[0].params + (stage.depth - 1) * blocks[-1].params,
+                   blocks[0].macs + (stage.depth - 1) * blocks[-1].macs)
+        return blocks
+
+    def stage(self, i: int, blocks: list[Node]) -> Node:
+        """Stage `i`, from its first two blocks."""
+        for b in range(2, self.stages[i].depth):
+            blocks.append(self.block(i, b, blocks[-1].shape))
         return L.sequential(f"layer{i + 1}", blocks)
+
+    def block(self, i: int, b: int, x: Shape) -> Node:
+        """Block `b` of stage `i`, or a stand-in after a shape error that leaves the output known."""
+        settings = self.settings[i]
+        try:
+            return BLOCKS[settings.block](str(b), x, self.placement(i, b), settings)
+        except ShapeError as e:
+            self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
+            if e.shape is None:
+                raise
+            return Node(str(b), "residual", e.shape)  # so that later stages are checked too
 
     def placement(self, i: int, b: int) -> Placement:
         """Block `b` of stage `i`: the stride on the first block; the first block's first 3×3 keeps
@@ -165,14 +227,14 @@ class _Planner:
             stride=stage.stride if b == 0 else 1,
             first_dilation=previous if b == 0 else stage.dilation,
             dilation=stage.dilation,
-            drop_path=self.spec.defaults.drop_path * (before + b) / max(total - 1, 1),
+            drop_path=self.spec.defaults.drop_path * ((before + b) / max(total - 1, 1)),  # int / int: no overflow
         )
 
     def final_norm(self, x: Shape) -> list[Node | None]:
         """Pre-activated networks end with the norm and act their last block did not apply."""
         if not self.preact[-1]:
             return []
-        last = self.spec.stage_settings(len(self.stages) - 1)
+        last = self.settings[-1]
         try:
             return [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
         except ShapeError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import printable
 from .layers import fmt
 from .plan import Plan
 
@@ -25,7 +26,7 @@ def summary(plan: Plan) -> str:
         return f"{left}  {r[3].rjust(widths[3])}  {r[4].rjust(widths[4])}".rstrip()
 
     spec = plan.spec
-    title = f"{spec.name}: {spec.description}" if spec.description else spec.name
+    title = f"{spec.name}: {printable(spec.description)}" if spec.description else spec.name
     return "\n".join([
         title,
         f"input {fmt(plan.input_shape)} → output {fmt(plan.output_shape)}",

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent
+from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import Issue, SpecError
 
 MAX_FILE_BYTES = 1_000_000  # a spec is a few kilobytes
-MAX_NODES = 100_000  # nodes (keys included) after alias expansion
+MAX_NODES = 20_000  # nodes (keys included) after alias expansion; ResNet-50's spec has 70
 MAX_DEPTH = 64  # nested mappings/lists; the top-level mapping is level 1
 
 _STD = "tag:yaml.org,2002:"
@@ -149,7 +149,7 @@ def _decode(text: str | bytes) -> str:
 def _compose(text: str) -> yaml.Node:
     """The root node of the single document, a mapping."""
     try:
-        _check_nesting(text)  # libyaml's composer recurses in C: deep input would crash it
+        _check_stream(text)  # libyaml's composer recurses in C: deep input would crash it
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
@@ -171,19 +171,24 @@ def _compose(text: str) -> yaml.Node:
     return root
 
 
-def _check_nesting(text: str) -> None:
-    """Refuse deep nesting from the event stream, which libyaml parses without recursion."""
+def _check_stream(text: str) -> None:
+    """Refuse deep nesting and too many nodes from the event stream, which libyaml parses
+    without recursion, and faster than it composes: a big file is refused within MAX_NODES."""
     loader = _Loader(text)
     try:
-        depth = documents = 0
+        depth = documents = nodes = 0
         while loader.check_event():
             event = loader.get_event()
             documents += isinstance(event, DocumentStartEvent)
             depth += isinstance(event, CollectionStartEvent) - isinstance(event, CollectionEndEvent)
+            nodes += isinstance(event, NodeEvent)  # an alias counts once here, expanded in _measure
             if documents > 1:
                 return  # the composer reports the second document
             if depth > MAX_DEPTH:
                 raise _too_deep(event)
+            if nodes > MAX_NODES:
+                raise _Problem(f"the file has more than {MAX_NODES:,} nodes", "a spec never needs this many",
+                               "AS104", event)
     finally:
         loader.dispose()
 

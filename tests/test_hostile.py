@@ -1,0 +1,243 @@
+"""Hostile and broken input: every file in tests/hostile/ (and a few paths made here) is
+refused by `archspec validate` and `archspec build` through a subprocess, quickly, in
+little memory, with one message that names the file and line, and no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+resource = pytest.importorskip("resource")  # Unix: peak memory of each run
+
+HOSTILE = Path(__file__).parent / "hostile"
+MAX_SECONDS = 5.0  # per run; a run takes about 0.5 s (Python and pydantic start-up)
+MAX_MB = 200  # peak resident memory per run; a run uses about 40 MB
+ADDRESS_SPACE = 1 << 30  # a runaway run dies at 1 GiB instead of taking the machine's memory
+
+
+@dataclass(frozen=True)
+class Case:
+    exits: tuple[int, int]  # of `validate` and of `build`
+    line: int | None  # where the one error is; None for file-level errors
+    column: int | None
+    message: str  # a fragment of the error message
+    build_message: str | None = None  # when `build` says it differently
+
+
+SCHEMA = "error: "  # schema errors: the location and key path are the contract, not pydantic's words
+
+CASES = {
+    # YAML tags: nothing is ever constructed from them
+    "python_tag_apply.yaml": Case((1, 1), 3, 14, "'!!python/object/apply:os.system' is not allowed"),
+    "python_tag_name.yaml": Case((1, 1), 5, 14, "'!!python/name:os.system' is not allowed"),
+    "python_tag_module.yaml": Case((1, 1), 4, 11, "'!!python/module:os' is not allowed"),
+    "binary_tag.yaml": Case((1, 1), 3, 14, "'!!binary' is not allowed"),
+    "set_tag.yaml": Case((1, 1), 6, 9, "'!!set' is not allowed"),
+    "custom_tag.yaml": Case((1, 1), 4, 11, "'!include' is not allowed"),
+    "merge_key.yaml": Case((1, 1), 9, 6, "merge keys ('<<') are not allowed"),
+    # aliases and nesting: refused before anything expands or recurses
+    "billion_laughs.yaml": Case((1, 1), 7, 4, "aliases expand to more than 20,000 nodes"),
+    "alias_cycle.yaml": Case((1, 1), 6, 9, "(a cycle)"),
+    "deep_nesting.yaml": Case((1, 1), 3, 77, "nesting is deeper than 64 levels"),
+    "deep_nesting_block.yaml": Case((1, 1), 67, 129, "nesting is deeper than 64 levels"),
+    # the shape of the file
+    "empty.yaml": Case((1, 1), None, None, "file is empty"),
+    "comments_only.yaml": Case((1, 1), None, None, "file is empty"),
+    "top_level_list.yaml": Case((1, 1), 1, 1, "the top level must be a mapping"),
+    "top_level_scalar.yaml": Case((1, 1), 1, 1, "the top level must be a mapping"),
+    "two_documents.yaml": Case((1, 1), 10, 1, "one YAML document"),
+    # syntax errors, with their line and column
+    "tab_indent.yaml": Case((1, 1), 6, 1, "indent with spaces, not tabs"),
+    "unclosed_quote.yaml": Case((1, 1), 10, 1, "while scanning a quoted scalar at line 2, column 7"),
+    "unclosed_bracket.yaml": Case((1, 1), 8, 5, "while parsing a flow mapping at line 7, column 5"),
+    "nul_byte.yaml": Case((1, 1), 2, 9, "U+0000"),
+    # bytes that are not UTF-8: a file error, like an unreadable file
+    "not_utf8.yaml": Case((2, 2), 3, 17, "not UTF-8 (byte 0xe9)"),
+    "utf16.yaml": Case((2, 2), 1, 1, "not UTF-8 (byte 0xff)"),
+    # duplicate keys: both lines
+    "duplicate_key.yaml": Case((1, 1), 11, 5, "duplicate key 'stride' (first at line 9)"),
+    "duplicate_section.yaml": Case((1, 1), 10, 1, "duplicate key 'stem' (first at line 5)"),
+    # strict types and ranges
+    "channels_bool.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "channels_float.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "channels_quoted.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "channels_5000_digits.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "channels_zero.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "stride_negative.yaml": Case((1, 1), 8, 38, SCHEMA + "stages.1.stride: "),
+    "depth_zero.yaml": Case((1, 1), 8, 13, SCHEMA + "stages.1.depth: "),
+    "kernel_zero.yaml": Case((1, 1), 5, 42, SCHEMA + "stem.kernel: "),
+    "classes_zero.yaml": Case((1, 1), 9, 46, SCHEMA + "head.classes: "),
+    "dropout_nan.yaml": Case((1, 1), 9, 59, SCHEMA + "head.dropout: "),
+    "dropout_inf.yaml": Case((1, 1), 9, 59, SCHEMA + "head.dropout: "),
+    "float_overflow.yaml": Case((1, 1), 9, 59, SCHEMA + "head.dropout: "),  # 1e999 is inf
+    "dropout_one.yaml": Case((1, 1), 9, 59, SCHEMA + "head.dropout: "),
+    "yes_is_not_true.yaml": Case((1, 1), 4, 62, SCHEMA + "defaults.zero_init_residual: "),
+    "name_escape_codes.yaml": Case((1, 1), 2, 7, SCHEMA + "name: "),
+    "key_escape_codes.yaml": Case((1, 1), 10, 1, r"unknown key '\x1b[2J\x1b[31mpwned'"),
+    # absurd sizes: refused by the planner, with the computed count, before any memory is used
+    "depth_billion.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 18,560,000,005,776 parameters here; "
+                                             "the planning limit is 100,000,000,000"),
+    "channels_trillion.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 2.70e+25 parameters here"),
+    "channels_4000_digits.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 2.70e+8001 parameters here"),
+    "input_size_huge.yaml": Case((1, 1), 5, 7, "stem: the network reaches 4.32e+26 multiply-adds here"),
+    "too_many_blocks.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 20,002 blocks here, "
+                                               "with 449,961 parameters; the planning limit is 10,000"),
+    # valid specs that `build` refuses or prints safely
+    "over_build_limit.yaml": Case((0, 1), None, None, "",
+                                  "the network has 5,440,153,178 parameters, more than the build limit of "
+                                  "4,000,000,000"),
+    "description_escape_codes.yaml": Case((0, 0), None, None, ""),
+}
+
+
+def _make_oversize(folder: Path) -> Path:
+    path = folder / "oversize.yaml"
+    path.write_text("archspec: 1\n" + "# padding\n" * 100_000)  # 1,000,012 bytes
+    return path
+
+
+def _make_many_nodes(folder: Path) -> Path:
+    path = folder / "many_nodes.yaml"
+    path.write_text("archspec: 1\nstages:\n" + "- {depth: 1, channels: 1}\n" * 30_000)  # 780 KB, 150,000 nodes
+    return path
+
+
+def _make_sparse_10gb(folder: Path) -> Path:
+    path = folder / "sparse_10gb.yaml"
+    with open(path, "wb") as f:
+        f.truncate(10**10)  # no disk used; refused from its size, never read
+    return path
+
+
+def _make_empty_folder(folder: Path) -> Path:
+    (folder / "empty_folder").mkdir()
+    (folder / "empty_folder" / "notes.txt").write_text("not a spec")
+    return folder / "empty_folder"
+
+
+# Paths made at test time: too big to commit, or not files at all.
+GENERATED = {
+    "oversize.yaml": (_make_oversize, Case((2, 2), None, None, "file is 1,000,012 bytes; the limit is 1,000,000")),
+    # refused from the event stream at node 20,001: the first node of the 4,000th stage
+    "many_nodes.yaml": (_make_many_nodes, Case((1, 1), 4002, 3, "the file has more than 20,000 nodes")),
+    "sparse_10gb.yaml": (_make_sparse_10gb, Case((2, 2), None, None, "file is 10,000,000,000 bytes")),
+    "missing.yaml": (lambda folder: folder / "missing.yaml",
+                     Case((2, 2), None, None, "no such file or folder", "does not exist")),
+    "empty_folder": (_make_empty_folder, Case((2, 2), None, None, "no *.yaml or *.yml files", "directory")),
+    "/dev/zero": (lambda folder: Path("/dev/zero"), Case((2, 2), None, None, "not a regular file")),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mb: float
+
+
+# `python -m archspec ARGS` that writes its own peak memory (VmHWM) to a file at exit. The rusage of
+# wait4 would not do: a child forked from this pytest process (torch imported) inherits its high
+# water mark across exec.
+_LAUNCH = """\
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as status, open(os.environ["ARCHSPEC_PEAK_FILE"], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM")).split()[1])
+atexit.register(report)
+sys.argv = ["archspec", *sys.argv[1:]]
+runpy.run_module("archspec", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_measured(*args: str, cap_memory: bool = True, timeout: float = 60) -> Run:
+    """Run `python -m archspec ARGS` from the checkout; its time and peak resident memory."""
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))) if cap_memory else None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as peak:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHSPEC_PEAK_FILE": peak.name}
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", _LAUNCH, *args], stdout=out, stderr=err, cwd=ROOT,
+                              env=env, preexec_fn=limit, timeout=timeout)
+        seconds = time.monotonic() - start
+        out.seek(0), err.seek(0)
+        kib = peak.read()
+        return Run(proc.returncode, out.read().decode(), err.read().decode(), seconds,
+                   int(kib) / 1024 if kib else float("inf"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[tuple[str, str], tuple[str, Run]]:
+    """(case, command) -> (the path given, its run): all of them, one per core at a time."""
+    folder = tmp_path_factory.mktemp("generated")
+    paths = {name: str((HOSTILE / name).relative_to(ROOT)) for name in CASES}
+    paths |= {name: str(make(folder)) for name, (make, _) in GENERATED.items()}
+    jobs = [(name, command) for name in paths for command in ("validate", "build")]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # more would slow each run
+        results = pool.map(lambda job: run_measured(job[1], paths[job[0]]), jobs)
+        return {job: (paths[job[0]], run) for job, run in zip(jobs, results)}
+
+
+def _cases() -> dict[str, Case]:
+    return CASES | {name: case for name, (_, case) in GENERATED.items()}
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+@pytest.mark.parametrize("name", list(_cases()))
+def test_hostile_input_is_refused_cleanly(runs, name, command):
+    case = _cases()[name]
+    path, run = runs[(name, command)]
+    output = run.stdout + run.stderr
+    assert run.returncode == case.exits[command == "build"], output
+    assert "Traceback" not in output
+    assert "\x1b" not in output and "\u202e" not in output  # nothing from the file reaches the terminal raw
+    assert run.seconds < MAX_SECONDS
+    assert run.peak_mb < MAX_MB
+    errors = [line for line in output.splitlines() if ": error: " in line]
+    message = case.build_message if command == "build" and case.build_message else case.message
+    if not message:
+        assert errors == []
+        return
+    assert len(errors) == 1, output
+    where = f"{path}:{case.line}:{case.column}" if case.line else path
+    assert errors[0].startswith(f"{where}: error: "), errors[0]
+    assert message in errors[0]
+
+
+def test_every_hostile_file_has_a_case():
+    files = {p.name for p in HOSTILE.iterdir()}
+    assert files == set(CASES)
+    assert len(files) >= 30
+
+
+def test_no_code_from_a_spec_runs(runs):
+    assert not (ROOT / "archspec-was-pwned").exists()  # python_tag_apply.yaml would have made it
+
+
+def test_a_description_with_escape_codes_is_printed_escaped(runs):
+    _, run = runs[("description_escape_codes.yaml", "build")]
+    assert run.stdout.splitlines()[0] == r"tiny: tiny\x1b[2J\x1b]0;pwned\x07 \u202eevil"
+
+
+def test_an_unreadable_file_exits_2(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = tmp_path / "secret.yaml"
+    path.write_text("archspec: 1\n")
+    path.chmod(0)
+    for command in ("validate", "build"):
+        run = run_measured(command, str(path))
+        assert run.returncode == 2
+        errors = [line for line in (run.stdout + run.stderr).splitlines() if ": error: " in line]
+        assert errors == [f"{path}: error: file cannot be read: Permission denied"]
