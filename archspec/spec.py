@@ -9,9 +9,11 @@ from __future__ import annotations
 import difflib
 import re
 import typing
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from .errors import Issue, SpecError
 from .source import Source, load_source
@@ -43,8 +45,8 @@ Size = Annotated[
 
 
 class Input(_Model):
-    channels: PositiveInt = 3
-    size: Size = [224, 224]
+    channels: PositiveInt = Field(3, description="channels of the input image (3 for RGB)")
+    size: Size = Field([224, 224], description="one number for a square input, or [height, width]")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -71,14 +73,14 @@ class Defaults(BlockSettings):
 
 
 class Stage(BlockSettings):
-    depth: PositiveInt
-    channels: PositiveInt
-    stride: PositiveInt = 1
+    depth: PositiveInt = Field(description="number of blocks in the stage")
+    channels: PositiveInt = Field(description="channels the stage outputs")
+    stride: PositiveInt = Field(1, description="stride of the stage's first block")
 
 
 class ConvStem(_Model):
     type: Literal["conv"]
-    channels: PositiveInt
+    channels: PositiveInt = Field(description="channels of the stem's conv")
     kernel: PositiveInt = 7
     stride: PositiveInt = 2
     padding: Annotated[int, Field(ge=0)] | None = Field(None, description="default kernel // 2")
@@ -92,7 +94,7 @@ class NoStem(_Model):
 class ClassifierHead(_Model):
     type: Literal["classifier"]
     pool: Literal["avg", "max", "flatten"] = "avg"
-    classes: PositiveInt
+    classes: PositiveInt = Field(description="number of outputs of the final linear layer")
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
@@ -104,15 +106,54 @@ Stem = Annotated[Union[ConvStem, NoStem], Field(discriminator="type")]
 Head = Annotated[Union[ClassifierHead, NoHead], Field(discriminator="type")]
 
 
+_COUNT = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kKMGT]?)\s*")
+_SCALE = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def _count(v: Any) -> Any:
+    """'25.6M' → 25600000. Exact (decimal) arithmetic; a fraction of one is an error."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)  # 2.5e7
+    if not isinstance(v, str):
+        return v
+    match = _COUNT.fullmatch(v) if len(v) <= 40 else None
+    if match is None:
+        raise PydanticCustomError("count_format", "'{value}' is not a count", {"value": v[:40]})
+    value = Decimal(match[1]) * _SCALE[match[2]]
+    if value != value.to_integral_value():
+        raise PydanticCustomError("count_format", "'{value}' is not a whole number", {"value": v})
+    return int(value)
+
+
+# A parameter or MAC count: a whole number, or a decimal with a K, M, G or T suffix.
+Count = Annotated[
+    int,
+    BeforeValidator(_count),
+    Field(ge=1),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1},
+                              {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*[kKMGT]?\s*$"}]}),
+]
+
+
+class Constraints(_Model):
+    """Budgets the network must meet; `validate` and `build` check them."""
+
+    max_params: Count | None = Field(None, description="most parameters allowed, e.g. 25.6M")
+    max_macs: Count | None = Field(None, description="most multiply-adds per image at the input size, e.g. 4.1G")
+    min_input: Size | None = Field(None, description="smallest input size the network must accept: a number or [height, width]")
+
+
 class Spec(_Model):
-    archspec: Literal[1]
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    archspec: Literal[1] = Field(description="format version")
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = Field(
+        description="use letters, digits, '_', '.' and '-' only")
     description: str = ""
     input: Input
     defaults: Defaults = Defaults()
     stem: Stem
-    stages: Annotated[list[Stage], Field(min_length=1)]
+    stages: Annotated[list[Stage], Field(min_length=1)] = Field(description="one entry per stage, input to output")
     head: Head
+    constraints: Constraints = Constraints()
 
     _source: Source | None = PrivateAttr(None)
 
@@ -164,8 +205,8 @@ def _data_path(tree: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The model class that owns the last key of `loc`, for 'did you mean'."""
+def _owners(loc: tuple) -> list[type[BaseModel]]:
+    """The model class that owns the last key of `loc` (several when a union's tag is unknown)."""
     model: type[BaseModel] | None = Spec
     candidates: list[type[BaseModel]] = []
     for part in loc[:-1]:
@@ -177,10 +218,20 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
             if model is not None:
                 continue
         if model is None or part not in model.model_fields:
-            return None
+            return []
         found = _models_in(model.model_fields[part].annotation)
         model, candidates = (found[0], []) if len(found) == 1 else (None, found)
-    return model
+    return [model] if model is not None else candidates
+
+
+def _field_at(loc: tuple):
+    """The pydantic field that the last named key of `loc` stands for, if one does."""
+    names = [n for n, part in enumerate(loc) if isinstance(part, str)]
+    if not names:
+        return None
+    key = loc[names[-1]]
+    owners = _owners(loc[:names[-1] + 1])
+    return owners[0].model_fields.get(key) if len(owners) == 1 else None
 
 
 def _tag_of(model: type[BaseModel]) -> str | None:
@@ -195,47 +246,143 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-_CODES = {"extra_forbidden": "AS201", "missing": "AS202", "literal_error": "AS205", "union_tag_invalid": "AS205"}
+def _literals_in(annotation: Any) -> list:
+    if typing.get_origin(annotation) is Literal:
+        return list(typing.get_args(annotation))
+    return [v for arg in typing.get_args(annotation) for v in _literals_in(arg)]
+
+
+_CODES = {"extra_forbidden": "AS201", "missing": "AS202", "union_tag_not_found": "AS202",
+          "literal_error": "AS205", "union_tag_invalid": "AS205"}
+_RANGE = {"greater_than": ("small", ">", "gt"), "greater_than_equal": ("small", "≥", "ge"),
+          "less_than": ("large", "<", "lt"), "less_than_equal": ("large", "≤", "le"), "finite_number": ("large", "", "")}
+_LENGTH = {"too_short": ("at least", "min_length"), "too_long": ("at most", "max_length")}
+_EXPECTED = {  # type error → (what was expected, how to write it)
+    "int_type": ("a whole number", "write a whole number"),
+    "float_type": ("a number", "write a number such as 0.2"),
+    "bool_type": ("true or false", "write true or false"),
+    "string_type": ("text", "put it in quotes"),
+    "list_type": ("a list", "write [a, b], or one '- item' per line"),
+    "model_type": ("a mapping", ""),
+    "model_attributes_type": ("a mapping", ""),
+    "dict_type": ("a mapping", ""),
+}
 
 
 def _issue(source: Source, err: dict) -> Issue:
+    """A pydantic error as an Issue located in the YAML, with a hint that says how to fix it."""
     loc, kind = tuple(err["loc"]), err["type"]
     path = _data_path(source.tree, loc)
-    message, hint = err["msg"], ""
-    code = _CODES.get(kind, "AS204" if kind.endswith(("_than", "_equal", "_length", "_short", "_long")) else "AS203")
-    where = ".".join(str(p) for p in path) or "top level"
-
+    code = _CODES.get(kind, "AS204" if kind in _RANGE or kind in _LENGTH or kind == "string_too_short" else "AS203")
     if kind == "extra_forbidden":
-        key = str(path[-1])
-        message = f"unknown key '{key}' in {'.'.join(str(p) for p in path[:-1]) or 'top level'}"
-        model = _model_at(loc)
-        if model is not None:
-            allowed = list(model.model_fields)
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed)
+        message, hint = _unknown_key(loc, path)
         line, col = source.locate(path, key=True)
-    elif kind == "missing":
-        message = f"missing key '{path[-1]}' in {'.'.join(str(p) for p in path[:-1]) or 'top level'}"
+    elif kind in ("missing", "union_tag_not_found"):
+        if kind == "union_tag_not_found":
+            loc, path = loc + ("type",), path + ("type",)
+        message = f"missing key '{path[-1]}' in {_dotted(path[:-1])}"
         line, col = source.locate(path[:-1])
+        hint = _add_key_hint(loc, str(path[-1]))
     elif kind in ("literal_error", "union_tag_invalid"):
-        allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"] if kind == "literal_error" else err["ctx"]["expected_tags"])
         if kind == "union_tag_invalid":
-            path = path + ("type",)
-            where = ".".join(str(p) for p in path)
-        got = _value_at(source.tree, path)
-        message = f"{where}: {got!r} is not one of: {', '.join(allowed)}"
-        close = difflib.get_close_matches(str(got), allowed, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else ""
-        line, col = source.locate(path)
-    elif kind == "union_tag_not_found":
-        message = f"{where}: missing key 'type'"
+            loc, path = loc + ("type",), path + ("type",)
+        message, hint = _not_allowed(source, err, loc, path)
         line, col = source.locate(path)
     else:
         path = _existing_prefix(source.tree, path)
-        where = ".".join(str(p) for p in path) or "top level"
-        message = f"{where}: {_lower_first(message)}"
+        message, hint = _wrong_value(source, err, loc, path)
         line, col = source.locate(path)
     return Issue(source.path, line, col, message, hint, code)
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "top level"
+
+
+def _unknown_key(loc: tuple, path: tuple) -> tuple[str, str]:
+    key = str(path[-1])
+    owners = _owners(loc)
+    allowed = list(owners[0].model_fields) if len(owners) == 1 else []
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed) if allowed else ""
+    return f"unknown key '{key}' in {_dotted(path[:-1])}", hint
+
+
+def _add_key_hint(loc: tuple, key: str) -> str:
+    owners = _owners(loc)
+    if key == "type" and len(owners) > 1:
+        return "add `type:`, one of: " + ", ".join(str(_tag_of(m)) for m in owners)
+    field = owners[0].model_fields.get(key) if len(owners) == 1 else None
+    return f"add `{key}:` ({field.description})" if field and field.description else f"add `{key}:`"
+
+
+def _not_allowed(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[str, str]:
+    field = _field_at(loc)
+    allowed = [str(v) for v in _literals_in(field.annotation)] if field else []
+    if not allowed:
+        expected = err["ctx"]["expected" if "expected" in err["ctx"] else "expected_tags"]
+        allowed = re.findall(r"'([^']*)'", expected) or [expected]
+    got = _value_at(source.tree, path)
+    message = f"{_dotted(path)}: {_show(got)} is not one of: {', '.join(allowed)}"
+    close = difflib.get_close_matches(str(got), allowed, n=1)
+    if len(allowed) == 1:
+        return message, f"write {allowed[0]}"
+    return message, f"did you mean '{close[0]}'?" if close else ""
+
+
+def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[str, str]:
+    kind, ctx, where = err["type"], err.get("ctx", {}), _dotted(path)
+    got = _value_at(source.tree, path)
+    field = _field_at(loc)
+    about = f"{loc[-1] if isinstance(loc[-1], str) else where}: {field.description}" if field and field.description else ""
+    if kind in _RANGE:
+        size, sign, bound = _RANGE[kind]
+        hint = f"use a number {sign} {ctx[bound]}" if bound else "use a finite number"
+        return f"{where}: {_show(got)} is too {size}", hint
+    if kind in _LENGTH:
+        bound, name = _LENGTH[kind]
+        return f"{where}: has {ctx['actual_length']} items; it needs {bound} {ctx[name]}", about
+    if kind == "string_too_short":
+        return f"{where}: is empty", about
+    if kind == "string_pattern_mismatch":
+        return f"{where}: {_show(got)} has characters that are not allowed", about
+    if kind == "count_format":
+        return f"{where}: {err['msg']}", "write a whole number, or a decimal with K, M, G or T: 25.6M, 4.1G"
+    if kind in _EXPECTED:
+        expected, how = _EXPECTED[kind]
+        return f"{where}: expected {expected}, got {_show(got)}", _type_hint(kind, got, loc) or about or how
+    return f"{where}: {_lower_first(err['msg'])}", about
+
+
+def _type_hint(kind: str, got: Any, loc: tuple) -> str:
+    """A fix for the common slips: a quoted number, yes/no for a boolean, a scalar for a mapping."""
+    if kind in ("int_type", "float_type") and isinstance(got, str) and re.fullmatch(r"\s*[-+]?[0-9.]+\s*", got):
+        return "remove the quotes"
+    if kind == "int_type" and isinstance(got, float):
+        return "write a whole number"
+    if kind == "bool_type" and isinstance(got, str) and got.lower() in ("yes", "no", "on", "off", "y", "n"):
+        return "archspec reads YAML 1.2: write true or false"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        owners = _owners(loc + ("",))
+        if len(owners) > 1:
+            return "write a mapping whose `type:` is one of: " + ", ".join(str(_tag_of(m)) for m in owners)
+        if owners:
+            return "write a mapping with keys from: " + ", ".join(owners[0].model_fields)
+    return ""
+
+
+def _show(value: Any) -> str:
+    """A value as the message quotes it: short, and in YAML's words for the non-scalars."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _existing_prefix(tree: Any, path: tuple) -> tuple:
