@@ -1,4 +1,7 @@
-"""`archspec build` and `archspec validate`. Exit codes: 0 ok, 1 invalid spec, 2 usage or file errors."""
+"""`archspec build`, `archspec validate` and `archspec schema`.
+
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import SpecError
-from .plan import Plan, plan
+from .checks import check_file, check_plan, errors_in
+from .errors import Issue, SpecError
+from .formats import FORMATS, render
+from .plan import plan
 from .source import load_source
 from .spec import check_source
 
@@ -38,26 +43,24 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
     validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")
+    validate.add_argument("--format", choices=FORMATS, default="text",
+                          help="text (default), json (a list of issues) or github (workflow commands)")
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"build": _build, "validate": _validate}[args.command](args)
+    return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
 
 
-def _check(path: str) -> tuple[Plan | None, SpecError | None]:
-    """Load, validate and plan one file."""
-    try:
-        source = load_source(path)
-        return plan(check_source(source)), None
-    except SpecError as e:
-        return None, e
-
-
-def _status(error: SpecError) -> int:
-    """File errors (missing, unreadable) are usage errors; the rest are invalid specs."""
-    return EXIT_USAGE if any(i.code == "AS100" for i in error.issues) else EXIT_INVALID
+def _status(issues: list[Issue], strict: bool = False) -> int:
+    """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
+    if any(i.code == "AS100" for i in issues):
+        return EXIT_USAGE
+    return EXIT_INVALID if errors_in(issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -66,7 +69,12 @@ def _build(args: argparse.Namespace) -> int:
         p = plan(check_source(source), args.input)
     except SpecError as e:
         print(e, file=sys.stderr)
-        return _status(e)
+        return _status(e.issues)
+    issues = check_plan(p)
+    if issues:
+        print(render(issues, "text"), file=sys.stderr)
+    if errors_in(issues):
+        return EXIT_INVALID
     if args.json:
         print(json.dumps(p.to_dict(), indent=1))
     else:
@@ -82,35 +90,40 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _spec_files(paths: list[str]) -> tuple[list[str], list[str]]:
-    """The spec files named or found under `paths`, and messages for paths that give none."""
+def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
+    """The spec files named or found under `paths`, and issues for paths that give none."""
     files, problems = [], []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             found = sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
-                problems.append(f"{name}: error: no *.yaml or *.yml files in this folder")
+                problems.append(Issue(name, None, None, "no *.yaml or *.yml files in this folder", code="AS100"))
             files += found
         elif path.exists():
             files.append(name)
         else:
-            problems.append(f"{name}: error: no such file or folder")
+            problems.append(Issue(name, None, None, "no such file or folder", code="AS100"))
     return files, problems
 
 
 def _validate(args: argparse.Namespace) -> int:
-    files, problems = _spec_files(args.paths)
-    for message in problems:
-        print(message, file=sys.stderr)
-    status, invalid = EXIT_OK, 0
+    files, issues = _spec_files(args.paths)
+    invalid = 0
     for name in files:
-        _, error = _check(name)
-        if error:
-            invalid += 1
-            print(error)
-            status = max(status, _status(error))
-    if problems:
-        status = EXIT_USAGE
-    print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid", file=sys.stderr)
-    return status
+        found = check_file(name)[1]
+        invalid += bool(errors_in(found))
+        issues += found
+    if issues or args.format == "json":
+        print(render(issues, args.format))
+    warned = len(issues) - len(errors_in(issues))
+    print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid"
+          + (f", {warned} warning{'s' * (warned != 1)}" if warned else ""), file=sys.stderr)
+    return _status(issues, args.strict)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK

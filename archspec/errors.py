@@ -27,6 +27,11 @@ class Issue:
         return text
 
 
+def in_order(issues: list[Issue]) -> list[Issue]:
+    """Issues by file, then line and column; file-level issues (no line) first."""
+    return sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+
+
 class SpecError(Exception):
     """Raised for a spec that cannot be loaded, validated or planned.
 
@@ -34,5 +39,5 @@ class SpecError(Exception):
     """
 
     def __init__(self, issues: list[Issue]):
-        self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+        self.issues = in_order(issues)
         super().__init__("\n".join(str(i) for i in self.issues))

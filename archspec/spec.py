@@ -169,6 +169,12 @@ class Spec(_Model):
         return self.defaults.model_copy(update=own)
 
 
+def json_schema() -> dict:
+    """The JSON Schema of the spec format: draft-07, which yaml-language-server reads."""
+    return {"$schema": "http://json-schema.org/draft-07/schema#", **Spec.model_json_schema(),
+            "title": "archspec spec", "description": "A CNN described for archspec: stem, stages, head."}
+
+
 def load(path: str) -> Spec:
     """Read, parse and validate a spec file; raise SpecError with every problem found."""
     return check_source(load_source(path))
