@@ -343,7 +343,7 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     about = f"{loc[-1] if isinstance(loc[-1], str) else where}: {field.description}" if field and field.description else ""
     if kind in _RANGE:
         size, sign, bound = _RANGE[kind]
-        hint = f"use a number {sign} {ctx[bound]}" if bound else "use a finite number"
+        hint = f"use a number {sign} {ctx[bound]:g}" if bound else "use a finite number"
         return f"{where}: {_show(got)} is too {size}", hint
     if kind in _LENGTH:
         bound, name = _LENGTH[kind]
