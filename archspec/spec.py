@@ -258,7 +258,7 @@ def _literals_in(annotation: Any) -> list:
     return [v for arg in typing.get_args(annotation) for v in _literals_in(arg)]
 
 
-_CODES = {"extra_forbidden": "AS201", "missing": "AS202", "union_tag_not_found": "AS202",
+_CODES = {"extra_forbidden": "AS201", "invalid_key": "AS201", "missing": "AS202", "union_tag_not_found": "AS202",
           "literal_error": "AS205", "union_tag_invalid": "AS205"}
 _RANGE = {"greater_than": ("small", ">", "gt"), "greater_than_equal": ("small", "≥", "ge"),
           "less_than": ("large", "<", "lt"), "less_than_equal": ("large", "≤", "le"), "finite_number": ("large", "", "")}
@@ -280,7 +280,9 @@ def _issue(source: Source, err: dict) -> Issue:
     loc, kind = tuple(err["loc"]), err["type"]
     path = _data_path(source.tree, loc)
     code = _CODES.get(kind, "AS204" if kind in _RANGE or kind in _LENGTH or kind == "string_too_short" else "AS203")
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "invalid_key"):
+        if kind == "invalid_key":  # a key that is not a string: pydantic gives its str()
+            path = _key_as_written(source.tree, path)
         message, hint = _unknown_key(loc, path)
         line, col = source.locate(path, key=True)
     elif kind in ("missing", "union_tag_not_found"):
@@ -306,12 +308,18 @@ def _dotted(path: tuple) -> str:
 
 
 def _unknown_key(loc: tuple, path: tuple) -> tuple[str, str]:
-    key = str(path[-1])
+    key = path[-1] if isinstance(path[-1], str) else _show(path[-1])
     owners = _owners(loc)
     allowed = list(owners[0].model_fields) if len(owners) == 1 else []
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed) if allowed else ""
     return f"unknown key '{key}' in {_dotted(path[:-1])}", hint
+
+
+def _key_as_written(tree: Any, path: tuple) -> tuple:
+    parent = _value_at(tree, path[:-1])
+    keys = [k for k in parent if str(k) == str(path[-1])] if isinstance(parent, dict) else []
+    return path[:-1] + tuple(keys[:1]) if keys else path
 
 
 def _add_key_hint(loc: tuple, key: str) -> str:

@@ -61,6 +61,9 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, groups: 2}",
      "net.yaml:7:30: error: unknown key 'groups' in stages.0 — allowed keys: "
      "block, shortcut, norm, act, width, zero_init_residual, depth, channels, stride"),
+    ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, 3: 3}",
+     "net.yaml:7:30: error: unknown key '3' in stages.0 — allowed keys: "
+     "block, shortcut, norm, act, width, zero_init_residual, depth, channels, stride"),
     ("{depth: 2, channels: 64}", "{depth: 2}",
      "net.yaml:7:5: error: missing key 'channels' in stages.0 — add `channels:` (channels the stage outputs)"),
     ("pool: avg, classes", "pool: average, classes",
