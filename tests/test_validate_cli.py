@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
@@ -85,3 +87,23 @@ def test_validate_and_schema_never_import_torch(command):
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "archspec.spec" in imported
     assert not {name for name in imported if name.split(".")[0] == "torch"}
+
+
+def test_every_error_code_in_the_source_is_documented():
+    used = {code for path in (ROOT / "archspec").rglob("*.py")
+            for code in re.findall(r'"(AS\d{3})"', path.read_text(encoding="utf-8"))} - {"AS000"}
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+                     if p.exists())
+    documented = set(re.findall(r"^\| (AS\d{3}) \|", docs, re.M))
+    assert used <= documented, f"add these codes to the table in docs/ci.md: {sorted(used - documented)}"
+
+
+def test_pre_commit_hooks_run_validate_on_the_specs_they_select():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert [h["id"] for h in hooks] == ["archspec-validate", "archspec-validate-system"]
+    for hook in hooks:
+        assert hook["entry"] == "archspec validate"
+        selected = [p for p in ["specs/resnet18.yaml", "models/specs/a.yml", "tests/data/ci/broken.yaml", "x.py"]
+                    if re.search(hook["files"], p)]
+        assert selected == ["specs/resnet18.yaml", "models/specs/a.yml"]
+    assert archspec(*hooks[0]["entry"].split()[1:], "specs/resnet18.yaml", "specs/cifar/resnet20.yaml").returncode == 0
