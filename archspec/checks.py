@@ -16,13 +16,13 @@ from .spec import Spec, check_source
 IGNORES_WIDTH = {"basic"}  # block kinds that have no inner width
 
 
-def check_file(path: str) -> tuple[Plan | None, list[Issue]]:
+def check_file(path: str) -> list[Issue]:
     """Everything `archspec validate` says about one file: errors and warnings, in line order."""
     try:
         p = plan(check_source(load_source(path)))
     except SpecError as e:
-        return None, e.issues
-    return p, check_plan(p)
+        return e.issues
+    return check_plan(p)
 
 
 def check_plan(p: Plan) -> list[Issue]:

@@ -15,7 +15,7 @@ from .errors import Issue, SpecError
 from .formats import FORMATS, render
 from .plan import plan
 from .source import load_source
-from .spec import check_source
+from .spec import check_source, json_schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -111,7 +111,7 @@ def _validate(args: argparse.Namespace) -> int:
     files, issues = _spec_files(args.paths)
     invalid = 0
     for name in files:
-        found = check_file(name)[1]
+        found = check_file(name)
         invalid += bool(errors_in(found))
         issues += found
     if issues or args.format == "json":
@@ -123,7 +123,5 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .spec import json_schema
-
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK

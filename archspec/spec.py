@@ -261,7 +261,7 @@ def _literals_in(annotation: Any) -> list:
 _CODES = {"extra_forbidden": "AS201", "invalid_key": "AS201", "missing": "AS202", "union_tag_not_found": "AS202",
           "literal_error": "AS205", "union_tag_invalid": "AS205"}
 _RANGE = {"greater_than": ("small", ">", "gt"), "greater_than_equal": ("small", "≥", "ge"),
-          "less_than": ("large", "<", "lt"), "less_than_equal": ("large", "≤", "le"), "finite_number": ("large", "", "")}
+          "less_than": ("large", "<", "lt"), "less_than_equal": ("large", "≤", "le")}
 _LENGTH = {"too_short": ("at least", "min_length"), "too_long": ("at most", "max_length")}
 _EXPECTED = {  # type error → (what was expected, how to write it)
     "int_type": ("a whole number", "write a whole number"),
@@ -279,7 +279,8 @@ def _issue(source: Source, err: dict) -> Issue:
     """A pydantic error as an Issue located in the YAML, with a hint that says how to fix it."""
     loc, kind = tuple(err["loc"]), err["type"]
     path = _data_path(source.tree, loc)
-    code = _CODES.get(kind, "AS204" if kind in _RANGE or kind in _LENGTH or kind == "string_too_short" else "AS203")
+    out_of_range = kind in _RANGE or kind in _LENGTH or kind in ("string_too_short", "finite_number")
+    code = _CODES.get(kind, "AS204" if out_of_range else "AS203")
     if kind in ("extra_forbidden", "invalid_key"):
         if kind == "invalid_key":  # a key that is not a string: pydantic gives its str()
             path = _key_as_written(source.tree, path)
@@ -351,8 +352,9 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     about = f"{loc[-1] if isinstance(loc[-1], str) else where}: {field.description}" if field and field.description else ""
     if kind in _RANGE:
         size, sign, bound = _RANGE[kind]
-        hint = f"use a number {sign} {ctx[bound]:g}" if bound else "use a finite number"
-        return f"{where}: {_show(got)} is too {size}", hint
+        return f"{where}: {_show(got)} is too {size}", f"use a number {sign} {ctx[bound]:g}"
+    if kind == "finite_number":
+        return f"{where}: {_show(got)} is not a finite number", "use a finite number"
     if kind in _LENGTH:
         bound, name = _LENGTH[kind]
         return f"{where}: has {ctx['actual_length']} items; it needs {bound} {ctx[name]}", about

@@ -66,6 +66,8 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
      "block, shortcut, norm, act, width, zero_init_residual, depth, channels, stride"),
     ("{depth: 2, channels: 64}", "{depth: 2}",
      "net.yaml:7:5: error: missing key 'channels' in stages.0 — add `channels:` (channels the stage outputs)"),
+    ("classes: 1000}", "classes: 1000, dropout: .nan}",
+     "net.yaml:11:61: error: head.dropout: nan is not a finite number — use a finite number"),
     ("pool: avg, classes", "pool: average, classes",
      "net.yaml:11:32: error: head.pool: 'average' is not one of: avg, max, flatten — did you mean 'avg'?"),
 ])

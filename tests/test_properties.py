@@ -40,13 +40,13 @@ SIZES = st.one_of(st.integers(1, 16), st.integers(17, 96), st.sampled_from([224,
                   st.lists(st.integers(1, 128), min_size=2, max_size=2))
 STEMS = st.one_of(st.just({"type": "none"}), st.fixed_dictionaries(
     {"type": st.just("conv"), "channels": st.integers(1, 64)},
-    optional={"kernel": st.integers(1, 7), "stride": st.integers(1, 3), "padding": st.integers(0, 3),
+    optional={"kernel": st.integers(1, 9), "stride": st.integers(1, 4), "padding": st.integers(0, 4),
               "pool": st.sampled_from(["max", "avg", "none"])}))
 HEADS = st.one_of(st.just({"type": "none"}), st.fixed_dictionaries(
     {"type": st.just("classifier"), "classes": st.integers(1, 100)},
     optional={"pool": st.sampled_from(["avg", "max", "flatten"]), "dropout": st.sampled_from([0.0, 0.1, 0.5])}))
 STAGES = st.lists(block_settings(depth=st.integers(1, 4), channels=st.integers(1, 128))
-                  .flatmap(lambda s: st.fixed_dictionaries({}, optional={"stride": st.integers(1, 3)})
+                  .flatmap(lambda s: st.fixed_dictionaries({}, optional={"stride": st.integers(1, 4)})
                            .map(lambda extra: {**s, **extra})),
                   min_size=1, max_size=4)
 SPECS = st.fixed_dictionaries({
