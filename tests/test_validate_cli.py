@@ -107,3 +107,8 @@ def test_pre_commit_hooks_run_validate_on_the_specs_they_select():
                     if re.search(hook["files"], p)]
         assert selected == ["specs/resnet18.yaml", "models/specs/a.yml"]
     assert archspec(*hooks[0]["entry"].split()[1:], "specs/resnet18.yaml", "specs/cifar/resnet20.yaml").returncode == 0
+
+
+def test_schema_command_prints_the_shipped_schema():
+    result = archspec("schema")
+    assert (result.stdout, result.returncode) == ((ROOT / "archspec.schema.json").read_text(encoding="utf-8"), 0)
