@@ -1,19 +1,22 @@
-"""`archspec build` and `archspec validate`. Exit codes: 0 ok, 1 invalid spec, 2 usage or file errors."""
+"""`archspec build`, `archspec validate` and `archspec schema`.
+
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 from . import limits
-from .errors import SpecError
-from .plan import Plan, check_params, count, plan
+from .checks import check_file, check_plan, errors_in
+from .errors import Issue, SpecError
+from .formats import FORMATS, render
+from .plan import check_params, count, plan
 from .source import load_source
-from .spec import check_source
+from .spec import check_source, json_schema, parse_count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -28,16 +31,15 @@ def _shape(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
-_SCALE = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-
-
 def _count(text: str) -> int:
-    """'4000000000', '4e9', '4G' and '25.6M' are counts; exact, so '25.6M' is 25,600,000."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?(?:[eE][0-9]{1,2})?)([KMGT]?)", text.strip().upper())
-    value = Decimal(match[1]) * _SCALE[match[2]] if match else Decimal(0)
-    if value < 1 or value != value.to_integral_value():
+    """'4000000000', '4e9', '4G' and '25.6M' are counts."""
+    try:
+        value = parse_count(text.upper())
+    except ValueError:
+        value = 0
+    if not isinstance(value, int) or value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number such as 4000000000, 4e9, 4G or 25.6M, got {text!r}")
-    return int(value)
+    return value
 
 
 def _seed(text: str) -> int:
@@ -63,26 +65,24 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
     validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")
+    validate.add_argument("--format", choices=FORMATS, default="text",
+                          help="text (default), json (a list of issues) or github (workflow commands)")
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"build": _build, "validate": _validate}[args.command](args)
+    return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
 
 
-def _check(path: str) -> tuple[Plan | None, SpecError | None]:
-    """Load, validate and plan one file."""
-    try:
-        source = load_source(path)
-        return plan(check_source(source)), None
-    except SpecError as e:
-        return None, e
-
-
-def _status(error: SpecError) -> int:
-    """File errors (missing, unreadable) are usage errors; the rest are invalid specs."""
-    return EXIT_USAGE if any(i.code == "AS100" for i in error.issues) else EXIT_INVALID
+def _status(issues: list[Issue], strict: bool = False) -> int:
+    """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
+    if any(i.code == "AS100" for i in issues):
+        return EXIT_USAGE
+    return EXIT_INVALID if errors_in(issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -92,7 +92,12 @@ def _build(args: argparse.Namespace) -> int:
         check_params(p, args.max_params)  # before anything is allocated
     except SpecError as e:
         print(e, file=sys.stderr)
-        return _status(e)
+        return _status(e.issues)
+    issues = check_plan(p)
+    if issues:
+        print(render(issues, "text"), file=sys.stderr)
+    if errors_in(issues):
+        return EXIT_INVALID
     if args.output and (problem := _unwritable(Path(args.output))):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -109,7 +114,7 @@ def _build(args: argparse.Namespace) -> int:
         try:
             save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
                          p.input_shape)
-        except OSError as e:  # the output folder is missing or not writable, the disk is full, ...
+        except OSError as e:  # the output folder is not writable, the disk is full, ...
             print(f"{args.output}: error: cannot write the weights: {e.strerror or e}", file=sys.stderr)
             return EXIT_USAGE
         print(f"wrote {args.output}", file=sys.stderr)
@@ -125,35 +130,38 @@ def _unwritable(path: Path) -> str:
     return ""
 
 
-def _spec_files(paths: list[str]) -> tuple[list[str], list[str]]:
-    """The spec files named or found under `paths`, and messages for paths that give none."""
+def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
+    """The spec files named or found under `paths`, and issues for paths that give none."""
     files, problems = [], []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             found = sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
-                problems.append(f"{name}: error: no *.yaml or *.yml files in this folder")
+                problems.append(Issue(name, None, None, "no *.yaml or *.yml files in this folder", code="AS100"))
             files += found
         elif path.exists():
             files.append(name)
         else:
-            problems.append(f"{name}: error: no such file or folder")
+            problems.append(Issue(name, None, None, "no such file or folder", code="AS100"))
     return files, problems
 
 
 def _validate(args: argparse.Namespace) -> int:
-    files, problems = _spec_files(args.paths)
-    for message in problems:
-        print(message, file=sys.stderr)
-    status, invalid = EXIT_OK, 0
+    files, issues = _spec_files(args.paths)
+    invalid = 0
     for name in files:
-        _, error = _check(name)
-        if error:
-            invalid += 1
-            print(error)
-            status = max(status, _status(error))
-    if problems:
-        status = EXIT_USAGE
-    print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid", file=sys.stderr)
-    return status
+        found = check_file(name)
+        invalid += bool(errors_in(found))
+        issues += found
+    if issues or args.format == "json":
+        print(render(issues, args.format))
+    warned = len(issues) - len(errors_in(issues))
+    print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid"
+          + (f", {warned} warning{'s' * (warned != 1)}" if warned else ""), file=sys.stderr)
+    return _status(issues, args.strict)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK

@@ -37,6 +37,11 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)
 
 
+def in_order(issues: list[Issue]) -> list[Issue]:
+    """Issues by file, then line and column; file-level issues (no line) first."""
+    return sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+
+
 class SpecError(Exception):
     """Raised for a spec that cannot be loaded, validated or planned.
 
@@ -44,5 +49,5 @@ class SpecError(Exception):
     """
 
     def __init__(self, issues: list[Issue]):
-        self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+        self.issues = in_order(issues)
         super().__init__("\n".join(str(i) for i in self.issues))

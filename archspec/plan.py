@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from . import layers as L
@@ -33,14 +34,13 @@ class Plan:
     def __init__(self, spec: Spec, input_shape: Shape, root: Node):
         self.spec, self.input_shape, self.root = spec, input_shape, root
         self.params, self.macs, self.output_shape = root.params, root.macs, root.shape
-        self.layers: list[Layer] = []
-        self._flatten(root, "", 0)
 
-    def _flatten(self, node: Node, prefix: str, depth: int) -> None:
-        for child in node.children:
-            name = prefix + child.name
-            self.layers.append(Layer(name, child.label or child.kind, child.shape, child.params, child.macs, depth + 1))
-            self._flatten(child, name + ".", depth + 1)
+    @cached_property
+    def layers(self) -> list[Layer]:
+        """Every module, parents before children; built on first use (`validate` never needs it)."""
+        layers: list[Layer] = []
+        _flatten(self.root, "", 0, layers)
+        return layers
 
     def blocks(self) -> list[Layer]:
         """The rows of the summary: stem and head layers, and each block of each stage."""
@@ -55,6 +55,13 @@ class Plan:
             "layers": [{"name": l.name, "kind": l.kind, "shape": list(l.shape), "params": l.params, "macs": l.macs}
                        for l in self.layers],
         }
+
+
+def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
+    for child in node.children:
+        name = prefix + child.name
+        out.append(Layer(name, child.label or child.kind, child.shape, child.params, child.macs, depth + 1))
+        _flatten(child, name + ".", depth + 1, out)
 
 
 def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:

@@ -1,7 +1,14 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs a fixed, bounded set of examples; HYPOTHESIS_PROFILE=dev searches longer and at random.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=50, print_blob=True)
+settings.register_profile("dev", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

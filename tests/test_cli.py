@@ -67,7 +67,7 @@ def test_build_of_an_invalid_spec_fails_cleanly(tmp_path):
     r = run("build", bad, "-o", out)
     assert r.returncode == 1
     assert r.stdout == ""
-    assert r.stderr.startswith(f"{bad}:12:5: error: stage 1, block 0: identity shortcut cannot carry")
+    assert r.stderr.startswith(f"{bad}:13:5: error: stage 1, block 0: identity shortcut cannot carry")
     assert "Traceback" not in r.stderr
     assert not out.exists()
 
@@ -88,14 +88,14 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
     assert r.returncode == 1
     bad = tmp_path / "sub" / "bad.yml"
     assert r.stdout.splitlines() == [
-        f"{bad}:{line}:13: error: stages.{i}.depth: input should be greater than or equal to 1" for i, line in ((0, 8), (1, 9), (2, 10), (3, 11))
+        f"{bad}:{line}:13: error: stages.{i}.depth: 0 is too small — use a number ≥ 1" for i, line in ((0, 9), (1, 10), (2, 11), (3, 12))
     ]
     assert r.stderr == "2 files checked, 1 invalid\n"
 
 
 @pytest.mark.parametrize("args,message", [
     (["validate", "no/such/dir"], "no/such/dir: error: no such file or folder"),
-    (["validate", "tests/data"], "tests/data: error: no *.yaml or *.yml files in this folder"),
+    (["validate", "tests/data/reference"], "tests/data/reference: error: no *.yaml or *.yml files in this folder"),
     (["build", "missing.yaml"], "missing.yaml"),
     (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected C,H,W"),
     (["frobnicate"], "invalid choice"),
@@ -103,5 +103,5 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
 def test_usage_errors_exit_2(args, message):
     r = run(*args)
     assert r.returncode == 2
-    assert message in r.stderr
-    assert "Traceback" not in r.stderr
+    assert message in r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr

@@ -68,7 +68,7 @@ CASES = {  # text, line, column, code, message fragment
         "stage 2, block 0: squeeze-excitation ratio 0.003 of 128 channels rounds to 0 channels"),
     "SE divisor rounding to zero channels": (
         defaults("se: 0.03, se_divisor: 8"), 4, 51, "AS304", "ratio 0.03 of 64 channels rounds to 0 channels"),
-    "SE ratio above one": (defaults("se: 1.5"), 4, 51, "AS204", "defaults.se: input should be less than or equal to 1"),
+    "SE ratio above one": (defaults("se: 1.5"), 4, 51, "AS204", "defaults.se: 1.5 is too large — use a number ≤ 1"),
     "SE base that is neither in nor out": (
         defaults("se: 0.25, se_base: output"), 4, 66, "AS205",
         "defaults.se_base: 'output' is not one of: out, in — did you mean 'out'?"),
@@ -80,13 +80,13 @@ CASES = {  # text, line, column, code, message fragment
     "unknown activation": (
         defaults("act: swish"), 4, 52, "AS205",
         "defaults.act: 'swish' is not one of: relu, silu, gelu, leaky_relu, hardswish, none"),
-    "drop path of one": (defaults("drop_path: 1.0"), 4, 58, "AS204", "defaults.drop_path: input should be less than 1"),
+    "drop path of one": (defaults("drop_path: 1.0"), 4, 58, "AS204", "defaults.drop_path: 1.0 is too large — use a number < 1"),
     "drop path on a stage": (
         stage2("drop_path: 0.1"), 8, 42, "AS201",
         "unknown key 'drop_path' in stages.1 — `drop_path` is a network-wide setting: set it in `defaults`"),
     "deep stem of one conv": (
         variant("{type: conv, channels: 16, kernel: 3, stride: 1, pool: none}", "{type: deep, channels: [16]}"),
-        5, 30, "AS204", "stem.channels: list should have at least 2 items"),
+        5, 30, "AS204", "stem.channels: has 1 item; it needs at least 2"),
     "deep stem with a kernel": (
         variant("{type: conv, channels: 16, kernel: 3, stride: 1, pool: none}",
                 "{type: deep, channels: [8, 16], kernel: 3}"),
@@ -96,7 +96,7 @@ CASES = {  # text, line, column, code, message fragment
         "stages.w0: input should be a multiple of 8"),
     "RegNet wm of one": (
         generated("{type: regnet, depth: 4, w0: 24, wa: 8.0, wm: 1, group_width: 8}"), 6, 55, "AS204",
-        "stages.wm: input should be greater than 1"),
+        "stages.wm: 1 is too small — use a number > 1"),
     "RegNet misspelt key": (
         generated("{type: regnet, depth: 4, w0: 24, wa: 8.0, wm: 2.5, groupwidth: 8}"), 6, 60, "AS201",
         "unknown key 'groupwidth' in stages — did you mean 'group_width'?"),
@@ -104,8 +104,8 @@ CASES = {  # text, line, column, code, message fragment
         generated("{depth: 4, w0: 24, wa: 8.0, wm: 2.5, group_width: 8}"), 6, 9, "AS202", "missing key 'type' in stages"),
     "RegNet of an unknown type": (
         generated("{type: regnett, depth: 4, w0: 24, wa: 8.0, wm: 2.5, group_width: 8}"), 6, 16, "AS205",
-        "stages.type: 'regnett' is not one of: regnet — did you mean 'regnet'?"),
-    "stages that are neither a list nor a mapping": (generated("3"), 6, 9, "AS203", "stages: input should be a valid list"),
+        "stages.type: 'regnett' is not one of: regnet — write regnet"),
+    "stages that are neither a list nor a mapping": (generated("3"), 6, 9, "AS203", "stages: expected a list, got 3"),
     "misspelt dilation": (stage2("dilaton: 2"), 8, 42, "AS201", "unknown key 'dilaton' in stages.1 — did you mean 'dilation'?"),
 }
 

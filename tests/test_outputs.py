@@ -137,7 +137,7 @@ def assert_untouched(out):
 def test_an_invalid_spec_leaves_the_output_untouched(old_output, write_spec, capsys):
     bad = write_spec(SMALL.read_text().replace("depth: 1", "depth: 0"), "bad.yaml")
     assert cli.main(["build", str(bad), "-o", str(old_output)]) == 1
-    assert capsys.readouterr().err.startswith(f"{bad}:12:13: error: stages.0.depth: ")
+    assert capsys.readouterr().err.startswith(f"{bad}:13:13: error: stages.0.depth: ")
     assert_untouched(old_output)
 
 

@@ -1,0 +1,125 @@
+"""Checks on a planned network beyond its shapes: the budgets of `constraints:`
+(errors AS401–AS403) and settings that are legal but likely wrong (warnings AS5xx).
+
+Pure Python, like the plan, so `archspec validate` runs them without torch.
+"""
+
+from __future__ import annotations
+
+from .errors import Issue, SpecError, in_order
+from .layers import fmt
+from .plan import Plan, plan
+from .report import si
+from .source import load_source
+from .spec import Spec, check_source
+
+
+def check_file(path: str) -> list[Issue]:
+    """Everything `archspec validate` says about one file: errors and warnings, in line order."""
+    try:
+        p = plan(check_source(load_source(path)))
+    except SpecError as e:
+        return e.issues
+    return check_plan(p)
+
+
+def check_plan(p: Plan) -> list[Issue]:
+    """Budget errors and warnings of a plan that has no shape errors, in line order."""
+    return in_order(budget_issues(p) + warnings(p))
+
+
+def errors_in(issues: list[Issue]) -> list[Issue]:
+    return [i for i in issues if i.severity == "error"]
+
+
+def _at(spec: Spec, path: tuple, message: str, hint: str, code: str, severity: str = "error") -> Issue:
+    source = spec.source
+    line, col = source.locate(path) if source else (None, None)
+    return Issue(source.path if source else spec.name, line, col, message, hint, code, severity)
+
+
+# ---- budgets ------------------------------------------------------------------------
+
+def budget_issues(p: Plan) -> list[Issue]:
+    c, issues = p.spec.constraints, []
+    if c.max_params is not None and p.params > c.max_params:
+        issues.append(_at(p.spec, ("constraints", "max_params"),
+                          f"the network has {p.params:,} parameters ({si(p.params)}), "
+                          f"more than max_params {c.max_params:,}",
+                          f"{_largest(p, 'params')}: make it narrower or shallower, or raise max_params", "AS401"))
+    if c.max_macs is not None and p.macs > c.max_macs:
+        issues.append(_at(p.spec, ("constraints", "max_macs"),
+                          f"the network needs {p.macs:,} MACs ({si(p.macs)}) at {fmt(p.input_shape)}, "
+                          f"more than max_macs {c.max_macs:,}",
+                          f"{_largest(p, 'macs')}: make it narrower or shallower, use a smaller input, "
+                          f"or raise max_macs", "AS402"))
+    if c.min_input is not None:
+        issues += _min_input_issues(p, (p.input_shape[0], *c.min_input))
+    return issues
+
+
+def _largest(p: Plan, figure: str) -> str:
+    """'stage 4 has 14,964,736 of them (59%)': where the budget goes."""
+    part = max(p.root.children, key=lambda n: getattr(n, figure))
+    name = f"stage {part.name[5:]}" if part.name.startswith("layer") else part.name
+    amount, total = getattr(part, figure), getattr(p, figure)
+    return f"{name} has {amount:,} of them ({100 * amount // max(total, 1)}%)"
+
+
+def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
+    """The network, built for the spec's input, must also run on `shape`."""
+    size = fmt(shape[1:])
+    try:
+        small = plan(p.spec, shape)
+    except SpecError as e:
+        first = e.issues[0]
+        where = f" (line {first.line})" if first.line is not None else ""
+        return [_at(p.spec, ("constraints", "min_input"),
+                    f"the network must accept {size} inputs, but at that size {first.message}{where}",
+                    first.hint, "AS403")]
+    for ours, theirs in zip(p.layers, small.layers):
+        if ours.params != theirs.params:  # only a flattened head's linear layer depends on the size
+            return [_at(p.spec, ("constraints", "min_input"),
+                        f"the network must accept {size} inputs, but {ours.name} has {ours.params:,} parameters "
+                        f"for {fmt(p.input_shape[1:])} and would need {theirs.params:,} for {size}",
+                        "a `pool: flatten` head fixes the input size: use `pool: avg` to accept any size",
+                        "AS403")]
+    return []
+
+
+# ---- warnings -----------------------------------------------------------------------
+
+def warnings(p: Plan) -> list[Issue]:
+    return _collapsed_early(p) + _wide_bottlenecks(p.spec)
+
+
+def _collapsed_early(p: Plan) -> list[Issue]:
+    """AS501: a stage already outputs 1×1, so the stages after it see a single pixel."""
+    stages = {n.name: n for n in p.root.children}
+    count = len(p.spec.stage_list())
+    for i in range(count - 1):
+        node = stages.get(f"layer{i + 1}")
+        if node is not None and node.shape[1:] == (1, 1):
+            later = f"stage {count} sees" if i + 2 == count else f"stages {i + 2}–{count} see"
+            return [_at(p.spec, ("stages", i), f"stage {i + 1} reduces the {fmt(p.input_shape[1:])} input to 1×1, "
+                                               f"so {later} a single pixel",
+                        "use a larger input size, or stride 1 in the later stages", "AS501", "warning")]
+    return []
+
+
+def _width_path(spec: Spec, i: int) -> tuple:
+    return ("stages", i, "width") if spec.stage_list()[i].width is not None else ("defaults", "width")
+
+
+def _wide_bottlenecks(spec: Spec) -> list[Issue]:
+    """AS502: a bottleneck is meant to narrow; a width above its output channels is likely swapped."""
+    issues = []
+    for i, stage in enumerate(spec.stage_list()):
+        s = spec.stage_settings(i)
+        if s.block == "bottleneck" and s.width is not None and s.width > stage.channels:
+            issues.append(_at(spec, _width_path(spec, i),
+                              f"stage {i + 1}: bottleneck width {s.width} is larger than its "
+                              f"{stage.channels} output channels",
+                              f"a bottleneck narrows: the default width is channels / 4 = {stage.channels // 4}; "
+                              f"are width and channels swapped?", "AS502", "warning"))
+    return issues

@@ -1,0 +1,74 @@
+"""How long `archspec validate` takes on 200 spec files, next to `python -c "import torch"`.
+
+Run by hand, not by CI:  python benchmarks/validate_speed.py [--files 200] [--runs 5]
+
+Writes variants of the shipped specs into a temporary folder, times both commands as
+subprocesses on this machine (best of --runs), prints both and their ratio, and fails
+if validate imported torch or took half of torch's import time or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # time this checkout, whatever is installed
+
+
+def write_specs(folder: Path, count: int) -> None:
+    """`count` valid specs: the shipped ones with other names, class counts and input sizes."""
+    shipped = sorted((ROOT / "specs").rglob("*.yaml"))
+    for i in range(count):
+        text = shipped[i % len(shipped)].read_text(encoding="utf-8")
+        text = re.sub(r"^name: (\S+)", rf"name: \1_v{i}", text, count=1, flags=re.M)
+        text = re.sub(r"classes: \d+", f"classes: {10 + i}", text)
+        text = re.sub(r"size: (\d+)", lambda m: f"size: {int(m[1]) + 32 * (i % 3)}", text, count=1)
+        sub = folder / f"group{i % 10}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"spec{i:03d}.yaml").write_text(text, encoding="utf-8")
+
+
+def best_time(command: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def imports_torch(command: list[str]) -> bool:
+    """Whether `command` (a `python -m ...` line) imports any torch module, by -X importtime."""
+    result = subprocess.run([command[0], "-X", "importtime", *command[1:]], env=ENV, capture_output=True, text=True)
+    return bool(re.search(r"\|\s+torch(\.|$)", result.stderr, re.M))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        write_specs(Path(folder), args.files)
+        validate = [sys.executable, "-m", "archspec", "validate", folder]
+        subprocess.run(validate, check=True, env=ENV, capture_output=True)  # all valid, and caches warm
+        validate_s = best_time(validate, args.runs)
+        torch_s = best_time([sys.executable, "-c", "import torch"], args.runs)
+        torch_used = imports_torch(validate)
+    ratio = validate_s / torch_s
+    print(f"archspec validate, {args.files} files: {validate_s:.3f} s (best of {args.runs})")
+    print(f'python -c "import torch":       {torch_s:.3f} s (best of {args.runs})')
+    print(f"ratio: {ratio:.2f} of torch's import time; "
+          f"{args.files / validate_s:.0f} files/s; torch imported by validate: {'yes' if torch_used else 'no'}")
+    return 1 if torch_used or ratio >= 0.5 else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
