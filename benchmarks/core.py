@@ -1,13 +1,11 @@
-"""Core timings: validate 200 files, plan ResNet-152, build ResNet-50, forward
+"""Core timings: validate 200 files (see validate_speed.py), plan ResNet-152, build ResNet-50, forward
 against a plain hand-written ResNet-50. Run by hand: `python benchmarks/core.py`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +17,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archspec  # noqa: E402
+from validate_speed import best_time, write_specs  # noqa: E402  (this folder is on sys.path)
 
 
 def best(fn, repeat: int = 5) -> float:
@@ -75,13 +74,9 @@ class HandResNet50(nn.Module):
 
 
 def validate_200_files() -> float:
-    specs = sorted((ROOT / "specs").rglob("*.yaml"))
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(200):
-            shutil.copy(specs[i % len(specs)], Path(tmp) / f"spec{i:03d}.yaml")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "archspec", "validate", tmp]
-        return best(lambda: subprocess.run(cmd, env=env, check=True, capture_output=True), repeat=3)
+    with tempfile.TemporaryDirectory() as folder:
+        write_specs(Path(folder), 200)
+        return best_time([sys.executable, "-m", "archspec", "validate", folder], runs=3)
 
 
 def forward_ms(model: nn.Module, x: torch.Tensor) -> float:
