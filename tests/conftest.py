@@ -15,6 +15,20 @@ SPECS = ROOT / "specs"
 REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
 
 
+# A small valid spec that tests edit into invalid ones.
+TINY_SPEC = """\
+archspec: 1
+name: tiny
+input: {channels: 3, size: 32}
+defaults: {block: basic, shortcut: auto}
+stem: {type: conv, channels: 16, kernel: 3, stride: 1, pool: none}
+stages:
+  - {depth: 2, channels: 16, stride: 1}
+  - {depth: 2, channels: 32, stride: 2}
+head: {type: classifier, pool: avg, classes: 10}
+"""
+
+
 def shipped_specs() -> list[Path]:
     return sorted(SPECS.rglob("*.yaml"))
 

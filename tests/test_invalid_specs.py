@@ -6,18 +6,9 @@ import pytest
 
 import archspec
 from archspec import SpecError
+from conftest import TINY_SPEC
 
-BASE = """\
-archspec: 1
-name: tiny
-input: {channels: 3, size: 32}
-defaults: {block: basic, shortcut: auto}
-stem: {type: conv, channels: 16, kernel: 3, stride: 1, pool: none}
-stages:
-  - {depth: 2, channels: 16, stride: 1}
-  - {depth: 2, channels: 32, stride: 2}
-head: {type: classifier, pool: avg, classes: 10}
-"""
+BASE = TINY_SPEC
 
 
 def variant(old: str, new: str) -> str:

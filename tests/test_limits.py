@@ -10,18 +10,9 @@ import archspec
 from archspec import SpecError, limits
 from archspec.cli import _count
 from archspec.plan import count
+from conftest import TINY_SPEC
 
-SPEC = """\
-archspec: 1
-name: tiny
-input: {channels: 3, size: 32}
-defaults: {block: basic, shortcut: auto}
-stem: {type: conv, channels: 16, kernel: 3, stride: 1, pool: none}
-stages:
-  - {depth: 2, channels: 16, stride: 1}
-  - {depth: DEPTH, channels: CHANNELS, stride: 2}
-head: {type: classifier, pool: avg, classes: 10}
-"""
+SPEC = TINY_SPEC.replace("{depth: 2, channels: 32, stride: 2}", "{depth: DEPTH, channels: CHANNELS, stride: 2}")
 
 
 def spec(write_spec, depth=2, channels=32):
