@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -75,7 +76,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
+    try:
+        return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
+    except KeyboardInterrupt:
+        print("archspec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `archspec schema | head`: the reader has gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush fails quietly too
+        return EXIT_INVALID
 
 
 def _status(issues: list[Issue], strict: bool = False) -> int:

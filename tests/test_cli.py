@@ -105,3 +105,13 @@ def test_usage_errors_exit_2(args, message):
     assert r.returncode == 2
     assert message in r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "archspec", "build", "specs/resnet152.yaml", "--json"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10) == b'{\n "name":'  # the plan is over 64 KiB: more than the pipe holds
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""
