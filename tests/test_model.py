@@ -68,6 +68,16 @@ def test_jit_trace_matches_eager():
     assert torch.equal(traced(x), model(x))
 
 
+def test_torch_export_matches_eager_with_a_dynamic_batch():
+    model = archspec.build("specs/cifar/resnet20.yaml", seed=0).eval()
+    x = torch.randn(2, 3, 32, 32)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    exported = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+    y = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(y), model(y), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_torch_compile_fullgraph_matches_eager():
     model = archspec.build("specs/cifar/resnet20.yaml", seed=0).eval()
