@@ -105,9 +105,12 @@ def norm(name: str, settings, x: Shape) -> Node | None:
     return Node(name, kind, x, 2 * c, 0, dict(num_features=c))
 
 
-def act(name: str, kind: str, x: Shape) -> Node | None:
-    """An activation, or None for `act: none`."""
-    return None if kind == "none" else Node(name, kind, x)
+def act(name: str, kind: str, x: Shape, inplace: bool = True) -> Node | None:
+    """An activation, or None for `act: none`. In place (less memory, as torchvision's) unless its
+    input is needed afterwards: the caller says so."""
+    if kind == "none":
+        return None
+    return Node(name, kind, x, args=dict(inplace=True) if inplace and kind != "gelu" else {})  # GELU has no in-place
 
 
 def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int, ceil: bool = False) -> Node:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import archspec
-from conftest import ROOT
+from conftest import ROOT, TINY_SPEC
 
 
 @pytest.mark.parametrize("spec", ["specs/cifar/resnet20.yaml", "specs/examples/mnist_small.yaml"])
@@ -94,3 +94,23 @@ def test_torch_compile_fullgraph_matches_eager():
 def test_planning_and_validating_never_import_torch(code):
     check = f"import sys; {code}; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("act", ["relu", "silu", "gelu", "leaky_relu", "hardswish"])
+@pytest.mark.parametrize("block", ["basic", "bottleneck", "preact_basic", "preact_bottleneck"])
+@pytest.mark.parametrize("norm", ["batchnorm", "groupnorm", "none"])
+def test_in_place_activations_give_the_gradients_of_out_of_place_ones(write_spec, act, block, norm):
+    text = TINY_SPEC.replace("defaults: {block: basic, shortcut: auto}",
+                             f"defaults: {{block: {block}, act: {act}, norm: {norm}, norm_groups: 4}}")
+    model = archspec.build(write_spec(text), seed=0)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    model(x).square().sum().backward()
+    grads = [x.grad, *(p.grad for p in model.parameters())]
+    for m in model.modules():
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    model.zero_grad()
+    y = x.detach().clone().requires_grad_()
+    model(y).square().sum().backward()
+    for ours, theirs in zip(grads, [y.grad, *(p.grad for p in model.parameters())]):
+        torch.testing.assert_close(ours, theirs)

@@ -13,7 +13,7 @@ from .residual import Placement, conv_groups, inner_width, reject, residual, squ
 def plan_basic(name: str, x: Shape, p: Placement, s) -> Node:
     reject(s, "preact_basic", BOTTLENECK_ONLY)
     bias = s.norm == "none"
-    pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x)]
+    pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x, inplace=s.norm != "none")]  # else it would act on x itself
     conv1 = conv("conv1", x, p.channels, 3, p.stride, dilation=p.first_dilation, bias=bias)
     conv2 = conv("conv2", conv1.shape, p.channels, 3, 1, dilation=p.dilation, bias=bias)
     main = [conv1, norm("bn2", s, conv1.shape), act(f"{s.act}2", s.act, conv1.shape),
@@ -26,7 +26,7 @@ def plan_bottleneck(name: str, x: Shape, p: Placement, s) -> Node:
     groups = conv_groups(width, s)
     bias = s.norm == "none"
     stride1, stride2 = (p.stride, 1) if s.stride_on == "1x1" else (1, p.stride)
-    pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x)]
+    pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x, inplace=s.norm != "none")]  # else it would act on x itself
     conv1 = conv("conv1", x, width, 1, stride1, bias=bias)
     conv2 = conv("conv2", conv1.shape, width, 3, stride2, groups=groups, dilation=p.first_dilation, bias=bias)
     conv3 = conv("conv3", conv2.shape, p.channels, 1, 1, bias=bias)
