@@ -115,3 +115,12 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     proc.stdout.close()
     assert proc.wait(timeout=60) == 1
     assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
+                                     "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml"])
+def test_the_readme_shows_real_output(command):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    r = run(*command.split()[1:])
+    assert shown == r.stdout + r.stderr  # the README shows the count that goes to stderr after stdout
