@@ -96,7 +96,7 @@ def warnings(p: Plan) -> list[Issue]:
 def _collapsed_early(p: Plan) -> list[Issue]:
     """AS501: a stage already outputs 1×1, so the stages after it see a single pixel."""
     stages = {n.name: n for n in p.root.children}
-    count = len(p.spec.stage_list())
+    count = len(p.spec.all_stages)
     for i in range(count - 1):
         node = stages.get(f"layer{i + 1}")
         if node is not None and node.shape[1:] == (1, 1):
@@ -108,13 +108,13 @@ def _collapsed_early(p: Plan) -> list[Issue]:
 
 
 def _width_path(spec: Spec, i: int) -> tuple:
-    return ("stages", i, "width") if spec.stage_list()[i].width is not None else ("defaults", "width")
+    return ("stages", i, "width") if spec.all_stages[i].width is not None else ("defaults", "width")
 
 
 def _wide_bottlenecks(spec: Spec) -> list[Issue]:
     """AS502: a bottleneck is meant to narrow; a width above its output channels is likely swapped."""
     issues = []
-    for i, stage in enumerate(spec.stage_list()):
+    for i, stage in enumerate(spec.all_stages):
         s = spec.stage_settings(i)
         if s.block == "bottleneck" and s.width is not None and s.width > stage.channels:
             issues.append(_at(spec, _width_path(spec, i),

@@ -98,7 +98,7 @@ def _cost(nodes: list[Node | None]) -> tuple[int, int]:
 class _Planner:
     def __init__(self, spec: Spec):
         self.spec = spec
-        self.stages = spec.stage_list()
+        self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
         self.preact = [s.block in PREACT for s in self.settings]
         self.issues: list[Issue] = []

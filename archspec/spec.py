@@ -7,6 +7,7 @@ channel count). `messages.py` turns pydantic's errors into located `Issue`s.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -229,13 +230,14 @@ class Spec(_Model):
         """Where the spec came from (text and positions), if it was loaded from YAML."""
         return self._source
 
-    def stage_list(self) -> list[Stage]:
-        """The stages, generated ones written out."""
+    @cached_property
+    def all_stages(self) -> list[Stage]:
+        """The stages, generated ones written out (once: the planner and the checks ask per stage)."""
         return self.stages.expand() if isinstance(self.stages, RegNetStages) else self.stages
 
     def stage_settings(self, index: int) -> Defaults:
         """The block settings of stage `index`: the stage's own over `defaults`."""
-        stage = self.stage_list()[index]
+        stage = self.all_stages[index]
         own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
         return self.defaults.model_copy(update=own)
 
