@@ -123,7 +123,8 @@ def load_weights(model, state_dict: Mapping) -> str:
             problems.append(f"{key}: shape {list(tensor.shape)} does not fit {name} {list(target[name].shape)}")
         else:
             mapped[name] = tensor.reshape(target[name].shape)
-    problems += [f"{name}: missing from the state_dict" for name in target if name not in names.values()]
+    given = set(names.values())
+    problems += [f"{name}: missing from the state_dict" for name in target if name not in given]
     if problems:
         shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise WeightsError(f"state_dict ({convention.name} names) does not fit the model:\n  {shown}")
