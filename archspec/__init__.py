@@ -1,38 +1,17 @@
 """archspec: a checked YAML description of a CNN → static plan → torch.nn.Module.
 
-`load` and `plan` never import torch; `build` does.
+`load` and `plan` never import torch; `build` does. Each takes a path, the name of a
+built-in spec (`"resnet50"`), or `"-"` for standard input, and `overrides=`.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from . import limits
 from .checkpoint import load_model
 from .errors import Issue, SpecError
-from .plan import Layer, Plan, check_params, plan
-from .spec import Spec, load
+from .pipeline import build, load, plan
+from .plan import Layer, Plan
+from .spec import Spec
+from .version import __version__
 from .weights import WeightsError, load_weights
 
-if TYPE_CHECKING:
-    import torch
-
-__version__ = "0.1.0"
-__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "WeightsError", "build", "load", "load_model", "load_weights",
-           "plan"]
-
-
-def build(spec, seed: int | None = None, device=None, input_shape=None,
-          max_params: int | None = None) -> "torch.nn.Module":
-    """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
-
-    `seed` makes the initial weights reproducible without touching the global RNG;
-    `device="meta"` builds without allocating memory. A network with more than
-    `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
-    SpecError before anything is allocated.
-    """
-    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
-    check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
-    from .compile import compile_plan
-
-    return compile_plan(p, seed=seed, device=device)
+__all__ = ["Issue", "Layer", "Plan", "Spec", "SpecError", "WeightsError", "__version__", "build", "load",
+           "load_model", "load_weights", "plan"]

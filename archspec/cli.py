@@ -15,9 +15,10 @@ from . import limits
 from .checks import check_file, check_plan, errors_in
 from .errors import Issue, SpecError
 from .formats import FORMATS, render
-from .plan import check_params, count, plan
-from .source import load_source
-from .spec import check_source, json_schema, parse_count
+from .pipeline import plan
+from .plan import check_params, count
+from .resolve import is_name, resolve
+from .spec import json_schema, parse_count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -50,12 +51,27 @@ def _seed(text: str) -> int:
     return seed
 
 
+SPEC_HELP = "a spec file, the name of a built-in spec (see `archspec list`), or - to read standard input"
+
+
+def add_spec_arguments(command: argparse.ArgumentParser, many: bool = False) -> None:
+    """The spec argument (`args.spec`, or `args.specs` with many=True) and `--set`, for every
+    command that reads a spec."""
+    if many:
+        command.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; or folders searched for *.yaml")
+    else:
+        command.add_argument("spec", help=SPEC_HELP)
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                         help="change one value after `extends` (repeatable): KEY is a dotted path, list items "
+                              "by index (stages.2.depth), VALUE is YAML")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
-    build.add_argument("spec", help="spec file (.yaml)")
+    add_spec_arguments(build)
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
     build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -65,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
                             "also 4G, 25.6M)")
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
-    validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")
+    add_spec_arguments(validate, many=True)
     validate.add_argument("--format", choices=FORMATS, default="text",
                           help="text (default), json (a list of issues) or github (workflow commands)")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
@@ -88,15 +104,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
-    if any(i.code == "AS100" for i in issues):
+    if any(i.code in ("AS100", "AS703") for i in issues):
         return EXIT_USAGE
     return EXIT_INVALID if errors_in(issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
     try:
-        source = load_source(args.spec)
-        p = plan(check_source(source), args.input)
+        source = resolve(args.spec, args.overrides)
+        p = plan(source, args.input)
         check_params(p, args.max_params)  # before anything is allocated
     except SpecError as e:
         print(e, file=sys.stderr)
@@ -138,17 +154,17 @@ def _unwritable(path: Path) -> str:
     return ""
 
 
-def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
-    """The spec files named or found under `paths`, and issues for paths that give none."""
+def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
+    """The specs named or found under folders in `refs`, and issues for paths that give none."""
     files, problems = [], []
-    for name in paths:
+    for name in refs:
         path = Path(name)
         if path.is_dir():
             found = sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
                 problems.append(Issue(name, None, None, "no *.yaml or *.yml files in this folder", code="AS100"))
             files += found
-        elif path.exists():
+        elif path.exists() or name == "-" or is_name(name):  # names are looked up when read
             files.append(name)
         else:
             problems.append(Issue(name, None, None, "no such file or folder", code="AS100"))
@@ -156,10 +172,10 @@ def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    files, issues = _spec_files(args.paths)
+    files, issues = _spec_files(args.specs)
     invalid = 0
     for name in files:
-        found = check_file(name)
+        found = check_file(name, args.overrides)
         invalid += bool(errors_in(found))
         issues += found
     if issues or args.format == "json":
