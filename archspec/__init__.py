@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "plan", "Plan": "plan",
             "plan": "plan", "Spec": "spec", "load": "spec", "load_model": "checkpoint", "WeightsError": "weights",
-            "load_weights": "weights"}
+            "load_weights": "weights", "fuse": "fuse"}
 __all__ = sorted([*_EXPORTS, "build"])
 
 
@@ -57,14 +57,15 @@ sys.modules[__name__].__class__ = _Package
 
 
 def build(spec, seed: int | None = None, device=None, input_shape=None,
-          max_params: int | None = None) -> "torch.nn.Module":
+          max_params: int | None = None, fuse: bool = False) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
     `device="meta"` builds without allocating memory. A network with more than
     `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
-    SpecError before anything is allocated. Without PyTorch installed it raises
-    TorchMissing.
+    SpecError before anything is allocated. `fuse=True` gives the eval-only model of
+    `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
+    installed it raises TorchMissing.
     """
     from . import limits
     from .errors import require_torch
@@ -74,5 +75,8 @@ def build(spec, seed: int | None = None, device=None, input_shape=None,
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
     from .compile import compile_plan
+    from .fuse import fuse as fold  # the argument `fuse` hides the function here
 
-    return compile_plan(p, seed=seed, device=device)
+    model = compile_plan(p, seed=seed, device=device)
+    model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
+    return fold(model) if fuse else model
