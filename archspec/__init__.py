@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .checkpoint import load_model
     from .errors import Issue, SpecError, TorchMissing
+    from .fuse import fuse
     from .plan import Layer, Plan, plan
     from .spec import Spec, load
     from .weights import WeightsError, load_weights

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import limits
-from .errors import Issue, SpecError, TorchMissing, require_torch
+from .errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
 from .units import count
 
@@ -83,13 +83,35 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
+
+    diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
+    diff.add_argument("old", help="spec before the change")
+    diff.add_argument("new", help="spec after the change")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                      help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
+    diff.add_argument("--fail-on", choices=("incompatible",),
+                      help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
+
+    weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
+    weights.add_argument("spec", help="spec file (.yaml)")
+    weights.add_argument("file", help="weights: .safetensors (no torch needed), .pt, .pth, .bin or .ckpt")
+    weights.add_argument("--format", choices=("text", "json"), default="text")
+    weights.add_argument("--strict", action="store_true", help="exit 1 unless every tensor fits")
+
+    diagram = commands.add_parser("diagram", help="draw the network: Mermaid or SVG, from the plan")
+    diagram.add_argument("spec", help="spec file (.yaml)")
+    diagram.add_argument("-o", "--output", help="write to FILE (.svg, .mmd, or .md: Mermaid in a fenced block); "
+                                                "default: Mermaid to stdout")
+    diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
+                         help="one box per stage (default) or per block")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
+        return {"build": _build, "validate": _validate, "schema": _schema, "diff": _diff,
+                "check-weights": _check_weights, "diagram": _diagram}[args.command](args)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -198,4 +220,63 @@ def _schema(args: argparse.Namespace) -> int:
     from .spec import json_schema
 
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import FORMATS as DIFF_FORMATS, diff
+    from .plan import plan
+
+    try:
+        d = diff(plan(args.old), plan(args.new))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    print(DIFF_FORMATS[args.format](d))
+    return EXIT_INVALID if args.fail_on == "incompatible" and not d.weights.compatible else EXIT_OK
+
+
+def _check_weights(args: argparse.Namespace) -> int:
+    from .plan import plan
+    from .weightsfile import WeightsFileError, check_file, text
+
+    try:
+        p = plan(args.spec)
+        report = check_file(p, args.file)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except WeightsFileError as e:
+        print(printable(f"{args.file}: error: {e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
+    return EXIT_INVALID if args.strict and not report.ok else EXIT_OK
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from .diagram import FORMATS as DIAGRAM_FORMATS, render, write_atomic
+    from .plan import plan
+
+    kind = "mermaid"
+    if args.output:
+        kind = DIAGRAM_FORMATS.get(Path(args.output).suffix.lower())
+        problem = _unwritable(Path(args.output)) or (
+            "" if kind else "unknown diagram format: name it .svg, .mmd or .md")
+        if problem:
+            print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        text = render(plan(args.spec), kind, args.depth)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:  # not writable, disk full, ...
+        print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
