@@ -14,16 +14,17 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import require_torch
 from .layers import Shape
-from .pipeline import build
-from .source import parse_source
-from .version import __version__
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
+    require_torch("writing weights")
     from safetensors.torch import save_file
 
-    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+    from .version import version
+
+    record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
     # safetensors writes its metadata map in a random order: under one key, the file is
     # byte-identical from run to run.
@@ -66,9 +67,13 @@ def load_model(path: str | Path, max_params: int | None = None):
 
     The file alone is enough: its spec is checked like any spec (SpecError), and a
     network over `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before
-    it is built. Nothing is unpickled.
+    it is built. Nothing is unpickled. Without PyTorch installed it raises TorchMissing.
     """
+    require_torch("archspec.load_model")
     from safetensors.torch import load_file
+
+    from .pipeline import build
+    from .source import parse_source
 
     meta = read_metadata(path)
     if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):

@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from . import limits
-from .errors import Issue, SpecError
+from .errors import Issue, SpecError, require_torch
 from .layers import Shape
 from .messages import schema_issues
 from .plan import Plan, check_params, plan_spec
@@ -55,19 +55,25 @@ def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Over
 
 
 def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
-          max_params: int | None = None, overrides: Overrides = None) -> "torch.nn.Module":
+          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
     `device="meta"` builds without allocating memory. A network with more than
     `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
-    SpecError before anything is allocated.
+    SpecError before anything is allocated. `fuse=True` gives the eval-only model of
+    `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
+    installed it raises TorchMissing.
     """
     p = plan(spec, input_shape, overrides)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
+    require_torch("archspec.build")
     from .compile import compile_plan
+    from .fuse import fuse as fold  # the argument `fuse` hides the function here
 
-    return compile_plan(p, seed=seed, device=device)
+    model = compile_plan(p, seed=seed, device=device)
+    model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
+    return fold(model) if fuse else model
 
 
 def check_tree(source: Source) -> Spec | None:
