@@ -103,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
 
+    show = commands.add_parser("show", help="print the resolved spec (after extends, scale, --set) as YAML, "
+                                            "each value with where it was set")
+    add_spec_arguments(show)
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                      help="yaml (default; `build` accepts it) or json ({spec, origins})")
+
+    listing = commands.add_parser("list", help="the built-in specs: parameters, MACs, input, description")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+
     diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
     diff.add_argument("old", help="spec before the change")
     diff.add_argument("new", help="spec after the change")
@@ -131,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "schema": _schema, "diff": _diff,
+        return {"build": _build, "validate": _validate, "schema": _schema, "show": _show, "list": _list, "diff": _diff,
                 "check-weights": _check_weights, "diagram": _diagram}[args.command](args)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
@@ -243,6 +252,30 @@ def _schema(args: argparse.Namespace) -> int:
     from .spec import json_schema
 
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from .pipeline import load
+    from .show import show, show_json
+
+    try:
+        spec = load(args.spec, args.overrides)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if args.format == "json":
+        print(json.dumps(show_json(spec), indent=1, ensure_ascii=False))
+    else:
+        print(show(spec), end="")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .catalog import catalog, table
+
+    entries = catalog()
+    print(json.dumps(entries, indent=1) if args.format == "json" else table(entries))
     return EXIT_OK
 
 

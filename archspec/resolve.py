@@ -44,7 +44,7 @@ Positions = dict[tuple, Origin]
 @lru_cache(maxsize=1)
 def builtin_specs() -> dict[str, Path]:
     """Built-in spec name → file: every .yaml under the shipped specs/, by file stem."""
-    return {path.stem: path for path in sorted(SPECS.rglob("*.yaml"))}
+    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml")))
 
 
 def is_name(ref: str) -> bool:

@@ -156,7 +156,10 @@ def parse_source(text: str | bytes, path: str = "<string>") -> Source:
 def parse_value(text: str, origin: str) -> tuple[Any, dict[tuple, Origin]]:
     """One YAML value of any kind (`--set` gives these), with the same safety limits as a
     file; its positions all say `origin`."""
-    source = _parse(text, origin, mapping=False)
+    try:
+        source = _parse(text, origin, mapping=False)
+    except SpecError as e:  # one line of text: the option itself is the location
+        raise SpecError([Issue(origin, None, None, i.message, i.hint, i.code) for i in e.issues]) from None
     return source.tree, {path: Origin(origin) for path in source.positions}
 
 
