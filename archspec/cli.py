@@ -1,6 +1,8 @@
 """`archspec build`, `archspec validate` and `archspec schema`.
 
-Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors.
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors,
+or a command that needs PyTorch without it. Each command imports what it needs when
+it runs, so `--help` costs little more than Python's own start-up.
 """
 
 from __future__ import annotations
@@ -12,12 +14,9 @@ import sys
 from pathlib import Path
 
 from . import limits
-from .checks import check_file, check_plan, errors_in
-from .errors import Issue, SpecError, printable
+from .errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
-from .plan import check_params, count, plan
-from .source import load_source
-from .spec import check_source, json_schema, parse_count
+from .units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +33,8 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 def _count(text: str) -> int:
     """'4000000000', '4e9', '4G' and '25.6M' are counts."""
+    from .spec import parse_count
+
     try:
         value = parse_count(text.upper())
     except ValueError:
@@ -50,8 +51,19 @@ def _seed(text: str) -> int:
     return seed
 
 
+class _Version(argparse.Action):
+    """`--version`, reading the installed package's metadata only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from . import __version__
+
+        print(f"archspec {__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print archspec's version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
@@ -100,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"build": _build, "validate": _validate, "schema": _schema, "diff": _diff,
                 "check-weights": _check_weights, "diagram": _diagram}[args.command](args)
+    except TorchMissing as e:
+        print(f"archspec: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("archspec: interrupted", file=sys.stderr)
         return 130
@@ -112,10 +127,17 @@ def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
     if any(i.code == "AS100" for i in issues):
         return EXIT_USAGE
-    return EXIT_INVALID if errors_in(issues) or (strict and issues) else EXIT_OK
+    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
+    from .checks import check_plan, errors_in
+    from .plan import check_params, plan
+    from .source import load_source
+    from .spec import check_source
+
+    if args.output:
+        require_torch("archspec build -o")  # before any work: the plan alone would not need it
     try:
         source = load_source(args.spec)
         p = plan(check_source(source), args.input)
@@ -178,6 +200,8 @@ def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .checks import check_file, errors_in
+
     files, issues = _spec_files(args.paths)
     invalid = 0
     for name in files:
@@ -193,12 +217,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from .spec import json_schema
+
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
     from .diff import FORMATS as DIFF_FORMATS, diff
+    from .plan import plan
 
     try:
         d = diff(plan(args.old), plan(args.new))
@@ -210,6 +237,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _check_weights(args: argparse.Namespace) -> int:
+    from .plan import plan
     from .weightsfile import WeightsFileError, check_file, text
 
     try:
@@ -227,6 +255,7 @@ def _check_weights(args: argparse.Namespace) -> int:
 
 def _diagram(args: argparse.Namespace) -> int:
     from .diagram import FORMATS as DIAGRAM_FORMATS, render, write_atomic
+    from .plan import plan
 
     kind = "mermaid"
     if args.output:

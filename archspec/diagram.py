@@ -16,7 +16,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from .errors import printable
-from .layers import Node, fmt
+from .layers import Node
+from .units import dims
 from .plan import Plan
 
 
@@ -34,7 +35,7 @@ def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
     stages = [c for c in children if c.name in stage_names]
     first = children.index(stages[0]) if stages else len(children)
     last = children.index(stages[-1]) if stages else first - 1
-    out = [Box("input", "input", ("input", fmt(plan.input_shape)))]
+    out = [Box("input", "input", ("input", dims(plan.input_shape)))]
     if first:
         out.append(_layers_box("stem", "stem", children[:first]))
     for stage in stages:
@@ -69,7 +70,7 @@ def _layer(node: Node) -> str:
     if "kernel_size" in a:
         stride = f"/{a['stride']}" if a.get("stride", 1) != 1 else ""
         k = a["kernel_size"]
-        return f"{node.kind} {k}×{k}{stride}" if isinstance(k, int) else f"{node.kind} {fmt(k)}{stride}"
+        return f"{node.kind} {k}×{k}{stride}" if isinstance(k, int) else f"{node.kind} {dims(k)}{stride}"
     if node.kind == "linear":
         return f"linear {a['out_features']}"
     return node.label or node.kind
@@ -90,20 +91,20 @@ def shortcut(block: Node) -> str:
 
 def _layers_box(id: str, kind: str, nodes: list[Node]) -> Box:
     return Box(id, kind, (f"{id}: " + " → ".join(_layer(n) for n in nodes),
-                          f"{fmt(nodes[-1].shape)} · {_cost(nodes)}"))
+                          f"{dims(nodes[-1].shape)} · {_cost(nodes)}"))
 
 
 def _stage_box(stage: Node) -> Box:
     kinds = " + ".join(f"{kind} ×{len(list(run))}" for kind, run in groupby(b.label or b.kind for b in stage.children))
     runs = [(kind, len(list(run))) for kind, run in groupby(shortcut(b) for b in stage.children)]
     shortcuts = ", then ".join(kind if n == 1 else f"{kind} ×{n}" for kind, n in runs)
-    return Box(stage.name, "stage", (f"{stage.name}: {kinds} · {fmt(stage.shape)}", _cost(stage),
+    return Box(stage.name, "stage", (f"{stage.name}: {kinds} · {dims(stage.shape)}", _cost(stage),
                                       f"shortcut: {shortcuts}"))
 
 
 def _block_box(stage: str, block: Node) -> Box:
     name = f"{stage}.{block.name}"
-    return Box(name.replace(".", "_"), "block", (f"{name}: {block.label or block.kind} · {fmt(block.shape)}",
+    return Box(name.replace(".", "_"), "block", (f"{name}: {block.label or block.kind} · {dims(block.shape)}",
                                                  _cost(block), f"shortcut: {shortcut(block)}"))
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import printable
-from .layers import Node, Shape, fmt
+from .layers import Node, Shape
+from .units import dims
 from .plan import Plan
-from .report import si
+from .units import si
 from .spec import Spec
 from .tensors import Tensor, state_dict_of
 
@@ -209,7 +210,7 @@ def _signed_si(n: int) -> str:
 
 
 def _shape_text(part: Part) -> str:
-    old, new = (fmt(s) if s else "—" for s in part.output)
+    old, new = (dims(s) if s else "—" for s in part.output)
     return new if old == new else f"{old} → {new}"
 
 
@@ -230,7 +231,7 @@ def _label(plan: Plan) -> str:
 
 def _totals(d: Diff) -> str:
     o, n = d.old, d.new
-    out = fmt(o.output_shape) if o.output_shape == n.output_shape else f"{fmt(o.output_shape)} → {fmt(n.output_shape)}"
+    out = dims(o.output_shape) if o.output_shape == n.output_shape else f"{dims(o.output_shape)} → {dims(n.output_shape)}"
     return (f"total: {_signed(n.params - o.params)} parameters ({o.params:,} → {n.params:,}), "
             f"{_signed_si(n.macs - o.macs)} MACs ({si(o.macs)} → {si(n.macs)}), output {out}")
 
@@ -245,9 +246,9 @@ def _weights_line(d: Diff, name: str) -> str:
 
 def _lists(w: Weights) -> list[tuple[str, list[str]]]:
     return [(what, items) for what, items in (
-        ("reshaped", [f"{k}: {fmt(a) or 'scalar'} → {fmt(b) or 'scalar'}" for k, a, b in w.reshaped]),
-        ("dropped", [f"{k}: {fmt(s) or 'scalar'}" for k, s in w.dropped]),
-        ("new", [f"{k}: {fmt(s) or 'scalar'}" for k, s in w.new]),
+        ("reshaped", [f"{k}: {dims(a) or 'scalar'} → {dims(b) or 'scalar'}" for k, a, b in w.reshaped]),
+        ("dropped", [f"{k}: {dims(s) or 'scalar'}" for k, s in w.dropped]),
+        ("new", [f"{k}: {dims(s) or 'scalar'}" for k, s in w.new]),
     ) if items]
 
 
