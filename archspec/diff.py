@@ -14,11 +14,10 @@ from typing import Any
 
 from .errors import printable
 from .layers import Node, Shape
-from .units import dims
 from .plan import Plan
-from .units import si
 from .spec import Spec
 from .tensors import Tensor, state_dict_of
+from .units import dims, si
 
 SHOWN = 10  # list entries shown in text and markdown; JSON has them all
 

@@ -18,7 +18,7 @@ import re
 import warnings
 from pathlib import Path
 
-from .errors import printable
+from .errors import printable, require_torch
 from .tensors import Shape, state_dict_of
 from .weights import WeightsReport, check
 
@@ -80,10 +80,9 @@ def _safetensors(path: Path) -> dict[str, Shape]:
 
 
 def _pickled(path: Path) -> dict[str, Shape]:
-    try:
-        import torch
-    except ImportError:
-        raise WeightsFileError("reading .pt/.pth files needs PyTorch: pip install torch") from None
+    require_torch(f"check-weights on a {path.suffix} file")
+    import torch
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch warns about pickle protocols it reads anyway
         try:
