@@ -14,10 +14,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import require_torch
 from .layers import Shape
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
+    require_torch("writing weights")
     from safetensors.torch import save_file
 
     from . import __version__
@@ -65,8 +67,9 @@ def load_model(path: str | Path, max_params: int | None = None):
 
     The file alone is enough: its spec is checked like any spec (SpecError), and a
     network over `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before
-    it is built. Nothing is unpickled.
+    it is built. Nothing is unpickled. Without PyTorch installed it raises TorchMissing.
     """
+    require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
     from . import build
