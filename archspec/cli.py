@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
                                                 "default: Mermaid to stdout")
     diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
                          help="one box per stage (default) or per block")
+
+    eject = commands.add_parser("eject", help="write the network as standalone PyTorch source (needs no torch)")
+    eject.add_argument("spec", help="spec file (.yaml)")
+    eject.add_argument("-o", "--output", help="write to FILE (default: stdout)")
+    eject.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     return parser
 
 
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"build": _build, "validate": _validate, "schema": _schema, "diff": _diff,
-                "check-weights": _check_weights, "diagram": _diagram}[args.command](args)
+                "check-weights": _check_weights, "diagram": _diagram, "eject": _eject}[args.command](args)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -277,6 +282,34 @@ def _diagram(args: argparse.Namespace) -> int:
         write_atomic(args.output, text)
     except OSError as e:  # not writable, disk full, ...
         print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _eject(args: argparse.Namespace) -> int:
+    from .diagram import write_atomic
+    from .eject import EjectError, eject
+    from .plan import plan
+
+    if args.output and (problem := _unwritable(Path(args.output))):
+        print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text = eject(plan(args.spec, args.input))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except EjectError as e:
+        print(printable(f"{args.spec}: error: {e}"), file=sys.stderr)
+        return EXIT_INVALID
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:
+        print(printable(f"{args.output}: error: cannot write the source: {e.strerror or e}"), file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK

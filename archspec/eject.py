@@ -12,13 +12,11 @@ module names, and so the state_dict, are the plan's. Pure Python: never imports 
 from __future__ import annotations
 
 import keyword
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .layers import Node, Shape
-from .plan import Plan, count
+from .plan import Plan
+from .units import count
 
 
 class EjectError(Exception):
@@ -118,27 +116,6 @@ class Param:
 def eject(p: Plan) -> str:
     """The source text of a standalone PyTorch module for plan `p`."""
     return _Writer(p).source()
-
-
-def write(p: Plan, path: str | Path) -> None:
-    """Write the ejected source to `path`: the whole file or, on any failure, nothing."""
-    text = eject(p)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def camel(name: str) -> str:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import archspec
-from archspec.eject import eject
-from conftest import ROOT, shipped_specs, spec_id
+from archspec.eject import EjectError, eject
+from conftest import ROOT, TINY_SPEC, shipped_specs, spec_id
 
 
 def load_ejected(path):
@@ -48,3 +48,36 @@ def test_ejected_source_round_trips(spec, tmp_path):
     x = torch.randn(1, *p.input_shape)
     with torch.no_grad():
         assert torch.equal(ejected.eval()(x), model(x))
+
+
+def test_the_ejected_resnet50_in_docs_is_current():
+    assert (ROOT / "docs" / "resnet50_ejected.py").read_text() == eject(archspec.plan("specs/resnet50.yaml")), \
+        "regenerate: python -m archspec eject specs/resnet50.yaml -o docs/resnet50_ejected.py"
+
+
+def test_cli_writes_the_file_without_importing_torch(tmp_path):
+    out = tmp_path / "model.py"
+    code = ("import sys; from archspec.cli import main; "
+            f"assert main(['eject', 'specs/cifar/resnet20.yaml', '-o', {str(out)!r}]) == 0; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == f"wrote {out}\n"
+    assert "class BasicBlock(nn.Module):" in out.read_text()
+
+
+def test_bad_input_is_one_located_line_and_writes_nothing(tmp_path, write_spec):
+    bad = write_spec(TINY_SPEC.replace("shortcut: auto", "shortcut: identity"))  # 16 → 32 channels
+    out = tmp_path / "model.py"
+    run = subprocess.run([sys.executable, "-m", "archspec", "eject", str(bad), "-o", str(out)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"{bad}:") and "identity shortcut cannot carry" in run.stderr
+    assert not out.exists()
+
+
+def test_a_primitive_without_a_template_is_named():
+    p = archspec.plan("specs/cifar/resnet20.yaml")
+    p.root.children[1].kind = "mystery_norm"  # as a new primitive would arrive
+    with pytest.raises(EjectError, match="eject has no template for the primitive 'mystery_norm' yet"):
+        eject(p)
