@@ -372,12 +372,14 @@ class _Writer:
         if rules is None or not contiguous or not nodes:
             return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, layouts)}" for s in nodes}
         functions, rows, made = [], [], {}
-        for layout, rule, firsts in rules.values():
+        for layout, rule, by_stage, keys in rules.values():
             block = layout.blocks[0]
-            name = f"{block.label or block.kind}_stage{layout.name.lstrip(camel(block.label or block.kind) + 'Block')}"
-            varying = [k for k in layout.params if len({_typed(f[k]) for f in firsts}) > 1]
+            kind = block.label or block.kind
+            name = f"{kind}_stage{layout.name.removeprefix(camel(kind) + 'Block')}"
+            firsts = list(by_stage.values())
+            varying = [k for k in keys if len({_typed(f[k]) for f in firsts}) > 1]
 
-            def fill(expr, k=None):  # a Param that every row sets alike becomes its value
+            def fill(expr):  # a Param that every row sets alike becomes its value
                 return expr if not isinstance(expr, Param) or expr.name in varying else firsts[0][expr.name]
 
             first = {k: fill(Param(k)) for k in layout.params}
@@ -385,17 +387,18 @@ class _Writer:
             args = ", ".join(["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying])
             functions.append(
                 f"def {name}({args}) -> nn.Sequential:\n"
-                f'    """`depth` {block.label or block.kind} blocks: the first one changes the shape, the others keep it."""\n'
+                f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
                 f"    blocks = [{_block_call(layout, first)}]\n"
-                f"    blocks += [{_block_call(layout, rest)} for _ in range(depth - 1)]\n"
+                f"    for _ in range(depth - 1):\n"
+                f"        blocks.append({_block_call(layout, rest)})\n"
                 f"    return nn.Sequential(*blocks)\n")
-            made[id(layout)] = (name, varying)
+            made[id(layout)] = (name, varying, by_stage)
         several = len(made) > 1
         numbered = [n.name for n in nodes] == [f"layer{i}" for i in range(1, len(nodes) + 1)]
         for stage in nodes:
             layout = layouts[id(stage.children[0])]
-            name, varying = made[id(layout)]
-            first = layout.values[layout.index[id(stage.children[0])]]
+            name, varying, by_stage = made[id(layout)]
+            first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
                 [str(len(stage.children))] + [repr(first[k]) for k in varying]
             rows.append(f"    ({', '.join(cells)}),")
@@ -478,8 +481,9 @@ def _without(root: Node, stages: list[int]) -> Node:
 
 
 def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
-    """For each class, how a stage's later blocks follow from its first: {param: the first's
-    param, or a literal}; None when some stage does not fit that (mixed or varying blocks)."""
+    """For each class: how a stage's later blocks follow from its first ({param: the first's
+    param, a literal, or a `<param>_rest` column of the table}), and each stage's row of values;
+    None when a stage does not fit one row (mixed classes, or later blocks that differ)."""
     by_class: dict[int, tuple[Layout, list]] = {}
     for stage in nodes:
         layout = layouts[id(stage.children[0])]
@@ -489,22 +493,19 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
         if any([_typed(v[k]) for k in layout.params] != [_typed(values[1][k]) for k in layout.params]
                for v in values[2:]):
             return None
-        by_class.setdefault(id(layout), (layout, []))[1].append((values[0], values[1] if len(values) > 1 else None))
+        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values[0], values[1:2]))
     rules = {}
-    for key, (layout, rows) in by_class.items():
-        pairs = [(f, r) for f, r in rows if r is not None]
+    for key, (layout, found) in by_class.items():
+        pairs = [(f, later[0]) for _, f, later in found if later]
         rule: dict[str, object] = {}
         for k in layout.params:
             same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
                     and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
-            if same:
-                rule[k] = Param(same[0])
-            elif len(constants) == 1:
-                rule[k] = pairs[0][1][k]
-            else:
-                return None
-        rules[key] = (layout, rule, [f for f, _ in rows])
+            rule[k] = Param(same[0]) if same else pairs[0][1][k] if len(constants) == 1 else Param(f"{k}_rest")
+        extra = [k for k, v in rule.items() if isinstance(v, Param) and v.name == f"{k}_rest"]
+        rows = {id(stage): {**f, **{f"{k}_rest": (later or [f])[0][k] for k in extra}} for stage, f, later in found}
+        rules[key] = (layout, rule, rows, layout.params + [f"{k}_rest" for k in extra])
     return rules
 
 

@@ -44,7 +44,8 @@ class BottleneckBlock(nn.Module):
 def bottleneck_stage(depth: int, in_channels: int, out_channels: int, width: int, stride: int) -> nn.Sequential:
     """`depth` bottleneck blocks: the first one changes the shape, the others keep it."""
     blocks = [BottleneckBlock(in_channels, out_channels, width, stride, downsample=True)]
-    blocks += [BottleneckBlock(out_channels, out_channels, width, stride=1, downsample=False) for _ in range(depth - 1)]
+    for _ in range(depth - 1):
+        blocks.append(BottleneckBlock(out_channels, out_channels, width, stride=1, downsample=False))
     return nn.Sequential(*blocks)
 
 
