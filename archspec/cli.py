@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
+    build.set_defaults(run=_build)
     add_spec_arguments(build)
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
     build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
@@ -96,23 +97,28 @@ def _parser() -> argparse.ArgumentParser:
                             "also 4G, 25.6M)")
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
+    validate.set_defaults(run=_validate)
     add_spec_arguments(validate, many=True)
     validate.add_argument("--format", choices=FORMATS, default="text",
                           help="text (default), json (a list of issues) or github (workflow commands)")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
-    commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
+    schema.set_defaults(run=_schema)
 
     show = commands.add_parser("show", help="print the resolved spec (after extends, scale, --set) as YAML, "
                                             "each value with where it was set")
+    show.set_defaults(run=_show)
     add_spec_arguments(show)
     show.add_argument("--format", choices=("yaml", "json"), default="yaml",
                       help="yaml (default; `build` accepts it) or json ({spec, origins})")
 
     listing = commands.add_parser("list", help="the built-in specs: parameters, MACs, input, description")
+    listing.set_defaults(run=_list)
     listing.add_argument("--format", choices=("text", "json"), default="text")
 
     diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
+    diff.set_defaults(run=_diff)
     diff.add_argument("old", help="spec before the change")
     diff.add_argument("new", help="spec after the change")
     add_set_option(diff, "change one value of NEW (repeatable): `archspec diff resnet50 resnet50 --set "
@@ -123,25 +129,32 @@ def _parser() -> argparse.ArgumentParser:
                       help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
 
     weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
+    weights.set_defaults(run=_check_weights)
     add_spec_arguments(weights)
     weights.add_argument("file", help="weights: .safetensors (no torch needed), .pt, .pth, .bin or .ckpt")
     weights.add_argument("--format", choices=("text", "json"), default="text")
     weights.add_argument("--strict", action="store_true", help="exit 1 unless every tensor fits")
 
     diagram = commands.add_parser("diagram", help="draw the network: Mermaid or SVG, from the plan")
+    diagram.set_defaults(run=_diagram)
     add_spec_arguments(diagram)
     diagram.add_argument("-o", "--output", help="write to FILE (.svg, .mmd, or .md: Mermaid in a fenced block); "
                                                 "default: Mermaid to stdout")
     diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
                          help="one box per stage (default) or per block")
+
+    eject = commands.add_parser("eject", help="write the network as standalone PyTorch source (needs no torch)")
+    eject.set_defaults(run=_eject)
+    add_spec_arguments(eject)
+    eject.add_argument("-o", "--output", help="write to FILE (default: stdout)")
+    eject.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "schema": _schema, "show": _show, "list": _list, "diff": _diff,
-                "check-weights": _check_weights, "diagram": _diagram}[args.command](args)
+        return args.run(args)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -333,6 +346,34 @@ def _diagram(args: argparse.Namespace) -> int:
         write_atomic(args.output, text)
     except OSError as e:  # not writable, disk full, ...
         print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _eject(args: argparse.Namespace) -> int:
+    from .diagram import write_atomic
+    from .eject import EjectError, eject
+    from .pipeline import plan
+
+    if args.output and (problem := _unwritable(Path(args.output))):
+        print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text = eject(plan(args.spec, args.input, overrides=args.overrides))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except EjectError as e:
+        print(printable(f"{args.spec}: error: {e}"), file=sys.stderr)
+        return EXIT_INVALID
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:
+        print(printable(f"{args.output}: error: cannot write the source: {e.strerror or e}"), file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
