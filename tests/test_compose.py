@@ -287,3 +287,8 @@ def test_list_prints_every_built_in_spec():
     assert text[0].split() == ["name", "params", "MACs", "input", "description"]
     assert next(l for l in text if l.startswith("resnet50 ")).split()[:5] == ["resnet50", "25,557,032", "4.09", "G",
                                                                              "3×224×224"]
+
+
+def test_the_readme_shows_the_example_child_as_shipped():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in readme
