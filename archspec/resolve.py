@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Union
 
 import yaml
-from pydantic import ValidationError
 
 from .errors import Issue, SpecError
+from .messages import check_scale, check_tree
 from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
@@ -133,8 +133,6 @@ def _chain(source: Source, real: str | None, seen: tuple[str, ...]) -> tuple[Any
 
 def _check_base(base: Source, tree: Any, positions: Positions, keys: Positions) -> None:
     """A base must be valid on its own (an abstract one as far as it goes)."""
-    from .pipeline import check_tree  # the schema, which resolution otherwise never needs
-
     if isinstance(tree, dict) and "scale" in tree:
         positions, keys = dict(positions), dict(keys)
         tree = _scale(dict(tree), positions, set())
@@ -256,6 +254,9 @@ def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple
     for key, value, text in items:
         name = f"--set {_clip(text)}"
         path = _key_path(key, name)
+        if path[0] == "extends":  # the chain is read before overrides apply
+            raise SpecError([Issue(name, None, None, "extends cannot be set from the command line",
+                                   "name the base spec itself as SPEC, or write a spec that extends it", "AS704")])
         if isinstance(overrides, dict):
             tree, positions = value, {p: Origin(name) for p in _paths(value, ())}
         else:
@@ -329,8 +330,6 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
     """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.
     The key paths of the values it changes are added to `scaled`."""
-    from .pipeline import check_scale
-
     settings = check_scale(tree["scale"], positions)
     tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))

@@ -194,6 +194,7 @@ def test_set_on_the_command_line_prints_resnet101():
     ("name.first=a", "--set name.first=a: error: name is a single value, it has no key 'first'"),
     ("stages.2.depth", "--set stages.2.depth: error: expected KEY=VALUE"),
     ("stages..depth=2", "--set stages..depth=2: error: 'stages..depth' is not a key path"),
+    ("extends=resnet18", "--set extends=resnet18: error: extends cannot be set from the command line"),
     ("head.dropout=[1", "--set head.dropout=[1: error: did not find expected ',' or ']'"),
 ])
 def test_set_errors_are_located_at_the_option(option, message):
