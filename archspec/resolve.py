@@ -352,8 +352,8 @@ def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
     rules: list[tuple[tuple, Any]] = []  # (key path, how its value scales)
     if "stem" in settings.apply_to:
         rules.append((("stem", "channels"), channels))
-    if "head" in settings.apply_to:  # the head's conv, where it has one
-        rules += [(("head", "conv"), channels), (("head", "channels"), channels)]
+    if "head" in settings.apply_to:  # the head's conv and hidden layers, where it has them
+        rules += [(("head", key), channels) for key in ("conv", "channels", "hidden")]
     stages = tree.get("stages")
     if "stages" in settings.apply_to and isinstance(stages, list):
         rules += [(("stages", i, key), rule) for i in range(len(stages))

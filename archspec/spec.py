@@ -218,7 +218,7 @@ class Scale(_Model):
     divisor: PositiveInt = Field(8, description="scaled channels are multiples of this (torchvision's _make_divisible)")
     apply_to: list[Literal["stem", "stages", "head"]] = Field(
         ["stem", "stages", "head"], description="whose channels the width scales (the stem's convs, each stage's "
-                                                "channels and width, the head's conv); depths scale with `stages`")
+                                                "channels and width, the head's conv and hidden layers); depths scale with `stages`")
 
 
 class Spec(_Model):

@@ -293,3 +293,19 @@ def test_list_prints_every_built_in_spec():
 def test_the_readme_shows_the_example_child_as_shipped():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in readme
+
+
+@pytest.mark.skipif(not (ROOT / "specs/efficientnet_b0.yaml").exists(), reason="EfficientNet arrives with issue 8")
+def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):
+    child = write(tmp_path, "b1.yaml", "extends: efficientnet_b0\nname: efficientnet_b1\n"
+                                       "scale: {width: 1.0, depth: 1.1}\ninput: {size: 240}\n")
+    spec = archspec.load(child)
+    assert [s.depth for s in spec.stages] == [2, 3, 3, 4, 4, 5, 2]  # torchvision: ceil(depth × 1.1)
+    assert archspec.plan(spec).params == 7_794_184  # torchvision's efficientnet_b1
+
+
+def test_a_spec_on_stdin_extends_relative_to_the_working_folder(tmp_path):
+    write(tmp_path, "base.yaml", TINY_SPEC)
+    r = cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == ["piped", "input 3×32×32 → output 5"]
