@@ -172,7 +172,10 @@ def test_an_edit_of_a_missing_list_item_is_located_at_its_index(tmp_path):
 def test_an_abstract_base_validates_as_a_base_and_does_not_build(tmp_path):
     base = write(tmp_path, "base.yaml", "abstract: true\narchspec: 1\ndefaults: {block: bottleneck}\n"
                                         "stem: {type: conv, channels: 64}\n")
-    assert cli("validate", base).returncode == 0
+    write(tmp_path, "child.yaml", "extends: base.yaml\nname: c\ninput: {size: 64}\nhead: {type: none}\n"
+                                  "stages: [{depth: 1, channels: 64}]\n")
+    folder = cli("validate", tmp_path)
+    assert (folder.returncode, folder.stderr) == (0, "2 files checked, 0 invalid\n")
     issue = only_issue(lambda: archspec.load(base))
     assert (issue.file, issue.code) == (base, "AS705")
     typo = write(tmp_path, "typo.yaml", "abstract: true\nstem: {type: conv, chanels: 64}\n")
