@@ -384,13 +384,13 @@ class _Writer:
 
             first = {k: fill(Param(k)) for k in layout.params}
             rest = {k: fill(v) for k, v in rule.items()}
-            args = ", ".join(["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying])
+            args = ["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying]
             functions.append(
-                f"def {name}({args}) -> nn.Sequential:\n"
+                _wrap(f"def {name}(", args, ") -> nn.Sequential:", "") + "\n"
                 f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
-                f"    blocks = [{_block_call(layout, first)}]\n"
+                f"    blocks = [{_block_call(layout, first, '    ')}]\n"
                 f"    for _ in range(depth - 1):\n"
-                f"        blocks.append({_block_call(layout, rest)})\n"
+                f"        blocks.append({_block_call(layout, rest, '        ')})\n"
                 f"    return nn.Sequential(*blocks)\n")
             made[id(layout)] = (name, varying, by_stage)
         several = len(made) > 1
@@ -427,7 +427,7 @@ class _Writer:
         annotations = [f"{n}: {_annotation([v[n] for v in layout.values])}" for n in layout.params]
         what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
         lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
-                 f"    def __init__({', '.join(['self', *annotations])}):", "        super().__init__()",
+                 _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
                  *self.init_lines(layout), "",
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
         return "\n".join(lines) + "\n"
@@ -509,14 +509,22 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
     return rules
 
 
-def _block_call(layout: Layout, args: dict) -> str:
+def _block_call(layout: Layout, args: dict, indent: str) -> str:
     """`Block(a, b, key=value)`: parameters by position, from the first literal on by name."""
     parts, by_name = [], False
     for k in layout.params:
         value = args[k]
         by_name = by_name or not isinstance(value, Param)
         parts.append(f"{k}={value!r}" if by_name else repr(value))
-    return f"{layout.name}({', '.join(parts)})"
+    return _wrap(f"{layout.name}(", parts, ")", indent)
+
+
+def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100) -> str:
+    """`start` + items + `end` on one line, or one item a line when that is wider than `width`."""
+    line = start + ", ".join(items) + end
+    if len(indent) + len(line.lstrip()) <= width:
+        return line
+    return start + "\n" + "".join(f"{indent}    {item},\n" for item in items) + indent + end
 
 
 def _residual_forward(layout: Layout) -> list[str]:
