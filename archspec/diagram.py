@@ -17,8 +17,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .errors import printable
 from .layers import Node
-from .units import dims
 from .plan import Plan
+from .units import dims
 
 
 @dataclass(frozen=True)
