@@ -22,9 +22,9 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
     require_torch("writing weights")
     from safetensors.torch import save_file
 
-    from . import __version__
+    from .version import version
 
-    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+    record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
     # safetensors writes its metadata map in a random order: under one key, the file is
     # byte-identical from run to run.
@@ -72,16 +72,14 @@ def load_model(path: str | Path, max_params: int | None = None):
     require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
-    from . import build
-    from .plan import plan
+    from .pipeline import build
     from .source import parse_source
-    from .spec import check_source
 
     meta = read_metadata(path)
     if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
         raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it)")
-    spec = check_source(parse_source(meta["spec"], f"{path}[spec]"))
-    model = build(plan(spec, _input_shape(path, meta)), max_params=max_params)
+    source = parse_source(meta["spec"], f"{path}[spec]")
+    model = build(source, input_shape=_input_shape(path, meta), max_params=max_params)
     model.load_state_dict(load_file(str(path)))
     return model
 

@@ -85,8 +85,8 @@ def shortcut(block: Node) -> str:
     return " + ".join(_layer(c) for c in module.children) if module.children else _layer(module)
 
 
-def _layers_box(id: str, kind: str, nodes: list[Node]) -> Box:
-    return Box(id, kind, (f"{id}: " + " → ".join(_layer(n) for n in nodes),
+def _layers_box(name: str, kind: str, nodes: list[Node]) -> Box:
+    return Box(name, kind, (f"{name}: " + " → ".join(_layer(n) for n in nodes),
                           f"{dims(nodes[-1].shape)} · {_cost(nodes)}"))
 
 

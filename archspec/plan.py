@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from . import layers as L
 from . import limits
 from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ClassifierHead, ConvStem, DeepStem, Spec, load
+from .spec import ClassifierHead, ConvStem, DeepStem, Spec
 from .units import count
 
 
@@ -64,10 +63,9 @@ def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
         _flatten(child, name + ".", depth + 1, out)
 
 
-def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
-    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors."""
-    if not isinstance(spec, Spec):
-        spec = load(str(spec))
+def plan_spec(spec: Spec, input_shape: Shape | None = None) -> Plan:
+    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
+    (`archspec.plan` also reads specs by path or name.)"""
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
@@ -118,9 +116,9 @@ class _Planner:
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
-        line, col = source.locate(self.key_path(where, e.key)) if source else (None, None)
-        file = source.path if source else self.spec.name
-        self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
+        message = f"{prefix}: {e.message}"
+        self.issues.append(source.issue(self.key_path(where, e.key), message, e.hint, e.code) if source else
+                           Issue(self.spec.name, None, None, message, e.hint, e.code))
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
