@@ -254,14 +254,18 @@ class Layout:
                 if self.kinds.setdefault(path, node.kind) != node.kind:
                     raise _Merge
         self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
-        if len({b.args.get("add") for b in blocks}) > 1:
-            raise _Merge
         self.columns: dict[tuple[str, str], object] = {}
         self.keys: dict[str, list[str]] = {}
         self.flags: dict[str, Param] = {}
         self.family: dict[str, str] = {}
         values = self._parameters(trees, in_channels)
         values += self._flags(trees, values)
+        adds = [bool(b.args.get("add")) for b in blocks]
+        self.add: bool | str = adds[0]  # whether the blocks add their shortcut, or the parameter that says
+        if len(set(adds)) > 1:  # MobileNet and EfficientNet add only where the shape is kept
+            self.add = _unique("add", [n for n, _ in values])
+            self.family[self.add] = "flag"
+            values.append((self.add, adds))
         values.sort(key=lambda v: _rank(v[0]))
         self.params = [n for n, _ in values]
         self.values = [{n: v[i] for n, v in values} for i in range(len(blocks))]  # per block
@@ -306,10 +310,11 @@ class Layout:
         for merged, members in groups:
             keys = [key for _, key in members]
             family = _FAMILIES.get(keys[0], keys[0])
-            if family == "channels" and merged == in_channels:
-                name = "in_channels"
-            elif family == "channels" and merged == [b.shape[0] for b in self.blocks]:
-                name = "out_channels"
+            outs = [b.shape[0] for b in self.blocks]
+            if family == "channels" and all(v in (None, c) for v, c in zip(merged, in_channels)):
+                name, merged[:] = "in_channels", in_channels  # where the module is absent, any value does
+            elif family == "channels" and all(v in (None, c) for v, c in zip(merged, outs)):
+                name, merged[:] = "out_channels", outs
             else:
                 name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
             name = _unique(name, [n for n, _ in named])
@@ -338,6 +343,10 @@ class Layout:
                       and [v is not None for v in values] == present]
             if tested:
                 self.flags[path] = Param(f"{tested[0]} is not None")
+                continue
+            same = next((n for n, values in flags if values == present), None)
+            if same:  # modules present together (an expansion's conv, norm and act): one flag
+                self.flags[path] = Param(same)
                 continue
             top = path.split(".")[0]
             name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
@@ -514,7 +523,8 @@ class _Writer:
         what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
         lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
-                 *self.init_lines(layout), "",
+                 *self.init_lines(layout), *([f"        self.{layout.add} = {layout.add}"] if layout.add is not True
+                                             and layout.add else []), "",
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
         return "\n".join(lines) + "\n"
 
@@ -591,8 +601,14 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
             same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
                     and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
-            rule[k] = (Param(f"{k}s[i]") if k in per_block else Param(same[0]) if same
-                       else pairs[0][1][k] if len(constants) == 1 else Param(f"{k}_rest"))
+            if k in per_block:
+                rule[k] = Param(f"{k}s[i]")
+            elif same and (same[0] == k or layout.family[k] == "channels" or len(constants) > 1):
+                rule[k] = Param(same[0])  # channels follow the first block's; other settings are literals
+            elif len(constants) == 1:
+                rule[k] = pairs[0][1][k]
+            else:
+                rule[k] = Param(f"{k}_rest")
         extra = [k for k, v in rule.items() if isinstance(v, Param) and v.name == f"{k}_rest"]
         rows = {id(stage): {**values[0], **{f"{k}_rest": values[1:2][0][k] if len(values) > 1 else values[0][k]
                                             for k in extra},
@@ -641,7 +657,7 @@ def _residual_forward(layout: Layout) -> list[str]:
     optional = shortcut in layout.flags
     for name in layout.lists["pre"]:
         run(name)
-    add = layout.blocks[0].args.get("add")
+    add = layout.add
     if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
         module = f"self.{shortcut}({current})"
         lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
@@ -653,9 +669,11 @@ def _residual_forward(layout: Layout) -> list[str]:
         added = "x"
     for name in layout.lists["main"]:
         run(name)
-    if add:
+    if add is True:
         lines.append(f"        out = {current} + {added}")
         current = "out"
+    elif add:
+        lines += [f"        if self.{add}:", f"            {current} = {current} + {added}"]
     for name in layout.lists["post"]:
         run(name)
     lines.append(f"        return {current}")
