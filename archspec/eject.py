@@ -36,18 +36,68 @@ class Primitive:
 
 
 SQUEEZE_EXCITE = '''
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+               "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid}
+
+
 class SqueezeExcite(nn.Module):
     """Squeeze-excitation (Hu et al. 2018): gate each channel by its global average."""
 
-    def __init__(self, channels: int, reduced: int):
+    def __init__(self, channels: int, reduced: int, act: str = "relu", gate: str = "sigmoid"):
         super().__init__()
         self.fc1 = nn.Conv2d(channels, reduced, 1)
-        self.act = nn.ReLU(inplace=True)
+        self.act = ACTIVATIONS[act](inplace=True)
         self.fc2 = nn.Conv2d(reduced, channels, 1)
+        self.gate = ACTIVATIONS[gate]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
-        return x * scale.sigmoid()
+        return x * self.gate(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
+'''
+
+ECA = '''
+class EfficientChannelAttention(nn.Module):
+    """ECA (Wang et al. 2020): a 1-D conv across the pooled channels gates each channel."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        return x * y.sigmoid().view(x.shape[0], -1, 1, 1)
+'''
+
+LAYER_NORM_2D = '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+PERMUTE = '''
+class Permute(nn.Module):
+    """Reorder the dimensions after the batch's."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = (0, *(d + 1 for d in dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+'''
+
+LAYER_SCALE = '''
+class LayerScale(nn.Module):
+    """A learned per-channel scale (Touvron et al. 2021)."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(channels, 1, 1) * init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
 '''
 
 DROP_PATH = '''
@@ -82,14 +132,22 @@ _INPLACE = {"inplace": False}
 PRIMITIVES: dict[str, Primitive] = {
     "conv": Primitive("nn.Conv2d", ("in_channels", "out_channels", "kernel_size"),
                       dict(stride=1, padding=0, dilation=1, groups=1, bias=True)),
-    "batchnorm": Primitive("nn.BatchNorm2d", ("num_features",)),
-    "groupnorm": Primitive("nn.GroupNorm", ("num_groups", "num_channels")),
+    "batchnorm": Primitive("nn.BatchNorm2d", ("num_features",), dict(eps=1e-5, momentum=0.1)),
+    "groupnorm": Primitive("nn.GroupNorm", ("num_groups", "num_channels"), dict(eps=1e-5)),
+    "layernorm": Primitive("nn.LayerNorm", ("normalized_shape",), dict(eps=1e-5)),
+    "layernorm2d": Primitive("LayerNorm2d", ("normalized_shape",), dict(eps=1e-5), helper=LAYER_NORM_2D),
     "relu": Primitive("nn.ReLU", defaults=_INPLACE),
+    "relu6": Primitive("nn.ReLU6", defaults=_INPLACE),
     "silu": Primitive("nn.SiLU", defaults=_INPLACE),
     "gelu": Primitive("nn.GELU"),
     "leaky_relu": Primitive("nn.LeakyReLU", defaults=_INPLACE),
     "hardswish": Primitive("nn.Hardswish", defaults=_INPLACE),
-    "se": Primitive("SqueezeExcite", ("channels", "reduced"), helper=SQUEEZE_EXCITE),
+    "hardsigmoid": Primitive("nn.Hardsigmoid", defaults=_INPLACE),
+    "sigmoid": Primitive("nn.Sigmoid"),
+    "se": Primitive("SqueezeExcite", ("channels", "reduced"), dict(act="relu", gate="sigmoid"), helper=SQUEEZE_EXCITE),
+    "eca": Primitive("EfficientChannelAttention", ("kernel_size",), helper=ECA),
+    "permute": Primitive("Permute", ("dims",), helper=PERMUTE),
+    "layer_scale": Primitive("LayerScale", ("channels", "init"), helper=LAYER_SCALE),
     "drop_path": Primitive("DropPath", ("p",), helper=DROP_PATH),
     "maxpool": Primitive("nn.MaxPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False)),
     "avgpool": Primitive("nn.AvgPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False, count_include_pad=True)),
@@ -196,14 +254,18 @@ class Layout:
                 if self.kinds.setdefault(path, node.kind) != node.kind:
                     raise _Merge
         self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
-        if len({b.args.get("add") for b in blocks}) > 1:
-            raise _Merge
         self.columns: dict[tuple[str, str], object] = {}
         self.keys: dict[str, list[str]] = {}
         self.flags: dict[str, Param] = {}
         self.family: dict[str, str] = {}
         values = self._parameters(trees, in_channels)
-        values += self._flags(trees, [n for n, _ in values])
+        values += self._flags(trees, values)
+        adds = [bool(b.args.get("add")) for b in blocks]
+        self.add: bool | str = adds[0]  # whether the blocks add their shortcut, or the parameter that says
+        if len(set(adds)) > 1:  # MobileNet and EfficientNet add only where the shape is kept
+            self.add = _unique("add", [n for n, _ in values])
+            self.family[self.add] = "flag"
+            values.append((self.add, adds))
         values.sort(key=lambda v: _rank(v[0]))
         self.params = [n for n, _ in values]
         self.values = [{n: v[i] for n, v in values} for i in range(len(blocks))]  # per block
@@ -248,10 +310,11 @@ class Layout:
         for merged, members in groups:
             keys = [key for _, key in members]
             family = _FAMILIES.get(keys[0], keys[0])
-            if family == "channels" and merged == in_channels:
-                name = "in_channels"
-            elif family == "channels" and merged == [b.shape[0] for b in self.blocks]:
-                name = "out_channels"
+            outs = [b.shape[0] for b in self.blocks]
+            if family == "channels" and all(v in (None, c) for v, c in zip(merged, in_channels)):
+                name, merged[:] = "in_channels", in_channels  # where the module is absent, any value does
+            elif family == "channels" and all(v in (None, c) for v, c in zip(merged, outs)):
+                name, merged[:] = "out_channels", outs
             else:
                 name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
             name = _unique(name, [n for n, _ in named])
@@ -261,18 +324,35 @@ class Layout:
                 self.columns[where] = Param(name)
         return named
 
-    def _flags(self, trees: list[dict[str, Node]], taken: list[str]) -> list[tuple[str, list]]:
-        """A flag for each module absent from some blocks whose parent module they have."""
+    def _flags(self, trees: list[dict[str, Node]], params: list[tuple[str, list]]) -> list[tuple[str, list]]:
+        """A flag for each module absent from some blocks whose parent module they have; or,
+        where one of the module's own parameters is None exactly where it is absent (a drop
+        path's rate), the test of that parameter."""
         flags = []
+        taken = [n for n, _ in params]
         for path in self.paths:
             parent = path.rpartition(".")[0]
             present = [path in t for t in trees]
-            if any(not here and (not parent or parent in t) for here, t in zip(present, trees)):
-                top = path.split(".")[0]
-                name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
-                self.flags[path] = Param(name)
-                self.family[name] = "flag"
-                flags.append((name, present))
+            if not any(not here and (not parent or parent in t) for here, t in zip(present, trees)):
+                continue
+            own = {v.name for (where, _), v in self.columns.items() if isinstance(v, Param)
+                   and (where == path or where.startswith(path + "."))}
+            elsewhere = {v.name for (where, _), v in self.columns.items() if isinstance(v, Param)
+                         and not (where == path or where.startswith(path + "."))}
+            tested = [n for n, values in params if n in own - elsewhere
+                      and [v is not None for v in values] == present]
+            if tested:
+                self.flags[path] = Param(f"{tested[0]} is not None")
+                continue
+            same = next((n for n, values in flags if values == present), None)
+            if same:  # modules present together (an expansion's conv, norm and act): one flag
+                self.flags[path] = Param(same)
+                continue
+            top = path.split(".")[0]
+            name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
+            self.flags[path] = Param(name)
+            self.family[name] = "flag"
+            flags.append((name, present))
         return flags
 
 
@@ -285,9 +365,10 @@ class _Writer:
     # -- finding the blocks and their classes ----------------------------------
 
     def stage_indices(self) -> list[int]:
-        """The root's children that are stages: sequentials of blocks."""
+        """The root's children that are stages: sequentials of blocks, perhaps after modules
+        that are not blocks (ConvNeXt's downsampling between stages)."""
         return [i for i, c in enumerate(self.plan.root.children)
-                if c.kind == "sequential" and c.children and all(b.kind in BLOCK_CONTAINERS for b in c.children)]
+                if c.kind == "sequential" and any(b.kind in BLOCK_CONTAINERS for b in c.children)]
 
     def layouts(self, stages: list[int]) -> dict[int, Layout]:
         """The class of each block, by id(block node)."""
@@ -296,7 +377,8 @@ class _Writer:
         for i, child in enumerate(self.plan.root.children):
             if i in stages:
                 for block in child.children:
-                    by_kind.setdefault(block.label or block.kind, []).append((block, channels))
+                    if block.kind in BLOCK_CONTAINERS:
+                        by_kind.setdefault(block.label or block.kind, []).append((block, channels))
                     channels = block.shape[0]
             elif child.kind in BLOCK_CONTAINERS:
                 raise EjectError(f"eject cannot write {child.name!r} (a {child.kind} outside a stage) yet")
@@ -324,13 +406,13 @@ class _Writer:
         prim = PRIMITIVES[kind]
         if prim.helper and prim.helper not in self.helpers:
             self.helpers.append(prim.helper)
-        parts = [repr(args[k]) for k in prim.positional]
+        parts = [_literal(args[k]) for k in prim.positional]
         for key, value in args.items():
             default = prim.defaults.get(key, _MISSING)
             if key in prim.positional or (default is not _MISSING and not isinstance(value, Param)
                                           and _typed(default) == _typed(value)):
                 continue
-            parts.append(f"{key}={value!r}")
+            parts.append(f"{key}={_literal(value)}")
         return f"{prim.cls}({', '.join(parts)})"
 
     def expression(self, layout: Layout, path: str, indent: str) -> str:
@@ -372,25 +454,28 @@ class _Writer:
         if rules is None or not contiguous or not nodes:
             return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, layouts)}" for s in nodes}
         functions, rows, made = [], [], {}
-        for layout, rule, by_stage, keys in rules.values():
+        for layout, first_rule, rule, by_stage, keys, indexed in rules.values():
             block = layout.blocks[0]
             kind = block.label or block.kind
             name = f"{kind}_stage{layout.name.removeprefix(camel(kind) + 'Block')}"
             firsts = list(by_stage.values())
-            varying = [k for k in keys if len({_typed(f[k]) for f in firsts}) > 1]
+            varying = [k for k in keys if k.endswith("s") and k[:-1] in layout.params and k not in layout.params
+                       or len({_typed(f[k]) for f in firsts}) > 1]
 
             def fill(expr):  # a Param that every row sets alike becomes its value
-                return expr if not isinstance(expr, Param) or expr.name in varying else firsts[0][expr.name]
+                if not isinstance(expr, Param) or "[" in expr.name or expr.name in varying:
+                    return expr
+                return firsts[0][expr.name]
 
-            first = {k: fill(Param(k)) for k in layout.params}
+            first = {k: fill(v) for k, v in first_rule.items()}
             rest = {k: fill(v) for k, v in rule.items()}
-            args = ", ".join(["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying])
+            args = ["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying]
             functions.append(
-                f"def {name}({args}) -> nn.Sequential:\n"
+                _wrap(f"def {name}(", args, ") -> nn.Sequential:", "") + "\n"
                 f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
-                f"    blocks = [{_block_call(layout, first)}]\n"
-                f"    for _ in range(depth - 1):\n"
-                f"        blocks.append({_block_call(layout, rest)})\n"
+                f"    blocks = [{_block_call(layout, first, '    ')}]\n"
+                f"    for {'i in range(1, depth)' if indexed else '_ in range(depth - 1)'}:\n"
+                f"        blocks.append({_block_call(layout, rest, '        ')})\n"
                 f"    return nn.Sequential(*blocks)\n")
             made[id(layout)] = (name, varying, by_stage)
         several = len(made) > 1
@@ -400,7 +485,7 @@ class _Writer:
             name, varying, by_stage = made[id(layout)]
             first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
-                [str(len(stage.children))] + [repr(first[k]) for k in varying]
+                [str(len(stage.children))] + [_literal(first[k]) for k in varying]
             rows.append(f"    ({', '.join(cells)}),")
         columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
                                                     else ["depth", *made[id(layouts[id(nodes[0].children[0])])][1]])
@@ -415,20 +500,31 @@ class _Writer:
         return functions, (table, loop), {}
 
     def unrolled(self, stage: Node, layouts: dict[int, Layout]) -> str:
-        calls = []
-        for block in stage.children:
-            layout = layouts[id(block)]
-            values = layout.values[layout.index[id(block)]]
-            calls.append(f"            {layout.name}({', '.join(f'{k}={v!r}' for k, v in values.items())}),\n")
-        return "nn.Sequential(\n" + "".join(calls) + "        )"
+        """A stage written block by block, for stages that do not fit a row of the table."""
+        items = []
+        for child in stage.children:
+            if child.kind in BLOCK_CONTAINERS:
+                layout = layouts[id(child)]
+                values = layout.values[layout.index[id(child)]]
+                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", "            "))
+            else:  # a module between stages: its arguments as they are
+                items.append(self.expression(Layout("", [Node("", "sequential", child.shape, children=[child])],
+                                                    [0]), child.name, "            "))
+        names = [c.name for c in stage.children]
+        if names == [str(i) for i in range(len(names))]:
+            return "nn.Sequential(\n" + "".join(f"            {item},\n" for item in items) + "        )"
+        self.ordered_dict = True
+        return ("nn.Sequential(OrderedDict([\n" + "".join(f"            ({n!r}, {item}),\n" for n, item in zip(names, items))
+                + "        ]))")
 
     def block_class(self, layout: Layout) -> str:
         block = layout.blocks[0]
         annotations = [f"{n}: {_annotation([v[n] for v in layout.values])}" for n in layout.params]
         what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
         lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
-                 f"    def __init__({', '.join(['self', *annotations])}):", "        super().__init__()",
-                 *self.init_lines(layout), "",
+                 _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
+                 *self.init_lines(layout), *([f"        self.{layout.add} = {layout.add}"] if layout.add is not True
+                                             and layout.add else []), "",
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
         return "\n".join(lines) + "\n"
 
@@ -451,7 +547,7 @@ class _Writer:
         spec = p.spec
         about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
         imports = ["import torch", "from torch import nn"]
-        if ZERO_PAD in self.helpers:
+        if ZERO_PAD in self.helpers or LAYER_NORM_2D in self.helpers:
             imports.insert(1, "import torch.nn.functional as F")
         if self.ordered_dict:
             imports.insert(0, "from collections import OrderedDict\n")
@@ -481,42 +577,65 @@ def _without(root: Node, stages: list[int]) -> Node:
 
 
 def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
-    """For each class: how a stage's later blocks follow from its first ({param: the first's
-    param, a literal, or a `<param>_rest` column of the table}), and each stage's row of values;
-    None when a stage does not fit one row (mixed classes, or later blocks that differ)."""
+    """For each class: how a stage's blocks follow from its row of the table, and each stage's
+    row. The first block takes the row's values; a later block takes the first's value, another
+    of the first's values (`in_channels=out_channels`), a literal, or a `<param>_rest` column; a
+    value that differs from block to block (a drop-path rate) is a `<param>s` column of one
+    value per block. None when a stage does not fit (several classes, modules between stages)."""
     by_class: dict[int, tuple[Layout, list]] = {}
     for stage in nodes:
+        if any(b.kind not in BLOCK_CONTAINERS for b in stage.children):
+            return None  # modules between stages: written out stage by stage
         layout = layouts[id(stage.children[0])]
         if any(layouts[id(b)] is not layout for b in stage.children):
             return None
         values = [layout.values[layout.index[id(b)]] for b in stage.children]
-        if any([_typed(v[k]) for k in layout.params] != [_typed(values[1][k]) for k in layout.params]
-               for v in values[2:]):
-            return None
-        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values[0], values[1:2]))
+        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
     rules = {}
     for key, (layout, found) in by_class.items():
-        pairs = [(f, later[0]) for _, f, later in found if later]
+        per_block = [k for k in layout.params if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
+        pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
+        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
         rule: dict[str, object] = {}
         for k in layout.params:
             same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
-                    and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
+                    and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
-            rule[k] = Param(same[0]) if same else pairs[0][1][k] if len(constants) == 1 else Param(f"{k}_rest")
+            if k in per_block:
+                rule[k] = Param(f"{k}s[i]")
+            elif same and (same[0] == k or layout.family[k] == "channels" or len(constants) > 1):
+                rule[k] = Param(same[0])  # channels follow the first block's; other settings are literals
+            elif len(constants) == 1:
+                rule[k] = pairs[0][1][k]
+            else:
+                rule[k] = Param(f"{k}_rest")
         extra = [k for k, v in rule.items() if isinstance(v, Param) and v.name == f"{k}_rest"]
-        rows = {id(stage): {**f, **{f"{k}_rest": (later or [f])[0][k] for k in extra}} for stage, f, later in found}
-        rules[key] = (layout, rule, rows, layout.params + [f"{k}_rest" for k in extra])
+        rows = {id(stage): {**values[0], **{f"{k}_rest": values[1:2][0][k] if len(values) > 1 else values[0][k]
+                                            for k in extra},
+                            **{f"{k}s": tuple(v[k] for v in values) for k in per_block}}
+                for stage, values in found}
+        keys = [k for k in layout.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
+            [f"{k}s" for k in per_block]
+        rules[key] = (layout, first, rule, rows, keys, bool(per_block))
     return rules
 
 
-def _block_call(layout: Layout, args: dict) -> str:
+def _block_call(layout: Layout, args: dict, indent: str) -> str:
     """`Block(a, b, key=value)`: parameters by position, from the first literal on by name."""
     parts, by_name = [], False
     for k in layout.params:
         value = args[k]
         by_name = by_name or not isinstance(value, Param)
-        parts.append(f"{k}={value!r}" if by_name else repr(value))
-    return f"{layout.name}({', '.join(parts)})"
+        parts.append(f"{k}={_literal(value)}" if by_name else _literal(value))
+    return _wrap(f"{layout.name}(", parts, ")", indent)
+
+
+def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100) -> str:
+    """`start` + items + `end` on one line, or one item a line when that is wider than `width`."""
+    line = start + ", ".join(items) + end
+    if len(indent) + len(line.lstrip()) <= width:
+        return line
+    return start + "\n" + "".join(f"{indent}    {item},\n" for item in items) + indent + end
 
 
 def _residual_forward(layout: Layout) -> list[str]:
@@ -538,7 +657,7 @@ def _residual_forward(layout: Layout) -> list[str]:
     optional = shortcut in layout.flags
     for name in layout.lists["pre"]:
         run(name)
-    add = layout.blocks[0].args.get("add")
+    add = layout.add
     if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
         module = f"self.{shortcut}({current})"
         lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
@@ -550,9 +669,11 @@ def _residual_forward(layout: Layout) -> list[str]:
         added = "x"
     for name in layout.lists["main"]:
         run(name)
-    if add:
+    if add is True:
         lines.append(f"        out = {current} + {added}")
         current = "out"
+    elif add:
+        lines += [f"        if self.{add}:", f"            {current} = {current} + {added}"]
     for name in layout.lists["post"]:
         run(name)
     lines.append(f"        return {current}")
@@ -561,5 +682,16 @@ def _residual_forward(layout: Layout) -> list[str]:
 
 def _annotation(values: list) -> str:
     """'int', or 'float | None' for a setting of a module that some blocks lack."""
+    if values and all(isinstance(v, tuple) for v in values):  # one value per block
+        return f"tuple[{_annotation([x for v in values for x in v])}, ...]"
     names = list(dict.fromkeys(type(v).__name__ for v in values if v is not None))
     return " | ".join(names + ["None"] * (None in values))
+
+
+def _literal(value) -> str:
+    """Python source for a value: floats to 12 digits (0.02, not 0.020000000000000004)."""
+    if isinstance(value, float):
+        return repr(float(f"{value:.12g}"))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_literal, value)) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)

@@ -11,7 +11,14 @@ from torch import nn
 class BottleneckBlock(nn.Module):
     """The bottleneck block."""
 
-    def __init__(self, in_channels: int, out_channels: int, width: int, stride: int, downsample: bool):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int,
+        stride: int,
+        downsample: bool,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -41,7 +48,13 @@ class BottleneckBlock(nn.Module):
         return out
 
 
-def bottleneck_stage(depth: int, in_channels: int, out_channels: int, width: int, stride: int) -> nn.Sequential:
+def bottleneck_stage(
+    depth: int,
+    in_channels: int,
+    out_channels: int,
+    width: int,
+    stride: int,
+) -> nn.Sequential:
     """`depth` bottleneck blocks: the first one changes the shape, the others keep it."""
     blocks = [BottleneckBlock(in_channels, out_channels, width, stride, downsample=True)]
     for _ in range(depth - 1):
