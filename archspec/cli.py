@@ -200,6 +200,11 @@ def _export(args: argparse.Namespace) -> int:
     if problem := _unwritable(Path(args.output)):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("archspec: error: archspec export needs PyTorch: pip install 'archspec[torch]'", file=sys.stderr)
+        return EXIT_USAGE
     from .export import ExportError, export
 
     try:

@@ -80,7 +80,7 @@ def export(p: Plan, path: str | Path, format: str, weights: str | Path | None = 
     except (OSError, ValueError) as e:  # missing, not safetensors, or not this network's weights
         if isinstance(e, WeightsError):
             raise ExportError(f"{weights}: {'; '.join(line.strip() for line in str(e).splitlines())}") from None
-        raise ExportError(f"{weights}: {getattr(e, 'strerror', None) or e}") from None
+        raise ExportError(f"{weights}: {e.strerror}" if isinstance(e, OSError) and e.strerror else str(e)) from None
     example = torch.randn(2, *p.input_shape, generator=torch.Generator().manual_seed(0))
     auto = torch.export.Dim.AUTO  # dynamic where the network allows, fixed where it does not
     dims = ({0: auto, 2: auto, 3: auto},)
