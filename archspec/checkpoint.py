@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import require_torch
 from .layers import Shape
 
 
@@ -81,6 +82,7 @@ def spec_text(spec) -> str:
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
+    require_torch("writing weights")
     from safetensors.torch import save
 
     from . import __version__
@@ -142,8 +144,9 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
     the file is any state_dict saved with safetensors, in archspec's, torchvision's or timm's
     names, loaded as strictly as `load_weights` does (WeightsError). A network over
     `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before it is built.
-    Nothing is unpickled.
+    Nothing is unpickled. Without PyTorch installed it raises TorchMissing.
     """
+    require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
     from . import build

@@ -1,6 +1,8 @@
 """`archspec build`, `archspec validate` and `archspec schema`.
 
-Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors.
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors,
+or a command that needs PyTorch without it. Each command imports what it needs when
+it runs, so `--help` costs little more than Python's own start-up.
 """
 
 from __future__ import annotations
@@ -12,12 +14,9 @@ import sys
 from pathlib import Path
 
 from . import limits
-from .checks import check_file, check_plan, errors_in
-from .errors import Issue, SpecError
+from .errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
-from .plan import check_params, count, plan
-from .source import load_source
-from .spec import check_source, json_schema, parse_count
+from .units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +33,8 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 def _count(text: str) -> int:
     """'4000000000', '4e9', '4G' and '25.6M' are counts."""
+    from .spec import parse_count
+
     try:
         value = parse_count(text.upper())
     except ValueError:
@@ -50,8 +51,19 @@ def _seed(text: str) -> int:
     return seed
 
 
+class _Version(argparse.Action):
+    """`--version`, reading the installed package's metadata only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from . import __version__
+
+        print(f"archspec {__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print archspec's version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
@@ -72,6 +84,27 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
 
+    diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
+    diff.add_argument("old", help="spec before the change")
+    diff.add_argument("new", help="spec after the change")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                      help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
+    diff.add_argument("--fail-on", choices=("incompatible",),
+                      help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
+
+    weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
+    weights.add_argument("spec", help="spec file (.yaml)")
+    weights.add_argument("file", help="weights: .safetensors (no torch needed), .pt, .pth, .bin or .ckpt")
+    weights.add_argument("--format", choices=("text", "json"), default="text")
+    weights.add_argument("--strict", action="store_true", help="exit 1 unless every tensor fits")
+
+    diagram = commands.add_parser("diagram", help="draw the network: Mermaid or SVG, from the plan")
+    diagram.add_argument("spec", help="spec file (.yaml)")
+    diagram.add_argument("-o", "--output", help="write to FILE (.svg, .mmd, or .md: Mermaid in a fenced block); "
+                                                "default: Mermaid to stdout")
+    diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
+                         help="one box per stage (default) or per block")
+
     export = commands.add_parser("export", help="export to ONNX or a torch.export program, verified against eager")
     export.add_argument("spec", help="spec file (.yaml)")
     export.add_argument("-o", "--output", required=True, help="file to write: model.onnx (+ model.onnx.data) or model.pt2")
@@ -85,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "schema": _schema, "export": _export}[args.command](args)
+        return {"build": _build, "validate": _validate, "schema": _schema, "diff": _diff,
+                "check-weights": _check_weights, "diagram": _diagram, "export": _export}[args.command](args)
+    except TorchMissing as e:
+        print(f"archspec: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("archspec: interrupted", file=sys.stderr)
         return 130
@@ -98,10 +135,17 @@ def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
     if any(i.code == "AS100" for i in issues):
         return EXIT_USAGE
-    return EXIT_INVALID if errors_in(issues) or (strict and issues) else EXIT_OK
+    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
+    from .checks import check_plan, errors_in
+    from .plan import check_params, plan
+    from .source import load_source
+    from .spec import check_source
+
+    if args.output:
+        require_torch("archspec build -o")  # before any work: the plan alone would not need it
     try:
         source = load_source(args.spec)
         p = plan(check_source(source), args.input)
@@ -167,6 +211,8 @@ def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .checks import check_file, errors_in
+
     files, issues = _spec_files(args.paths)
     invalid = 0
     for name in files:
@@ -182,11 +228,74 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from .spec import json_schema
+
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import FORMATS as DIFF_FORMATS, diff
+    from .plan import plan
+
+    try:
+        d = diff(plan(args.old), plan(args.new))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    print(DIFF_FORMATS[args.format](d))
+    return EXIT_INVALID if args.fail_on == "incompatible" and not d.weights.compatible else EXIT_OK
+
+
+def _check_weights(args: argparse.Namespace) -> int:
+    from .plan import plan
+    from .weightsfile import WeightsFileError, check_file, text
+
+    try:
+        p = plan(args.spec)
+        report = check_file(p, args.file)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except WeightsFileError as e:
+        print(printable(f"{args.file}: error: {e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
+    return EXIT_INVALID if args.strict and not report.ok else EXIT_OK
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from .diagram import FORMATS as DIAGRAM_FORMATS, render, write_atomic
+    from .plan import plan
+
+    kind = "mermaid"
+    if args.output:
+        kind = DIAGRAM_FORMATS.get(Path(args.output).suffix.lower())
+        problem = _unwritable(Path(args.output)) or (
+            "" if kind else "unknown diagram format: name it .svg, .mmd or .md")
+        if problem:
+            print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        text = render(plan(args.spec), kind, args.depth)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:  # not writable, disk full, ...
+        print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _export(args: argparse.Namespace) -> int:
+    from .plan import plan
+
     fmt = args.format or Path(args.output).suffix.lstrip(".")
     if fmt not in ("onnx", "pt2"):
         print(f"{args.output}: error: give --format onnx or --format pt2 (or an output ending .onnx or .pt2)",
@@ -200,11 +309,7 @@ def _export(args: argparse.Namespace) -> int:
     if problem := _unwritable(Path(args.output)):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("archspec: error: archspec export needs PyTorch: pip install 'archspec[torch]'", file=sys.stderr)
-        return EXIT_USAGE
+    require_torch("archspec export")
     from .export import ExportError, export
 
     try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import atomic_output
-from .layers import Shape, fmt
+from .layers import Shape
+from .units import dims
 from .plan import Plan
 
 FORMATS = ("onnx", "pt2")
@@ -48,7 +49,7 @@ class Exported:
 
     def __str__(self) -> str:
         dynamic = ", ".join(self.dynamic) if self.dynamic else "none"
-        checks = "; ".join(f"{fmt(c.shape)} max |Δ| {c.delta:.1e} (max |y| {c.scale:.3g})" for c in self.checks)
+        checks = "; ".join(f"{dims(c.shape)} max |Δ| {c.delta:.1e} (max |y| {c.scale:.3g})" for c in self.checks)
         return f"wrote {' + '.join(map(str, self.files))}: dynamic {dynamic}; matches eager at {checks}"
 
 
@@ -133,12 +134,12 @@ def _check(model, run, shape: Shape) -> Check:
     x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
     expected, got = _as_list(model(x)), _as_list(run(x))
     if len(expected) != len(got) or any(e.shape != g.shape for e, g in zip(expected, got)):
-        raise ExportError(f"the exported model's outputs at {fmt(shape)} have other shapes than eager's: "
+        raise ExportError(f"the exported model's outputs at {dims(shape)} have other shapes than eager's: "
                           f"{[tuple(g.shape) for g in got]} instead of {[tuple(e.shape) for e in expected]}")
     delta = max((e - g).abs().max().item() for e, g in zip(expected, got))
     scale = max(e.abs().max().item() for e in expected)
     if not delta <= TOLERANCE * scale:  # `not <=`: a NaN fails too
-        raise ExportError(f"the exported model differs from eager at {fmt(shape)}: max |Δ| {delta:.3g} > "
+        raise ExportError(f"the exported model differs from eager at {dims(shape)}: max |Δ| {delta:.3g} > "
                           f"{TOLERANCE:g} × max |y| {scale:.3g}")
     return Check(shape, delta, scale)
 

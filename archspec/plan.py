@@ -15,6 +15,7 @@ from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
 from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec, load
+from .units import count
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,6 @@ def check_params(p: Plan, max_params: int) -> None:
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
                                "raise the limit with --max-params (build(max_params=...))", "AS602")])
-
-
-def count(n: int) -> str:
-    """1234567 → '1,234,567'; past 10²⁴ → '1.23e+40' (Python will not print ints of over 4,300 digits)."""
-    if n < 10**24:
-        return f"{n:,}"
-    exponent = int(math.log10(n))
-    exponent -= 10**exponent > n  # log10 rounds up just below a power of ten
-    return f"{n // 10 ** (exponent - 2) / 100:.2f}e+{exponent}"
 
 
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:

@@ -106,4 +106,4 @@ def test_export_needs_torch(tmp_path, write_spec):
     r = subprocess.run([sys.executable, "-c", code, str(write_spec(TINY_SPEC)), str(tmp_path / "m.pt2")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stderr) == (2, "archspec: error: archspec export needs PyTorch: "
-                                           "pip install 'archspec[torch]'\n")
+                                           "pip install 'archspec[torch]' (torch is not installed)\n")
