@@ -99,7 +99,8 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
 def built_plan(model):
     """The Plan a model was built from (`archspec.build` records it), looking inside the
     wrappers that training adds (DistributedDataParallel, FSDP, torch.compile); None if none."""
-    for inner in (model, getattr(model, "module", None), getattr(model, "_orig_mod", None)):
+    # The wrapped module first: torch.compile's wrapper forwards attribute reads, plan included.
+    for inner in (getattr(model, "_orig_mod", None), getattr(model, "module", None), model):
         if inner is not None and getattr(inner, "archspec_plan", None) is not None:
             return inner, inner.archspec_plan
     return model, None
