@@ -78,16 +78,19 @@ def spec_text(spec) -> str:
     """The spec as YAML text that rebuilds it alone: every value written out, nothing to resolve."""
     import yaml
 
-    return yaml.safe_dump(spec.model_dump(mode="json", exclude_unset=True), sort_keys=False, allow_unicode=True)
+    tree = spec.model_dump(mode="json", exclude_unset=True)
+    for key in ("extends", "scale", "abstract"):  # already applied: the Spec is the resolved one
+        tree.pop(key, None)
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
     require_torch("writing weights")
     from safetensors.torch import save
 
-    from . import __version__
+    from .version import version
 
-    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+    record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
     # safetensors writes its metadata map in a random order: under one key, the file is
     # byte-identical from run to run.
@@ -150,24 +153,22 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
     require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
-    from . import build
-    from .plan import Plan, plan
+    from .pipeline import build, plan
 
     meta = read_metadata(path)  # also refuses a file that is not safetensors (a pickle) unread
     if spec is None:
         from .source import parse_source
-        from .spec import check_source
 
         if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
             raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it); "
                              "give the spec too: archspec.load_model(path, spec=...)")
-        spec = plan(check_source(parse_source(meta["spec"], f"{path}[spec]")), _input_shape(path, meta))
-        model = build(spec, max_params=max_params)
+        source = parse_source(meta["spec"], f"{path}[spec]")
+        model = build(source, input_shape=_input_shape(path, meta), max_params=max_params)
         model.load_state_dict(load_file(str(path)))
         return model
     from .weights import load_weights
 
-    model = build(spec if isinstance(spec, Plan) else plan(spec), max_params=max_params)
+    model = build(plan(spec), max_params=max_params)
     load_weights(model, load_file(str(path)))
     return model
 

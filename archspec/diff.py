@@ -14,11 +14,10 @@ from typing import Any
 
 from .errors import printable
 from .layers import Node, Shape
-from .units import dims
-from .plan import Plan
-from .units import si
+from .plan import Plan, sections
 from .spec import Spec
 from .tensors import Tensor, state_dict_of
+from .units import dims, si
 
 SHOWN = 10  # list entries shown in text and markdown; JSON has them all
 
@@ -56,15 +55,13 @@ class Weights:
 
     def to_dict(self) -> dict:
         return {
-            "compatible": self.compatible,
-            "carried": len(self.carried), "reshaped": len(self.reshaped), "dropped": len(self.dropped),
-            "new": len(self.new), "old_tensors": self.old_tensors, "new_tensors": self.new_tensors,
-            "carried_params": self.carried_params,
+            "compatible": self.compatible, "old_tensors": self.old_tensors, "new_tensors": self.new_tensors,
+            "carried": len(self.carried), "carried_params": self.carried_params,
             "carried_percent_of_old": _percent(self.carried_params, self.old_params),
             "carried_percent_of_new": _percent(self.carried_params, self.new_params),
-            "reshaped_tensors": [{"key": k, "old": list(a), "new": list(b)} for k, a, b in self.reshaped],
-            "dropped_tensors": [{"key": k, "shape": list(s)} for k, s in self.dropped],
-            "new_tensors_list": [{"key": k, "shape": list(s)} for k, s in self.new],
+            "reshaped": [{"key": k, "old": list(a), "new": list(b)} for k, a, b in self.reshaped],
+            "dropped": [{"key": k, "shape": list(s)} for k, s in self.dropped],
+            "new": [{"key": k, "shape": list(s)} for k, s in self.new],
         }
 
 
@@ -95,16 +92,13 @@ class Diff:
 def diff(old: Plan, new: Plan) -> Diff:
     """Compare two plans part by part, and their state_dicts tensor by tensor."""
     result = Diff(old, new, weights=weights(state_dict_of(old), state_dict_of(new)))
-    a, b = _parts(old), _parts(new)
+    a, b = _sides(old), _sides(new)
     for key in sorted(a.keys() | b.keys(), key=_order):
-        name = (a.get(key) or b.get(key))[0]
-        (_, was, old_nodes), (_, now, new_nodes) = a.get(key, (name, {}, [])), b.get(key, (name, {}, []))
-        changes = _changes(was, now)
-        part = Part(name, ".".join(map(str, key)), changes,
-                    (_sum(old_nodes, "params"), _sum(new_nodes, "params")),
-                    (_sum(old_nodes, "macs"), _sum(new_nodes, "macs")),
-                    (old_nodes[-1].shape if old_nodes else None, new_nodes[-1].shape if new_nodes else None))
-        if changes or part.params[0] != part.params[1] or part.macs[0] != part.macs[1] or part.output[0] != part.output[1]:
+        was, now = a.get(key, _ABSENT), b.get(key, _ABSENT)
+        part = Part(was.name or now.name, ".".join(map(str, key)), _changes(was.settings, now.settings),
+                    (was.params, now.params), (was.macs, now.macs), (was.output, now.output))
+        if part.changes or part.params[0] != part.params[1] or part.macs[0] != part.macs[1] \
+                or part.output[0] != part.output[1]:
             result.parts.append(part)
     return result
 
@@ -125,23 +119,41 @@ def weights(old: dict[str, Tensor], new: dict[str, Tensor]) -> Weights:
 
 # --- the parts of a plan: settings as written out, and the nodes they became --------------------
 
-def _parts(plan: Plan) -> dict[tuple, tuple[str, dict, list[Node]]]:
-    """Key path → (name, settings, plan nodes) for the input, the stem, each stage and the head."""
+@dataclass(frozen=True)
+class _Side:
+    """A part of one network: its settings as the planner saw them, and what they cost."""
+
+    name: str
+    settings: dict
+    nodes: tuple[Node, ...] = ()
+    output: Shape | None = None
+
+    @property
+    def params(self) -> int:
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.nodes)
+
+
+_ABSENT = _Side("", {})
+
+
+def _sides(plan: Plan) -> dict[tuple, _Side]:
+    """The input, the stem, each stage and the head of `plan`, by key path in the spec."""
     spec: Spec = plan.spec
-    children = plan.root.children
-    stage_names = [f"layer{i + 1}" for i in range(len(spec.all_stages))]
-    first = next((j for j, c in enumerate(children) if c.name in stage_names), len(children))
-    last = max((j for j, c in enumerate(children) if c.name in stage_names), default=first - 1)
-    stages = {c.name: c for c in children}
-    out: dict[tuple, tuple[str, dict, list[Node]]] = {
-        ("input",): ("input", {"channels": plan.input_shape[0], "size": list(plan.input_shape[1:])}, []),
-        ("stem",): ("stem", spec.stem.model_dump(), children[:first]),
-        ("head",): ("head", spec.head.model_dump(), children[last + 1:]),
+    stem, stages, head = sections(plan)
+    out = {
+        ("input",): _Side("input", {"channels": plan.input_shape[0], "size": list(plan.input_shape[1:])},
+                          output=plan.input_shape),
+        ("stem",): _Side("stem", spec.stem.model_dump(), tuple(stem), stem[-1].shape if stem else None),
+        ("head",): _Side("head", spec.head.model_dump(), tuple(head), head[-1].shape if head else None),
     }
-    for i, stage in enumerate(spec.all_stages):
-        settings = {k: stage.model_dump()[k] for k in ("depth", "channels", "stride", "dilation")}
+    for i, (stage, node) in enumerate(zip(spec.all_stages, stages)):
+        settings = {k: getattr(stage, k) for k in ("depth", "channels", "stride", "dilation")}
         settings.update(spec.stage_settings(i).model_dump())
-        out[("stages", i)] = (stage_names[i], settings, [stages[stage_names[i]]])
+        out[("stages", i)] = _Side(node.name, settings, (node,), node.shape)
     return out
 
 
@@ -151,7 +163,7 @@ def _order(key: tuple) -> tuple:
 
 def _changes(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
     if not old or not new:
-        return [("", None, _describe(new))] if new else [("", _describe(old), None)]
+        return [("stage", None, _describe(new))] if new else [("stage", _describe(old), None)]
     return [(k, old.get(k), new.get(k)) for k in [*old, *(k for k in new if k not in old)]
             if old.get(k) != new.get(k)]
 
@@ -159,10 +171,6 @@ def _changes(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
 def _describe(settings: dict) -> str:
     """A stage that exists on one side only, in a few words."""
     return f"{settings['block']} ×{settings['depth']}, {settings['channels']} channels, stride {settings['stride']}"
-
-
-def _sum(nodes: list[Node], what: str) -> int:
-    return sum(getattr(n, what) for n in nodes)
 
 
 # --- rendering ------------------------------------------------------------------------------------
@@ -194,17 +202,17 @@ def _value(v: Any) -> str:
 
 
 def _change_text(setting: str, old: Any, new: Any) -> str:
-    if not setting:  # a stage on one side only
+    if setting == "stage":  # on one side only
         return f"added: {new}" if old is None else f"removed: {old}"
     return f"{setting} {_value(old)} → {_value(new)}"
 
 
 def _signed(n: int) -> str:
-    return f"{n:+,}"
+    return f"{n:+,}" if n else "0"
 
 
 def _signed_si(n: int) -> str:
-    return ("+" if n >= 0 else "−") + si(abs(n))
+    return ("+" if n > 0 else "-" if n < 0 else "") + si(abs(n))
 
 
 def _shape_text(part: Part) -> str:
@@ -281,7 +289,7 @@ def markdown(d: Diff) -> str:
     lines += [f"| {_cell(r[0])} | `{_cell(r[1])}` | {' | '.join(_cell(c) for c in r[2:])} |" for r in _rows(d)]
     lines += ["", _cell(_totals(d)), "", f"**Weights:** {_cell(_weights_line(d, d.old.spec.name))}."]
     for what, items in _lists(d.weights):
-        lines += ["", f"<details><summary>{len(items)} {what}</summary>", ""]
+        lines += ["", f"<details><summary>{len(items)} {what} tensors</summary>", ""]
         lines += [f"- `{_cell(item)}`" for item in items[:SHOWN]]
         if len(items) > SHOWN:
             lines.append(f"- … and {len(items) - SHOWN} more (`--format json` lists all)")

@@ -14,13 +14,48 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Issue
-from .source import Source
-from .spec import _STAGES_TAGS, Defaults, Spec, Stage
+from .errors import Issue, SpecError
+from .source import Origin, Source
+from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
 
 
-def schema_issues(source: Source, error: ValidationError) -> list[Issue]:
-    issues = [_issue(source, err) for err in error.errors(include_input=False, include_url=False)]
+def check_tree(source: Source) -> Spec | None:
+    """Validate a composed tree against the schema; errors point wherever each value was set.
+
+    An abstract spec (`abstract: true`) is checked as a base: what it says must be valid,
+    but it may leave out required keys; it gives None instead of a Spec."""
+    tree = source.tree
+    abstract = isinstance(tree, dict) and tree.get("abstract") is True
+    try:
+        spec = Spec.model_validate(tree)
+    except ValidationError as e:
+        missing = ("missing", "union_tag_not_found")
+        issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
+        if issues:
+            raise SpecError(issues) from None
+        return None
+    if spec.abstract:
+        return None
+    spec._source = source
+    return spec
+
+
+def check_scale(scale: Any, positions: dict[tuple, Origin]) -> Scale:
+    """`scale:` checked by the schema, its errors located like any other."""
+    try:
+        Spec.model_validate({"scale": scale})  # through Spec, so errors are explained like every other
+    except ValidationError as e:
+        source = Source("spec", "", {"scale": scale}, positions, {})
+        issues = schema_issues(source, e, keep=lambda err: err["loc"][:1] == ("scale",))
+        if issues:
+            raise SpecError(issues) from None
+    return Scale.model_validate(scale)
+
+
+def schema_issues(source: Source, error: ValidationError, keep=lambda err: True) -> list[Issue]:
+    """The errors (those `keep(err)` accepts) as Issues, each located where its value was set."""
+    errors = error.errors(include_input=False, include_url=False)
+    issues = [_issue(source, err) for err in errors if keep(err)]
     return list(dict.fromkeys(issues))  # [H, W] errors come twice
 
 
@@ -123,23 +158,23 @@ def _issue(source: Source, err: dict) -> Issue:
         if kind == "invalid_key":  # a key that is not a string: pydantic gives its str()
             path = _key_as_written(source.tree, path)
         message, hint = _unknown_key(loc, path)
-        line, col = source.locate(path, key=True)
+        where = source.locate(path, key=True)
     elif kind in ("missing", "union_tag_not_found"):
         if kind == "union_tag_not_found":
             loc, path = loc + ("type",), path + ("type",)
         message = f"missing key '{path[-1]}' in {_dotted(path[:-1])}"
-        line, col = source.locate(path[:-1])
+        where = source.locate(path[:-1])
         hint = _add_key_hint(loc, str(path[-1]))
     elif kind in ("literal_error", "union_tag_invalid"):
         if kind == "union_tag_invalid":
             loc, path = loc + ("type",), path + ("type",)
         message, hint = _not_allowed(source, err, loc, path)
-        line, col = source.locate(path)
+        where = source.locate(path)
     else:
         path = _existing_prefix(source.tree, path)
         message, hint = _wrong_value(source, err, loc, path)
-        line, col = source.locate(path)
-    return Issue(source.path, line, col, message, hint, code)
+        where = source.locate(path)
+    return Issue(*where, message, hint, code)
 
 
 def _dotted(path: tuple) -> str:

@@ -7,14 +7,13 @@ import difflib
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
 
 from . import layers as L
 from . import limits
 from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec, load
+from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec
 from .units import count
 
 
@@ -99,13 +98,10 @@ def _stride(node: Node) -> int:
     return math.prod(_stride(c) for c in path)
 
 
-def plan(spec: Spec | str | Path, input_shape: Shape | None = None, features: list[str] | None = None) -> Plan:
+def plan_spec(spec: Spec, input_shape: Shape | None = None, features: list[str] | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
-
-    `features` (module names, e.g. ["layer2", "layer3", "layer4"]) replaces the head with
-    `{type: features, outputs: features}`, without editing the spec."""
-    if not isinstance(spec, Spec):
-        spec = load(str(spec))
+    (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
+    ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`."""
     if features is not None:
         spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
@@ -160,9 +156,9 @@ class _Planner:
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
-        line, col = source.locate(self.key_path(where, e.key)) if source else (None, None)
-        file = source.path if source else self.spec.name
-        self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
+        message = f"{prefix}: {e.message}"
+        self.issues.append(source.issue(self.key_path(where, e.key), message, e.hint, e.code) if source else
+                           Issue(self.spec.name, None, None, message, e.hint, e.code))
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
@@ -303,8 +299,8 @@ class _Planner:
     def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
         """An output name at fault: located at its place in the spec, or given as `features=`."""
         source, where = self.spec.source, ("head", "outputs", k)
-        if source and where in source.positions:
-            self.issues.append(Issue(source.path, *source.locate(where), f"head.outputs.{k}: {message}", hint, code))
+        if source and where in source.positions:  # in a file, or a --set option
+            self.issues.append(source.issue(where, f"head.outputs.{k}: {message}", hint, code))
         else:
             self.issues.append(Issue(source.path if source else self.spec.name, None, None,
                                      f"features: {message}", hint, code))
@@ -318,3 +314,14 @@ class _Planner:
             pooled = L.global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
         flat = L.flatten("flatten", pooled.shape if pooled else x)
         return [pooled, flat, L.dropout("dropout", flat.shape, head.dropout), L.linear("fc", flat.shape, head.classes)]
+
+
+def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:
+    """The network's top-level nodes as stem, stages (`layer1`, `layer2`, ...) and head (a
+    pre-activated network's final norm included): what a diff or a diagram shows part by part."""
+    names = {f"layer{i + 1}" for i in range(len(p.spec.all_stages))}
+    children = p.root.children
+    at = [j for j, c in enumerate(children) if c.name in names]
+    if not at:
+        return children, [], []
+    return children[:at[0]], children[at[0]:at[-1] + 1], children[at[-1] + 1:]

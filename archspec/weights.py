@@ -18,6 +18,8 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
 
 Loading is strict: every tensor of the source must find a place, every place must get
 a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
+With `strict=False` it loads what fits and returns a `WeightsReport`; `check` makes the
+same report from names and shapes alone (`archspec check-weights`, with no model built).
 Key translation is pure Python; torch is only touched through the tensors given.
 """
 

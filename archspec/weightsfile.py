@@ -18,7 +18,7 @@ import re
 import warnings
 from pathlib import Path
 
-from .errors import printable
+from .errors import printable, require_torch
 from .tensors import Shape, state_dict_of
 from .weights import WeightsReport, check
 
@@ -80,22 +80,21 @@ def _safetensors(path: Path) -> dict[str, Shape]:
 
 
 def _pickled(path: Path) -> dict[str, Shape]:
-    try:
-        import torch
-    except ImportError:
-        raise WeightsFileError("reading .pt/.pth files needs PyTorch: pip install torch") from None
+    require_torch(f"check-weights on a {path.suffix} file")
+    import torch
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch warns about pickle protocols it reads anyway
         try:
             loaded = torch.load(path, map_location="meta", weights_only=True)
         except pickle.UnpicklingError as e:
-            found = re.search(r"(?:Unsupported global|Trying to load unsupported object|Unsupported operand)[^\n]*",
-                              str(e))
-            what = f" ({found[0].strip().rstrip('.')})" if found else ""
-            raise WeightsFileError(f"refused: it holds more than tensors{what}, and unpickling it could run code — "
-                                   "convert it to .safetensors where it came from, or load only its state_dict") from None
+            found = re.search(r"GLOBAL ([\w.]+)", str(e))
+            if not found:
+                raise WeightsFileError("not a PyTorch weights file: torch's safe loader cannot read it") from None
+            raise WeightsFileError(f"refused: it refers to {found[1]}, not only tensors, and unpickling it could "
+                                   "run code — save the weights as .safetensors, or as a plain state_dict") from None
         except Exception as e:  # torch raises many kinds (KeyError, RuntimeError, EOFError) for a file it cannot parse
-            raise WeightsFileError(f"not a PyTorch weights file ({type(e).__name__})") from None
+            raise WeightsFileError(f"not a PyTorch weights file: torch.load cannot read it ({type(e).__name__})") from None
     return _state_dict_shapes(loaded, torch.Tensor)
 
 
@@ -119,7 +118,7 @@ def check_file(plan, path: str | Path) -> WeightsReport:
     return check(read_shapes(path), state_dict_of(plan))
 
 
-def text(report: WeightsReport, file: str, name: str, shown: int = 20) -> str:
+def text(report: WeightsReport, file: str, name: str, shown: int = 10) -> str:
     """The report for a person: counts, the share of parameters that would load, the first problems."""
     r = report
     lines = [printable(f"{file}: {len(r.fits) + len(r.unexpected) + len(r.duplicates) + len(r.mismatched)} tensors, "
