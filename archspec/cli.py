@@ -74,9 +74,9 @@ def add_spec_arguments(command: argparse.ArgumentParser, many: bool = False) -> 
     add_set_option(command)
 
 
-def add_set_option(command: argparse.ArgumentParser, help: str = "") -> None:
+def add_set_option(command: argparse.ArgumentParser, text: str = "") -> None:
     command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                         help=help or "change one value after `extends` (repeatable): KEY is a dotted path, list "
+                         help=text or "change one value after `extends` (repeatable): KEY is a dotted path, list "
                                       "items by index (stages.2.depth), VALUE is YAML")
 
 

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .errors import printable
 from .layers import Node
-from .plan import Plan
+from .plan import Plan, sections
 from .units import dims
 
 
@@ -30,21 +30,17 @@ class Box:
 
 def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
     """The boxes of the diagram, input to output."""
-    children = plan.root.children
-    stage_names = {f"layer{i + 1}" for i in range(len(plan.spec.all_stages))}
-    stages = [c for c in children if c.name in stage_names]
-    first = children.index(stages[0]) if stages else len(children)
-    last = children.index(stages[-1]) if stages else first - 1
+    stem, stages, head = sections(plan)
     out = [Box("input", "input", ("input", dims(plan.input_shape)))]
-    if first:
-        out.append(_layers_box("stem", "stem", children[:first]))
+    if stem:
+        out.append(_layers_box("stem", "stem", stem))
     for stage in stages:
         if depth == "blocks":
             out += [_block_box(stage.name, block) for block in stage.children]
         else:
             out.append(_stage_box(stage))
-    if children[last + 1:]:
-        out.append(_layers_box("head", "head", children[last + 1:]))
+    if head:
+        out.append(_layers_box("head", "head", head))
     return out
 
 
@@ -89,8 +85,8 @@ def shortcut(block: Node) -> str:
     return " + ".join(_layer(c) for c in module.children) if module.children else _layer(module)
 
 
-def _layers_box(id: str, kind: str, nodes: list[Node]) -> Box:
-    return Box(id, kind, (f"{id}: " + " → ".join(_layer(n) for n in nodes),
+def _layers_box(name: str, kind: str, nodes: list[Node]) -> Box:
+    return Box(name, kind, (f"{name}: " + " → ".join(_layer(n) for n in nodes),
                           f"{dims(nodes[-1].shape)} · {_cost(nodes)}"))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import printable
 from .layers import Node, Shape
-from .plan import Plan
+from .plan import Plan, sections
 from .spec import Spec
 from .tensors import Tensor, state_dict_of
 from .units import dims, si
@@ -92,16 +92,13 @@ class Diff:
 def diff(old: Plan, new: Plan) -> Diff:
     """Compare two plans part by part, and their state_dicts tensor by tensor."""
     result = Diff(old, new, weights=weights(state_dict_of(old), state_dict_of(new)))
-    a, b = _parts(old), _parts(new)
+    a, b = _sides(old), _sides(new)
     for key in sorted(a.keys() | b.keys(), key=_order):
-        name = (a.get(key) or b.get(key))[0]
-        (_, was, old_nodes, old_out), (_, now, new_nodes, new_out) = (side.get(key, (name, {}, [], None))
-                                                                      for side in (a, b))
-        changes = _changes(was, now)
-        part = Part(name, ".".join(map(str, key)), changes,
-                    (_sum(old_nodes, "params"), _sum(new_nodes, "params")),
-                    (_sum(old_nodes, "macs"), _sum(new_nodes, "macs")), (old_out, new_out))
-        if changes or part.params[0] != part.params[1] or part.macs[0] != part.macs[1] or part.output[0] != part.output[1]:
+        was, now = a.get(key, _ABSENT), b.get(key, _ABSENT)
+        part = Part(was.name or now.name, ".".join(map(str, key)), _changes(was.settings, now.settings),
+                    (was.params, now.params), (was.macs, now.macs), (was.output, now.output))
+        if part.changes or part.params[0] != part.params[1] or part.macs[0] != part.macs[1] \
+                or part.output[0] != part.output[1]:
             result.parts.append(part)
     return result
 
@@ -122,27 +119,41 @@ def weights(old: dict[str, Tensor], new: dict[str, Tensor]) -> Weights:
 
 # --- the parts of a plan: settings as written out, and the nodes they became --------------------
 
-def _parts(plan: Plan) -> dict[tuple, tuple[str, dict, list[Node], Shape | None]]:
-    """Key path → (name, settings, plan nodes, output shape) for the input, the stem, each stage
-    and the head."""
+@dataclass(frozen=True)
+class _Side:
+    """A part of one network: its settings as the planner saw them, and what they cost."""
+
+    name: str
+    settings: dict
+    nodes: tuple[Node, ...] = ()
+    output: Shape | None = None
+
+    @property
+    def params(self) -> int:
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.nodes)
+
+
+_ABSENT = _Side("", {})
+
+
+def _sides(plan: Plan) -> dict[tuple, _Side]:
+    """The input, the stem, each stage and the head of `plan`, by key path in the spec."""
     spec: Spec = plan.spec
-    children = plan.root.children
-    stage_names = [f"layer{i + 1}" for i in range(len(spec.all_stages))]
-    first = next((j for j, c in enumerate(children) if c.name in stage_names), len(children))
-    last = max((j for j, c in enumerate(children) if c.name in stage_names), default=first - 1)
-    stages = {c.name: c for c in children}
-    stem, head = children[:first], children[last + 1:]
+    stem, stages, head = sections(plan)
     out = {
-        ("input",): ("input", {"channels": plan.input_shape[0], "size": list(plan.input_shape[1:])}, [],
-                     plan.input_shape),
-        ("stem",): ("stem", spec.stem.model_dump(), stem, stem[-1].shape if stem else None),
-        ("head",): ("head", spec.head.model_dump(), head, head[-1].shape if head else None),
+        ("input",): _Side("input", {"channels": plan.input_shape[0], "size": list(plan.input_shape[1:])},
+                          output=plan.input_shape),
+        ("stem",): _Side("stem", spec.stem.model_dump(), tuple(stem), stem[-1].shape if stem else None),
+        ("head",): _Side("head", spec.head.model_dump(), tuple(head), head[-1].shape if head else None),
     }
-    for i, stage in enumerate(spec.all_stages):
-        settings = {k: stage.model_dump()[k] for k in ("depth", "channels", "stride", "dilation")}
+    for i, (stage, node) in enumerate(zip(spec.all_stages, stages)):
+        settings = {k: getattr(stage, k) for k in ("depth", "channels", "stride", "dilation")}
         settings.update(spec.stage_settings(i).model_dump())
-        node = stages[stage_names[i]]
-        out[("stages", i)] = (stage_names[i], settings, [node], node.shape)
+        out[("stages", i)] = _Side(node.name, settings, (node,), node.shape)
     return out
 
 
@@ -160,10 +171,6 @@ def _changes(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
 def _describe(settings: dict) -> str:
     """A stage that exists on one side only, in a few words."""
     return f"{settings['block']} ×{settings['depth']}, {settings['channels']} channels, stride {settings['stride']}"
-
-
-def _sum(nodes: list[Node], what: str) -> int:
-    return sum(getattr(n, what) for n in nodes)
 
 
 # --- rendering ------------------------------------------------------------------------------------

@@ -12,16 +12,15 @@ import os
 from typing import TYPE_CHECKING, Any, Union
 
 import yaml
-from pydantic import ValidationError
 
 from . import limits
 from .errors import Issue, SpecError, require_torch
 from .layers import Shape
-from .messages import schema_issues
+from .messages import check_tree
 from .plan import Plan, check_params, plan_spec
-from .resolve import Positions, resolve
+from .resolve import resolve
 from .source import Source
-from .spec import Scale, Spec
+from .spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -74,39 +73,6 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     model = compile_plan(p, seed=seed, device=device)
     model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
     return fold(model) if fuse else model
-
-
-def check_tree(source: Source) -> Spec | None:
-    """Validate a composed tree against the schema; errors point wherever each value was set.
-
-    An abstract spec (`abstract: true`) is checked as a base: what it says must be valid,
-    but it may leave out required keys; it gives None instead of a Spec."""
-    tree = source.tree
-    abstract = isinstance(tree, dict) and tree.get("abstract") is True
-    try:
-        spec = Spec.model_validate(tree)
-    except ValidationError as e:
-        missing = ("missing", "union_tag_not_found")
-        issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
-        if issues:
-            raise SpecError(issues) from None
-        return None
-    if spec.abstract:
-        return None
-    spec._source = source
-    return spec
-
-
-def check_scale(scale: Any, positions: Positions) -> Scale:
-    """`scale:` checked by the schema, its errors located like any other."""
-    try:
-        Spec.model_validate({"scale": scale})  # through Spec, so errors are explained like every other
-    except ValidationError as e:
-        source = Source("spec", "", {"scale": scale}, positions, {})
-        issues = schema_issues(source, e, keep=lambda err: err["loc"][:1] == ("scale",))
-        if issues:
-            raise SpecError(issues) from None
-    return Scale.model_validate(scale)
 
 
 def _as_source(spec: Spec) -> Source:

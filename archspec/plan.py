@@ -246,3 +246,14 @@ class _Planner:
             pooled = L.global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
         flat = L.flatten("flatten", pooled.shape if pooled else x)
         return [pooled, flat, L.dropout("dropout", flat.shape, head.dropout), L.linear("fc", flat.shape, head.classes)]
+
+
+def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:
+    """The network's top-level nodes as stem, stages (`layer1`, `layer2`, ...) and head (a
+    pre-activated network's final norm included): what a diff or a diagram shows part by part."""
+    names = {f"layer{i + 1}" for i in range(len(p.spec.all_stages))}
+    children = p.root.children
+    at = [j for j, c in enumerate(children) if c.name in names]
+    if not at:
+        return children, [], []
+    return children[:at[0]], children[at[0]:at[-1] + 1], children[at[-1] + 1:]

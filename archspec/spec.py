@@ -217,7 +217,8 @@ class Scale(_Model):
     depth: Annotated[float, Field(gt=0)] = Field(1.0, description="each stage's depth × depth, rounded up")
     divisor: PositiveInt = Field(8, description="scaled channels are multiples of this (torchvision's _make_divisible)")
     apply_to: list[Literal["stem", "stages", "head"]] = Field(
-        ["stem", "stages", "head"], description="whose channels the width scales; stage depths scale with `stages`")
+        ["stem", "stages", "head"], description="whose channels the width scales (the stem's convs, each stage's "
+                                                "channels and width, the head's conv and hidden layers); depths scale with `stages`")
 
 
 class Spec(_Model):
@@ -257,7 +258,16 @@ class Spec(_Model):
 
 
 def json_schema() -> dict:
-    """The JSON Schema of the spec format: draft-07, which yaml-language-server reads."""
-    return {"$schema": "http://json-schema.org/draft-07/schema#", **Spec.model_json_schema(),
-            "title": "archspec spec", "description": "A CNN described for archspec: stem, stages, head."}
+    """The JSON Schema of the spec format: draft-07, which yaml-language-server reads.
+
+    A spec with `extends:` holds only changes (list edits, nulls): for it the schema checks
+    the top-level keys, and archspec checks the rest once it is merged onto its base."""
+    strict = Spec.model_json_schema()
+    defs = strict.pop("$defs")
+    child = {"type": "object", "additionalProperties": False,
+             "properties": {key: {"description": field.get("description", "")}
+                            for key, field in strict["properties"].items()}}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "archspec spec",
+            "description": "A CNN described for archspec: stem, stages, head.", "$defs": defs,
+            "if": {"required": ["extends"]}, "then": child, "else": strict}
 
