@@ -71,7 +71,7 @@ def export(p: Plan, path: str | Path, format: str, weights: str | Path | None = 
         raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
     import torch
 
-    from . import build
+    from .pipeline import build
     from .checkpoint import load_model
 
     from .weights import WeightsError
