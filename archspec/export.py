@@ -68,7 +68,7 @@ def missing_onnx_packages() -> list[str]:
 def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = None) -> Exported:
     """Export the model of plan `p` (initial weights, or those in `weights`) to `path`, verified."""
     if kind == "onnx" and (missing := missing_onnx_packages()):
-        raise ExportError(f"--kind onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
+        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
     import torch
 
     from .pipeline import build
