@@ -24,6 +24,12 @@ def schema_issues(source: Source, error: ValidationError) -> list[Issue]:
     return list(dict.fromkeys(issues))  # [H, W] errors come twice
 
 
+def misplaced_issues(source: Source, misplaced: list[tuple[tuple, str, str]]) -> list[Issue]:
+    """Settings a block kind has no use for, each located at its value (AS305)."""
+    return [Issue(source.path, *source.locate(path), message, hint, "AS305")
+            for path, message, hint in misplaced]
+
+
 def _data_path(tree: Any, loc: tuple) -> tuple:
     """Map pydantic's `loc` onto the data: skip union tags, stop at the first part not present."""
     path, node = [], tree
