@@ -4,17 +4,16 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from . import layers as L
 from . import limits
 from .blocks import KINDS, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ClassifierHead, ConvStem, DeepStem, PatchifyStem, Spec, load
+from .spec import ClassifierHead, ConvStem, DeepStem, PatchifyStem, Spec
+from .units import count
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,9 @@ def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
         _flatten(child, name + ".", depth + 1, out)
 
 
-def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
-    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors."""
-    if not isinstance(spec, Spec):
-        spec = load(str(spec))
+def plan_spec(spec: Spec, input_shape: Shape | None = None) -> Plan:
+    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
+    (`archspec.plan` also reads specs by path or name.)"""
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
@@ -79,15 +77,6 @@ def check_params(p: Plan, max_params: int) -> None:
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
                                "raise the limit with --max-params (build(max_params=...))", "AS602")])
-
-
-def count(n: int) -> str:
-    """1234567 → '1,234,567'; past 10²⁴ → '1.23e+40' (Python will not print ints of over 4,300 digits)."""
-    if n < 10**24:
-        return f"{n:,}"
-    exponent = int(math.log10(n))
-    exponent -= 10**exponent > n  # log10 rounds up just below a power of ten
-    return f"{n // 10 ** (exponent - 2) / 100:.2f}e+{exponent}"
 
 
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:
@@ -131,9 +120,9 @@ class _Planner:
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
-        line, col = source.locate(self.key_path(where, e.key)) if source else (None, None)
-        file = source.path if source else self.spec.name
-        self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
+        message = f"{prefix}: {e.message}"
+        self.issues.append(source.issue(self.key_path(where, e.key), message, e.hint, e.code) if source else
+                           Issue(self.spec.name, None, None, message, e.hint, e.code))
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
@@ -301,9 +290,21 @@ class _Planner:
             nodes += [pooled, L.norm("head_norm", d, pooled.shape) if head.norm else None]
             x = pooled.shape
         nodes.append(L.flatten("flatten", x))
+        x = nodes[-1].shape
         hidden_act = head.hidden_act or d.act
         for j, width in enumerate(head.hidden, 1):
-            nodes.append(L.linear(f"fc{j}", nodes[-1].shape, width))
-            nodes.append(L.act(f"{hidden_act}_fc{j}", hidden_act, nodes[-1].shape))
-        features = [n for n in nodes if n is not None][-1].shape
-        return nodes + [L.dropout("dropout", features, head.dropout), L.linear("fc", features, head.classes)]
+            nodes.append(L.linear(f"fc{j}", x, width))
+            x = nodes[-1].shape
+            nodes.append(L.act(f"{hidden_act}_fc{j}", hidden_act, x))
+        return nodes + [L.dropout("dropout", x, head.dropout), L.linear("fc", x, head.classes)]
+
+
+def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:
+    """The network's top-level nodes as stem, stages (`layer1`, `layer2`, ...) and head (a
+    pre-activated network's final norm included): what a diff or a diagram shows part by part."""
+    names = {f"layer{i + 1}" for i in range(len(p.spec.all_stages))}
+    children = p.root.children
+    at = [j for j, c in enumerate(children) if c.name in names]
+    if not at:
+        return children, [], []
+    return children[:at[0]], children[at[0]:at[-1] + 1], children[at[-1] + 1:]

@@ -12,14 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      ValidationError, WithJsonSchema, create_model)
+                      WithJsonSchema, create_model)
 from pydantic_core import PydanticCustomError
 
 from . import regnet
 from .blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
 from .blocks.kind import InitScheme
-from .errors import SpecError
-from .source import Source, load_source
+from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
@@ -205,7 +204,22 @@ class Constraints(_Model):
     min_input: Size | None = Field(None, description="smallest input size the network must accept: a number or [height, width]")
 
 
+class Scale(_Model):
+    """Compound scaling (EfficientNet; the n/s/m/l/x of model families), applied when a spec is read."""
+
+    width: Annotated[float, Field(gt=0)] = Field(1.0, description="channels × width, made divisible by `divisor`")
+    depth: Annotated[float, Field(gt=0)] = Field(1.0, description="each stage's depth × depth, rounded up")
+    divisor: PositiveInt = Field(8, description="scaled channels are multiples of this (torchvision's _make_divisible)")
+    apply_to: list[Literal["stem", "stages", "head"]] = Field(
+        ["stem", "stages", "head"], description="whose channels the width scales; stage depths scale with `stages`")
+
+
 class Spec(_Model):
+    # Read before the schema (archspec.resolve): a resolved spec has neither.
+    extends: str | None = Field(None, description="the spec this one changes: a built-in name or a path "
+                                                  "relative to this file")
+    scale: Scale | None = Field(None, description="multiply depths and channels of the resolved spec")
+    abstract: bool = Field(False, description="only a base for other specs (`extends:`); may be incomplete")
     archspec: Literal[1] = Field(description="format version")
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = Field(
         description="use letters, digits, '_', '.' and '-' only")
@@ -230,32 +244,35 @@ class Spec(_Model):
         return self.stages.expand() if isinstance(self.stages, RegNetStages) else self.stages
 
     def stage_settings(self, index: int) -> Defaults:
-        """The block settings of stage `index`: the stage's own, over those written in `defaults`,
-        over its block kind's own defaults, over the format's."""
+        """The block settings of stage `index`: the stage's own over `defaults`; settings left
+        unset (None) by both take the block kind's value."""
         stage = self.all_stages[index]
         own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
         kind = KINDS[own.get("block", self.defaults.block)]
-        written = self.defaults.model_fields_set
-        return self.defaults.model_copy(update={**{k: v for k, v in kind.defaults.items() if k not in written}, **own})
+        unset = {k: v for k, v in kind.defaults.items() if own.get(k, getattr(self.defaults, k)) is None}
+        return self.defaults.model_copy(update={**own, **unset})
 
     def init_scheme(self) -> str:
         """How the network is initialised: `defaults.init`, else as its first stage's block kind says."""
-        return self.defaults.init or KINDS[self.stage_settings(0).block].init
+        return self.defaults.init or KINDS[self.all_stages[0].block or self.defaults.block].init
 
     def misplaced_settings(self) -> list[tuple[tuple, str, str]]:
         """Settings written where a block kind has no use for them: (key path, message, hint) each.
-        A stage's own setting must apply to its kind; one in `defaults`, to every stage that inherits it."""
+        A stage's own setting must apply to its kind; one in `defaults` other than the format's
+        default, to every stage that inherits it."""
         found = []
         stages = self.all_stages
-        kinds = [self.stage_settings(i).block for i in range(len(stages))]
+        kinds = [stage.block or self.defaults.block for stage in stages]
         for i, stage in enumerate(stages):
             for key in stage.model_fields_set & SETTINGS.keys():
-                if not applies(key, kinds[i]):
+                if getattr(stage, key) is not None and not applies(key, kinds[i]):
                     found.append((("stages", i, key), f"stages.{i}.{key}: `{key}` does not apply to {kinds[i]} blocks",
                                   _takers(key)))
         for key in sorted(self.defaults.model_fields_set & SETTINGS.keys()):
+            if getattr(self.defaults, key) in (None, SETTINGS[key].default):
+                continue  # the format's default chooses nothing (a Spec dumped whole writes them all)
             refusing = [i for i, stage in enumerate(stages)
-                        if key not in stage.model_fields_set and not applies(key, kinds[i])]
+                        if getattr(stage, key) is None and not applies(key, kinds[i])]
             if refusing:
                 where = f"stage {refusing[0] + 1}" if len(refusing) == 1 else f"stages {', '.join(str(i + 1) for i in refusing)}"
                 found.append((("defaults", key), f"defaults.{key}: `{key}` does not apply to {kinds[refusing[0]]} blocks "
@@ -274,24 +291,3 @@ def json_schema() -> dict:
     """The JSON Schema of the spec format: draft-07, which yaml-language-server reads."""
     return {"$schema": "http://json-schema.org/draft-07/schema#", **Spec.model_json_schema(),
             "title": "archspec spec", "description": "A CNN described for archspec: stem, stages, head."}
-
-
-def load(path: str) -> Spec:
-    """Read, parse and validate a spec file; raise SpecError with every problem found."""
-    return check_source(load_source(path))
-
-
-def check_source(source: Source) -> Spec:
-    """Validate a parsed tree against the schema; errors point into the YAML."""
-    try:
-        spec = Spec.model_validate(source.tree)
-    except ValidationError as e:
-        from .messages import schema_issues  # here, not at the top: it reads these models
-
-        raise SpecError(schema_issues(source, e)) from None
-    spec._source = source
-    if misplaced := spec.misplaced_settings():
-        from .messages import misplaced_issues
-
-        raise SpecError(misplaced_issues(source, misplaced))
-    return spec

@@ -118,6 +118,7 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 
 
 @pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
+                                     "archspec diff specs/resnet50.yaml specs/resnet101.yaml",
                                      "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml"])
 def test_the_readme_shows_real_output(command):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -2,11 +2,10 @@
 
 import pytest
 
+from archspec import load, plan
 from archspec.checks import check_plan
 from archspec.errors import SpecError
-from archspec.plan import plan
 from archspec.source import parse_source
-from archspec.spec import check_source
 
 RESNET18 = """\
 archspec: 1
@@ -26,7 +25,7 @@ head: {type: classifier, pool: avg, classes: 1000}
 def messages(text: str) -> list[str]:
     """What validate prints for `text`, errors and warnings, one string each."""
     try:
-        p = plan(check_source(parse_source(text, "net.yaml")))
+        p = plan(load(parse_source(text, "net.yaml")))
     except SpecError as e:
         return [str(i) for i in e.issues]
     return [str(i) for i in check_plan(p)]
@@ -50,14 +49,14 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("name: net", "name: my net", "net.yaml:2:7: error: name: 'my net' has characters that are not allowed — "
                                   "name: use letters, digits, '_', '.' and '-' only"),
     ("{type: conv, channels: 64, ", "{channels: 64, ",
-     "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, none"),
+     "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, patchify, none"),
     ("head: {type: classifier, pool: avg, classes: 1000}", "head: 1000",
      "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, none"),
     ("  - {depth: 2, channels: 64}\n", "  - 64\n",
      "net.yaml:7:5: error: stages.0: expected a mapping, got 64 — write a mapping with keys from: "
      "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
-     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, "
-     "depth, channels, stride, dilation"),
+     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
+     "layer_scale, depth, channels, stride, dilation"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, strides: 2}",
      "net.yaml:7:30: error: unknown key 'strides' in stages.0 — did you mean 'stride'?"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, groups: 2}",
@@ -66,8 +65,8 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, 3: 3}",
      "net.yaml:7:30: error: unknown key '3' in stages.0 — allowed keys: "
      "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
-     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, "
-     "depth, channels, stride, dilation"),
+     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
+     "layer_scale, depth, channels, stride, dilation"),
     ("{depth: 2, channels: 64}", "{depth: 2}",
      "net.yaml:7:5: error: missing key 'channels' in stages.0 — add `channels:` (channels the stage outputs)"),
     ("classes: 1000}", "classes: 1000, dropout: .nan}",
@@ -96,7 +95,7 @@ def test_shape_error_names_the_stage_block_and_sizes():
     ("1.82G", 1_820_000_000), (".5k", 500), ("2.5e7", 25_000_000), ("1T", 10**12),
 ])
 def test_counts_may_be_written_with_a_suffix(written, value):
-    spec = check_source(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
+    spec = load(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
     assert spec.constraints.max_params == value
 
 

@@ -64,10 +64,12 @@ INVERTED = Kind(
     "inverted_residual", "1×1 expansion to `width` or input × `expand` (none at 1) → `kernel`×`kernel` depthwise → "
                          "SE → 1×1 linear projection; adds the input where the shape is kept (MobileNetV2/V3, "
                          "EfficientNet MBConv; torchvision `InvertedResidual`, `MBConv`)",
-    plan, (WIDTH, EXPAND, KERNEL, *ATTENTION), add="same_shape", init="mobilenet")
+    plan, (WIDTH, EXPAND, KERNEL, *ATTENTION), defaults={"kernel": 3, "expand": 6.0}, add="same_shape",
+    init="mobilenet")
 FUSED = Kind(
     "fused_inverted_residual", "`kernel`×`kernel` expansion conv with the stride → SE → 1×1 projection; at `expand: 1` "
                                "one `kernel`×`kernel` conv; adds the input where the shape is kept (EfficientNetV2; "
                                "torchvision `FusedMBConv`)",
-    plan_fused, (WIDTH, EXPAND, KERNEL, *ATTENTION), add="same_shape", init="efficientnet")
+    plan_fused, (WIDTH, EXPAND, KERNEL, *ATTENTION), defaults={"kernel": 3, "expand": 6.0}, add="same_shape",
+    init="efficientnet")
 KINDS = (INVERTED, FUSED)

@@ -62,7 +62,7 @@ class Kind:
     summary: str  # one line for the README's table of block kinds
     layout: Layout  # the block's plan nodes
     settings: tuple[Setting, ...] = ()  # the settings it accepts besides the network-wide ones
-    defaults: dict[str, Any] = field(default_factory=dict)  # its own defaults for shared settings
+    defaults: dict[str, Any] = field(default_factory=dict)  # its values for settings whose default is None
     preact: bool = False  # norm → act before each conv: the stem has none, a final norm → act precedes the head
     add: AddRule = "always"
     init: str = "resnet"  # one of INIT_SCHEMES
@@ -120,7 +120,8 @@ BOTTLENECK = (
             "bottleneck conv that takes the stride: 3x3 (torchvision, v1.5) or 1x1 (the paper's v1)"),
 )
 
-EXPAND = Setting("expand", Annotated[float, Gt(0)], 6.0,
+EXPAND = Setting("expand", Annotated[float, Gt(0)], None,
                  "expansion ratio: inner width = round(input channels × expand) unless `width` is set "
-                 "(ConvNeXt: the MLP's, × output channels)")
-KERNEL = Setting("kernel", Annotated[int, Ge(1)], 3, "kernel size of the depthwise (or fused) conv: odd")
+                 "(default 6; ConvNeXt: the MLP's, × the channels, default 4)")
+KERNEL = Setting("kernel", Annotated[int, Ge(1)], None,
+                 "kernel size of the depthwise (or fused) conv: odd (default: the block kind's)")
