@@ -9,7 +9,9 @@ as tensors.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -68,15 +70,59 @@ class Features(nn.Module):
 class SqueezeExcite(nn.Module):
     """Hu et al. 2018; the names (`fc1`, `fc2`) are timm's and torchvision's."""
 
-    def __init__(self, channels: int, reduced: int):
+    def __init__(self, channels: int, reduced: int, act: str = "relu", gate: str = "sigmoid"):
         super().__init__()
         self.fc1 = nn.Conv2d(channels, reduced, 1)
-        self.act = nn.ReLU(inplace=True)
+        self.act = PRIMITIVES[act](inplace=True)
         self.fc2 = nn.Conv2d(reduced, channels, 1)
+        self.gate = PRIMITIVES[gate]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
-        return x * scale.sigmoid()
+        return x * self.gate(scale)
+
+
+class EfficientChannelAttention(nn.Module):
+    """ECA (Wang et al. 2020): a 1-D conv across the pooled channels; timm's `EcaModule` (`conv`)."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        return x * y.sigmoid().view(x.shape[0], -1, 1, 1)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map (torchvision's and timm's LayerNorm2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """Reorder the dimensions after the batch's."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = (0, *(d + 1 for d in dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+
+
+class LayerScale(nn.Module):
+    """A learned per-channel scale (Touvron et al. 2021), as ConvNeXt's `layer_scale`."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(channels, 1, 1) * init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
 
 
 class DropPath(nn.Module):
@@ -116,12 +162,20 @@ PRIMITIVES: dict[str, type[nn.Module]] = {
     "conv": nn.Conv2d,
     "batchnorm": nn.BatchNorm2d,
     "groupnorm": nn.GroupNorm,
+    "layernorm": nn.LayerNorm,
+    "layernorm2d": LayerNorm2d,
     "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
     "silu": nn.SiLU,
     "gelu": nn.GELU,
     "leaky_relu": nn.LeakyReLU,
     "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "sigmoid": nn.Sigmoid,
     "se": SqueezeExcite,
+    "eca": EfficientChannelAttention,
+    "permute": Permute,
+    "layer_scale": LayerScale,
     "drop_path": DropPath,
     "maxpool": nn.MaxPool2d,
     "avgpool": nn.AvgPool2d,
@@ -147,16 +201,54 @@ def to_module(node: Node) -> nn.Module:
     return PRIMITIVES[node.kind](**node.args, **GLOBAL_POOL_ARGS.get(node.kind, {}))
 
 
+def _kaiming_out(m: nn.Module) -> None:
+    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
+def _ones_zeros(m: nn.Module) -> None:
+    nn.init.ones_(m.weight)
+    nn.init.zeros_(m.bias)
+
+
+def _normal_001(m: nn.Module) -> None:
+    nn.init.normal_(m.weight, 0, 0.01)
+    nn.init.zeros_(m.bias)
+
+
+def _uniform_inv_sqrt_out(m: nn.Module) -> None:
+    bound = 1.0 / math.sqrt(m.out_features)
+    nn.init.uniform_(m.weight, -bound, bound)
+    nn.init.zeros_(m.bias)
+
+
+def _trunc_normal_002(m: nn.Module) -> None:
+    nn.init.trunc_normal_(m.weight, std=0.02)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
+# Each scheme of blocks.INIT_SCHEMES as its reference writes it: which primitive modules it
+# re-initialises, and how; the others keep PyTorch's initialisation from their construction.
+_NORMS = (nn.BatchNorm2d, nn.GroupNorm)
+INIT: dict[str, dict[tuple[type[nn.Module], ...], Callable[[nn.Module], None]]] = {
+    "resnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros},
+    "mobilenet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _normal_001},
+    "regnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _normal_001},
+    "efficientnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _uniform_inv_sqrt_out},
+    "convnext": {(nn.Conv2d, nn.Linear): _trunc_normal_002},
+}
+
+
 def init_weights(model: nn.Module, root: Node) -> None:
-    """torchvision's ResNet initialisation, in the same module order (so a seed gives the same weights)."""
+    """Initialise as the plan's scheme says, visiting the modules in the reference's order (so
+    that a seed gives the reference's weights), then zero-init residual branches if asked."""
+    scheme = INIT[root.args.get("init", "resnet")]
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        for types, init in scheme.items():
+            if type(m) in types:
+                init(m)
     _zero_init_residual(model, root)
 
 

@@ -7,6 +7,7 @@ every linear `out * in`; norms, activations, pools, adds and SE gating are free.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) after flatten
@@ -87,8 +88,9 @@ def conv(name: str, x: Shape, out: int, kernel: int, stride: int = 1, padding: i
 
 
 def norm(name: str, settings, x: Shape) -> Node | None:
-    """The norm of `settings.norm` over `x`'s channels, or None for `norm: none`."""
-    kind, c = settings.norm, x[0]
+    """The norm of `settings.norm` over `x`'s channels (a C×H×W map), or None for `norm: none`.
+    `layernorm` normalises each pixel over its channels (torchvision's LayerNorm2d)."""
+    kind, c, eps = settings.norm, x[0], settings.norm_eps
     if kind == "none":
         return None
     if kind == "groupnorm":
@@ -97,8 +99,25 @@ def norm(name: str, settings, x: Shape) -> Node | None:
             raise ShapeError(f"{name}: groupnorm with {groups} groups cannot split {c} channels",
                              "set `norm_groups:` to a divisor of every layer's channels", code="AS307",
                              key="norm_groups")
-        return Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c))
-    return Node(name, kind, x, 2 * c, 0, dict(num_features=c))
+        return Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c, eps=eps))
+    if kind == "layernorm":
+        return Node(name, "layernorm2d", x, 2 * c, 0, dict(normalized_shape=c, eps=eps))
+    return Node(name, kind, x, 2 * c, 0, dict(num_features=c, eps=eps, momentum=settings.norm_momentum))
+
+
+def layernorm(name: str, x: Shape, eps: float) -> Node:
+    """LayerNorm over the last dimension (channels-last maps, or features)."""
+    return Node(name, "layernorm", x, 2 * x[-1], 0, dict(normalized_shape=x[-1], eps=eps))
+
+
+def permute(name: str, x: Shape, dims: tuple[int, ...]) -> Node:
+    """Reorder the dimensions (without the batch's): (1, 2, 0) takes C×H×W to H×W×C."""
+    return Node(name, "permute", tuple(x[d] for d in dims), args=dict(dims=dims))
+
+
+def layer_scale(name: str, x: Shape, init: float) -> Node:
+    """A learned per-channel scale of a C×H×W map, starting at `init` (Touvron et al. 2021; ConvNeXt)."""
+    return Node(name, "layer_scale", x, x[0], 0, dict(channels=x[0], init=init))
 
 
 def act(name: str, kind: str, x: Shape, inplace: bool = True) -> Node | None:
@@ -118,11 +137,25 @@ def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int,
     return Node(name, kind, (x[0], oh, ow), args=args)
 
 
-def squeeze_excite(name: str, x: Shape, reduced: int) -> Node:
-    """Squeeze-excitation (Hu et al. 2018): global average, 1×1 conv to `reduced`, ReLU, 1×1 conv
-    back, sigmoid gate. Its convs act on 1×1 maps, so each costs in × out MACs."""
+def squeeze_excite(name: str, x: Shape, reduced: int, act: str = "relu", gate: str = "sigmoid") -> Node:
+    """Squeeze-excitation (Hu et al. 2018): global average, 1×1 conv to `reduced`, act, 1×1 conv
+    back, gate. Its convs act on 1×1 maps, so each costs in × out MACs."""
     c = x[0]
-    return Node(name, "se", x, 2 * c * reduced + reduced + c, 2 * c * reduced, dict(channels=c, reduced=reduced))
+    return Node(name, "se", x, 2 * c * reduced + reduced + c, 2 * c * reduced,
+                dict(channels=c, reduced=reduced, act=act, gate=gate))
+
+
+def eca_kernel(channels: int) -> int:
+    """ECA's kernel size: |log2(C) + 1| / 2, made odd, at least 3 (Wang et al. 2020; timm's rule)."""
+    t = int(abs(math.log(channels, 2) + 1) / 2)
+    return max(t if t % 2 else t + 1, 3)
+
+
+def eca(name: str, x: Shape) -> Node:
+    """Efficient channel attention: global average, a 1-D conv across the channels, sigmoid gate.
+    The reference counting has no 1-D convs (Conv2d and Linear only): no MACs."""
+    k = eca_kernel(x[0])
+    return Node(name, "eca", x, k, 0, dict(kernel_size=k))
 
 
 def drop_path(name: str, x: Shape, p: float) -> Node | None:
@@ -147,5 +180,8 @@ def dropout(name: str, x: Shape, p: float) -> Node | None:
 
 
 def linear(name: str, x: Shape, out: int) -> Node:
-    (features,) = x
-    return Node(name, "linear", (out,), features * out + out, features * out, dict(in_features=features, out_features=out))
+    """A linear layer over the last dimension; on a channels-last map it costs as a 1×1 conv."""
+    *lead, features = x
+    positions = math.prod(lead)
+    return Node(name, "linear", (*lead, out), features * out + out, positions * features * out,
+                dict(in_features=features, out_features=out))

@@ -37,6 +37,8 @@ def check_tree(source: Source) -> Spec | None:
     if spec.abstract:
         return None
     spec._source = source
+    if misplaced := spec.misplaced_settings():  # settings a block kind has no use for, at each one
+        raise SpecError(misplaced_issues(source, misplaced))
     return spec
 
 
@@ -57,6 +59,11 @@ def schema_issues(source: Source, error: ValidationError, keep=lambda err: True)
     errors = error.errors(include_input=False, include_url=False)
     issues = [_issue(source, err) for err in errors if keep(err)]
     return list(dict.fromkeys(issues))  # [H, W] errors come twice
+
+
+def misplaced_issues(source: Source, misplaced: list[tuple[tuple, str, str]]) -> list[Issue]:
+    """Settings a block kind has no use for, each located at its value (AS305)."""
+    return [source.issue(path, message, hint, "AS305") for path, message, hint in misplaced]
 
 
 def _data_path(tree: Any, loc: tuple) -> tuple:

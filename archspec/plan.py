@@ -3,6 +3,7 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from dataclasses import dataclass, replace
@@ -10,10 +11,10 @@ from functools import cached_property
 
 from . import layers as L
 from . import limits
-from .blocks import BLOCKS, PREACT, Placement
+from .blocks import KINDS, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec
+from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, PatchifyStem, Spec
 from .units import count
 
 
@@ -127,7 +128,8 @@ class _Planner:
         self.spec = spec
         self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
-        self.preact = [s.block in PREACT for s in self.settings]
+        self.kinds = [KINDS[s.block] for s in self.settings]
+        self.preact = [k.preact for k in self.kinds]
         self.issues: list[Issue] = []
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
 
@@ -148,11 +150,12 @@ class _Planner:
             children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
-        if not self.issues and isinstance(self.spec.head, FeaturesHead):
-            return Plan(self.spec, input_shape, self.features(children, self.spec.head.outputs))
         if self.issues:
             raise SpecError(self.issues)
-        return Plan(self.spec, input_shape, L.sequential("", children))
+        head = self.spec.head
+        root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else L.sequential("", children)
+        root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
+        return Plan(self.spec, input_shape, root)
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
@@ -187,6 +190,8 @@ class _Planner:
 
     def stem(self, x: Shape) -> list[Node | None]:
         stem, d = self.spec.stem, self.spec.defaults
+        if isinstance(stem, PatchifyStem):
+            return self.patchify(stem, x)
         if not isinstance(stem, (ConvStem, DeepStem)):
             return []
         try:
@@ -194,12 +199,23 @@ class _Planner:
             nodes = [c]
             if not self.preact[0]:  # a pre-activated first block norms its input itself
                 nodes += [L.norm("bn1", d, c.shape), L.act(d.act, d.act, c.shape)]
-            if stem.pool != "none":
+            if stem.pool == "conv":  # named as timm's replace_stem_pool
+                conv = L.conv("0", c.shape, c.shape[0], 3, 2, bias=d.norm == "none")
+                nodes.append(L.sequential("maxpool", [conv, L.norm("1", d, conv.shape), L.act("2", d.act, conv.shape)]))
+            elif stem.pool != "none":
                 nodes.append(L.pool("maxpool" if stem.pool == "max" else "pool", stem.pool + "pool", c.shape, 3, 2, 1))
         except ShapeError as e:
             self.fail(("stem",), "stem", e)
             raise
         return [n for n in nodes if n is not None]
+
+    def patchify(self, stem: PatchifyStem, x: Shape) -> list[Node | None]:
+        try:
+            c = L.conv("conv1", x, stem.channels, stem.patch, stem.patch, padding=0, bias=True)
+            return [n for n in (c, L.norm("bn1", self.spec.defaults, c.shape)) if n is not None]
+        except ShapeError as e:
+            self.fail(("stem",), "stem", e)
+            raise
 
     def stem_convs(self, stem: ConvStem | DeepStem, x: Shape) -> Node:
         """`conv1`: one conv, or (deep stem) a sequence of 3×3 convs with norm and act between."""
@@ -217,25 +233,39 @@ class _Planner:
         return L.sequential("conv1", nodes)
 
     def stage_start(self, i: int, x: Shape) -> list[Node]:
-        """The first two blocks of stage `i`, after adding the whole stage's cost to the totals."""
+        """The stage's module between stages (if its kind has one) and its first two blocks, after
+        adding the whole stage's cost to the totals."""
         stage = self.stages[i]
         if stage.dilation > 1 and stage.stride > 1:
             self.fail(("stages", i), f"stage {i + 1}", ShapeError(
                 f"dilation {stage.dilation} with stride {stage.stride}: dilation replaces the stride",
                 "set `stride: 1` on a dilated stage", code="AS306", key="dilation"))
-        blocks = [self.block(i, 0, x)]
+        entry = self.transition(i, x)
+        blocks = [self.block(i, 0, entry.shape if entry else x)]
         if stage.depth > 1:
             blocks.append(self.block(i, 1, blocks[0].shape))
         # The blocks after the second repeat it (stride 1, same shape in and out), so the
         # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
+        first = [entry, blocks[0]] if entry else [blocks[0]]
         self.spend(("stages", i), f"stage {i + 1}", stage.depth,
-                   blocks[0].params + (stage.depth - 1) * blocks[-1].params,
-                   blocks[0].macs + (stage.depth - 1) * blocks[-1].macs)
-        return blocks
+                   sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
+                   sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+        return first + blocks[1:]
+
+    def transition(self, i: int, x: Shape) -> Node | None:
+        """The module a kind puts between stages (ConvNeXt's norm + strided conv), or None."""
+        make = self.kinds[i].transition
+        if make is None:
+            return None
+        try:
+            return make(x, self.placement(i, 0), self.settings[i])
+        except ShapeError as e:
+            self.fail(("stages", i), f"stage {i + 1}, downsample", e)
+            raise
 
     def stage(self, i: int, blocks: list[Node]) -> Node:
-        """Stage `i`, from its first two blocks."""
-        for b in range(2, self.stages[i].depth):
+        """Stage `i`, from its first two blocks (after its transition module, if any)."""
+        for b in range(len([n for n in blocks if n.name != "downsample"]), self.stages[i].depth):
             blocks.append(self.block(i, b, blocks[-1].shape))
         return L.sequential(f"layer{i + 1}", blocks)
 
@@ -243,7 +273,10 @@ class _Planner:
         """Block `b` of stage `i`, or a stand-in after a shape error that leaves the output known."""
         settings = self.settings[i]
         try:
-            return BLOCKS[settings.block](str(b), x, self.placement(i, b), settings)
+            placement = self.placement(i, b)
+            if self.kinds[i].transition:  # the module before the blocks took the stride and the width
+                placement = dataclasses.replace(placement, stride=1)
+            return self.kinds[i].layout(str(b), x, placement, settings)
         except ShapeError as e:
             self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
             if e.shape is None:
@@ -306,14 +339,31 @@ class _Planner:
                                      f"features: {message}", hint, code))
 
     def head(self, x: Shape) -> list[Node | None]:
-        head = self.spec.head
+        """[1×1 conv, norm, act] → pool → [norm] → flatten → [hidden linear, act]… → dropout → linear."""
+        head, d = self.spec.head, self.spec.defaults
         if not isinstance(head, ClassifierHead):
             return []
-        pooled = None
+        nodes: list[Node | None] = []
+        if head.conv:
+            conv = L.conv("conv_head", x, head.conv, 1, bias=d.norm == "none")
+            try:
+                nodes += [conv, L.norm("bn_head", d, conv.shape), L.act(f"{d.act}_head", d.act, conv.shape)]
+            except ShapeError as e:
+                self.fail(("head", "conv"), "head", e)
+                raise
+            x = conv.shape
         if head.pool != "flatten":
             pooled = L.global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
-        flat = L.flatten("flatten", pooled.shape if pooled else x)
-        return [pooled, flat, L.dropout("dropout", flat.shape, head.dropout), L.linear("fc", flat.shape, head.classes)]
+            nodes += [pooled, L.norm("head_norm", d, pooled.shape) if head.norm else None]
+            x = pooled.shape
+        nodes.append(L.flatten("flatten", x))
+        x = nodes[-1].shape
+        hidden_act = head.hidden_act or d.act
+        for j, width in enumerate(head.hidden, 1):
+            nodes.append(L.linear(f"fc{j}", x, width))
+            x = nodes[-1].shape
+            nodes.append(L.act(f"{hidden_act}_fc{j}", hidden_act, x))
+        return nodes + [L.dropout("dropout", x, head.dropout), L.linear("fc", x, head.classes)]
 
 
 def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:

@@ -12,19 +12,21 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      WithJsonSchema)
+                      WithJsonSchema, create_model)
 from pydantic_core import PydanticCustomError
 
 from . import regnet
+from .blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
+from .blocks.kind import InitScheme
 from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 
-BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "regnet"]
-ShortcutKind = Literal["auto", "identity", "projection", "zeropad", "avgpool", "none"]
-NormKind = Literal["batchnorm", "groupnorm", "none"]
-ActKind = Literal["relu", "silu", "gelu", "leaky_relu", "hardswish", "none"]
+BlockKind = Literal[tuple(KINDS)]
+ShortcutKind = SETTINGS["shortcut"].type
+NormKind = SETTINGS["norm"].type
+ActKind = SETTINGS["act"].type
 
 
 class _Model(BaseModel):
@@ -54,53 +56,25 @@ class Input(_Model):
         return (self.channels, self.size[0], self.size[1])
 
 
-class BlockSettings(_Model):
-    """Settings a stage may set for its blocks; unset ones come from `defaults`."""
+# Settings a stage may set for its blocks (unset ones come from `defaults`), from the block
+# kinds' declarations (blocks/): each kind says which of them it accepts.
+BlockSettings = create_model(
+    "BlockSettings", __base__=_Model, __doc__="Settings a stage may set for its blocks; unset ones come from `defaults`.",
+    block=(BlockKind | None, Field(None, description="block kind")),
+    **{s.name: (s.type | None, Field(None, description=s.description)) for s in SETTINGS.values()},
+)
 
-    block: BlockKind | None = Field(None, description="block kind")
-    shortcut: ShortcutKind | None = Field(None, description="shortcut kind")
-    norm: NormKind | None = Field(None, description="norm after each conv (before it in preact blocks)")
-    norm_groups: PositiveInt | None = Field(None, description="groups of `norm: groupnorm` (default 32)")
-    act: ActKind | None = Field(None, description="activation")
-    width: PositiveInt | None = Field(
-        None, description="inner width of a bottleneck or regnet block (default: channels × bottleneck_ratio)")
-    bottleneck_ratio: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="inner width ÷ channels when `width` is not set: bottleneck 0.25 (rounded down), "
-                          "regnet 1.0 (rounded to nearest)")
-    groups: PositiveInt | None = Field(None, description="groups of the 3×3 conv (ResNeXt's cardinality)")
-    group_width: PositiveInt | None = Field(
-        None, description="channels per group of the 3×3 conv (RegNet); an alternative to `groups`")
-    stride_on: Literal["3x3", "1x1"] | None = Field(
-        None, description="bottleneck conv that takes the stride: 3x3 (torchvision, v1.5) or 1x1 (the paper's v1)")
-    se: Annotated[float, Field(ge=0, le=1)] | None = Field(
-        None, description="squeeze-excitation ratio: reduced channels = se × the base channels (0: no SE)")
-    se_base: Literal["out", "in"] | None = Field(
-        None, description="channels the SE ratio applies to: the block's output (timm SE-ResNet, default) "
-                          "or its input (torchvision RegNetY)")
-    se_divisor: PositiveInt | None = Field(
-        None, description="round the SE's reduced channels to the nearest multiple of this (default 1; timm: 8)")
-    zero_init_residual: bool | None = Field(
-        None, description="start each block as the identity: zero its last norm (last conv in preact blocks)")
-
-
-def _default(key: str, value: Any) -> Any:
-    """A default for `defaults`, described as the setting it fills."""
-    return Field(value, description=BlockSettings.model_fields[key].description)
-
-
-class Defaults(BlockSettings):
-    block: BlockKind = _default("block", "basic")
-    shortcut: ShortcutKind = _default("shortcut", "auto")
-    norm: NormKind = _default("norm", "batchnorm")
-    norm_groups: PositiveInt = _default("norm_groups", 32)
-    act: ActKind = _default("act", "relu")
-    stride_on: Literal["3x3", "1x1"] = _default("stride_on", "3x3")
-    se: Annotated[float, Field(ge=0, le=1)] = _default("se", 0.0)
-    se_base: Literal["out", "in"] = _default("se_base", "out")
-    se_divisor: PositiveInt = _default("se_divisor", 1)
-    zero_init_residual: bool = _default("zero_init_residual", False)
-    drop_path: Rate = Field(0.0, description="stochastic depth: the last block's drop-path rate, rising "
-                                             "linearly from 0 at the first block")
+Defaults = create_model(
+    "Defaults", __base__=BlockSettings, __doc__="Block settings inherited by every stage, and network-wide ones.",
+    block=(BlockKind, Field("basic", description="block kind")),
+    **{s.name: (s.type if s.default is not None else s.type | None,
+                Field(s.default, description=s.description + ("" if s.default is None else f" (default {s.default})")))
+       for s in SETTINGS.values()},
+    drop_path=(Rate, Field(0.0, description="stochastic depth: the last block's drop-path rate, rising "
+                                            "linearly from 0 at the first block")),
+    init=(InitScheme | None, Field(None, description="initialisation: " + "; ".join(
+        f"{k}: {v}" for k, v in INIT_SCHEMES.items()) + " (default: the first stage's block kind's)")),
+)
 
 
 class Stage(BlockSettings):
@@ -128,13 +102,18 @@ class RegNetStages(_Model):
                                                   self.bottleneck_ratio)]
 
 
+StemPool = Annotated[Literal["max", "avg", "conv", "none"], Field(
+    description="after the stem: a 3×3 stride-2 max or avg pool, a 3×3 stride-2 conv + norm + act in its place "
+                "(ResNet-RS, timm's replace_stem_pool), or none")]
+
+
 class ConvStem(_Model):
     type: Literal["conv"]
     channels: PositiveInt = Field(description="channels of the stem's conv")
     kernel: PositiveInt = 7
     stride: PositiveInt = 2
     padding: Annotated[int, Field(ge=0)] | None = Field(None, description="default kernel // 2")
-    pool: Literal["max", "avg", "none"] = "max"
+    pool: StemPool = "max"
 
 
 class DeepStem(_Model):
@@ -144,7 +123,15 @@ class DeepStem(_Model):
     channels: Annotated[list[PositiveInt], Field(min_length=2)] = Field(
         description="output channels of each 3×3 conv, e.g. [32, 32, 64] (timm deep) or [24, 32, 64] (deep_tiered)")
     stride: PositiveInt = 2
-    pool: Literal["max", "avg", "none"] = "max"
+    pool: StemPool = "max"
+
+
+class PatchifyStem(_Model):
+    """ConvNeXt: non-overlapping patches, a conv of kernel and stride `patch` (with a bias), then the norm."""
+
+    type: Literal["patchify"]
+    channels: PositiveInt = Field(description="channels of the stem's conv")
+    patch: PositiveInt = Field(4, description="patch size: the conv's kernel and stride")
 
 
 class NoStem(_Model):
@@ -155,7 +142,14 @@ class ClassifierHead(_Model):
     type: Literal["classifier"]
     pool: Literal["avg", "max", "flatten"] = "avg"
     classes: PositiveInt = Field(description="number of outputs of the final linear layer")
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="dropout before the final linear layer")
+    conv: PositiveInt | None = Field(
+        None, description="channels of a 1×1 conv + norm + act before the pool (MobileNet, EfficientNet: 1280)")
+    norm: bool = Field(False, description="a norm after the pool (ConvNeXt: LayerNorm)")
+    hidden: list[PositiveInt] = Field(
+        [], description="widths of hidden linear layers before the final one, each followed by its act "
+                        "(MobileNetV3: [1280])")
+    hidden_act: ActKind | None = Field(None, description="activation after each hidden layer (default: defaults.act)")
 
 
 class NoHead(_Model):
@@ -172,7 +166,7 @@ class FeaturesHead(_Model):
                     "e.g. [layer2, layer3, layer4]; the stem's output is `maxpool` (or `relu` before it)")
 
 
-Stem = Annotated[Union[ConvStem, DeepStem, NoStem], Field(discriminator="type")]
+Stem = Annotated[Union[ConvStem, DeepStem, PatchifyStem, NoStem], Field(discriminator="type")]
 Head = Annotated[Union[ClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
 
 # `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
@@ -261,10 +255,47 @@ class Spec(_Model):
         return self.stages.expand() if isinstance(self.stages, RegNetStages) else self.stages
 
     def stage_settings(self, index: int) -> Defaults:
-        """The block settings of stage `index`: the stage's own over `defaults`."""
+        """The block settings of stage `index`: the stage's own over `defaults`; settings left
+        unset (None) by both take the block kind's value."""
         stage = self.all_stages[index]
         own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
-        return self.defaults.model_copy(update=own)
+        kind = KINDS[own.get("block", self.defaults.block)]
+        unset = {k: v for k, v in kind.defaults.items() if own.get(k, getattr(self.defaults, k)) is None}
+        return self.defaults.model_copy(update={**own, **unset})
+
+    def init_scheme(self) -> str:
+        """How the network is initialised: `defaults.init`, else as its first stage's block kind says."""
+        return self.defaults.init or KINDS[self.all_stages[0].block or self.defaults.block].init
+
+    def misplaced_settings(self) -> list[tuple[tuple, str, str]]:
+        """Settings written where a block kind has no use for them: (key path, message, hint) each.
+        A stage's own setting must apply to its kind; one in `defaults` other than the format's
+        default, to every stage that inherits it."""
+        found = []
+        stages = self.all_stages
+        kinds = [stage.block or self.defaults.block for stage in stages]
+        for i, stage in enumerate(stages):
+            for key in stage.model_fields_set & SETTINGS.keys():
+                if getattr(stage, key) is not None and not applies(key, kinds[i]):
+                    found.append((("stages", i, key), f"stages.{i}.{key}: `{key}` does not apply to {kinds[i]} blocks",
+                                  _takers(key)))
+        for key in sorted(self.defaults.model_fields_set & SETTINGS.keys()):
+            if getattr(self.defaults, key) in (None, SETTINGS[key].default):
+                continue  # the format's default chooses nothing (a Spec dumped whole writes them all)
+            refusing = [i for i, stage in enumerate(stages)
+                        if getattr(stage, key) is None and not applies(key, kinds[i])]
+            if refusing:
+                where = f"stage {refusing[0] + 1}" if len(refusing) == 1 else f"stages {', '.join(str(i + 1) for i in refusing)}"
+                found.append((("defaults", key), f"defaults.{key}: `{key}` does not apply to {kinds[refusing[0]]} blocks "
+                                                 f"({where})",
+                              _takers(key)))
+        return found
+
+
+def _takers(key: str) -> str:
+    """A hint naming the block kinds that do use `key`."""
+    takers = [k for k in KINDS if applies(key, k)]
+    return f"it applies to {', '.join(takers)} blocks; remove it here" if takers else "remove it"
 
 
 def json_schema() -> dict:

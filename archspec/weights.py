@@ -43,6 +43,10 @@ class Convention:
     rules: tuple[Rule, ...]  # regex substitutions, applied in order to each name
     fallbacks: tuple[Rule, ...] = ()  # tried when the model has no tensor of the renamed name
 
+    def names(self, keys: list[str], known: Container[str] | None = None) -> dict[str, str]:
+        """Each key's archspec name."""
+        return {k: self.rename(k, known) for k in keys}
+
     def rename(self, key: str, known: Container[str] | None = None) -> str:
         for pattern, replacement in self.rules:
             key = re.sub(pattern, replacement, key)
@@ -51,6 +55,96 @@ class Convention:
                 other = re.sub(pattern, replacement, key)
                 key = other if other in known else key
         return key
+
+
+class TorchvisionFeatures(Convention):
+    """torchvision's MobileNetV2/V3, EfficientNet (V1, V2) and ConvNeXt: `features.N` indices.
+
+    Which index is which depends on the network, so the names are matched by order against
+    the model's: `features.0` is the stem (`conv1`, `bn1`); each block of the reference
+    (`features.N` flat, or `features.S.B` nested) is the model's next block `layerI.J`; ConvNeXt's
+    downsampling layers between them are the model's `layerI.downsample` in turn; the last
+    `features.N` of a network with a head conv is `conv_head`/`bn_head`; and `classifier.N`
+    layers with weights are the model's head layers in turn (`head_norm`, `fc1`…, `fc`). In a
+    block, the items of its `block` (`conv`) Sequential take the roles the model's block has,
+    in order: expansion `conv1`/`bn1`, depthwise `conv2`/`bn2`, `se`, projection `conv3`/`bn3`;
+    a ConvNeXt block's `block.0/2/3/5` are `conv1`, `norm`, `fc1`, `fc2` and its
+    `layer_scale` is `layer_scale.gamma`."""
+
+    def names(self, keys: list[str], known: Container[str] | None = None) -> dict[str, str]:
+        ours = list(known or ())
+        blocks = _ordered(re.match(r"layer\d+\.\d+(?=\.)", k) for k in ours)
+        downsamples = _ordered(re.match(r"layer\d+\.downsample(?=\.)", k) for k in ours)
+        head = [m for m in _ordered(re.match(r"[^.]+(?=\.)", k) for k in ours)
+                if not m.startswith("layer") and m not in ("conv1", "bn1", "maxpool", "conv_head", "bn_head")]
+        indices = [int(m[1]) for m in (re.match(r"features\.(\d+)\.", k) for k in keys) if m]
+        last = max(indices, default=0) if any(k.startswith("conv_head.") for k in ours) else None
+        units = _ordered(re.match(r"features\.\d+(\.\d+)?(?=\.(block|conv|layer_scale))", k) for k in keys)
+        groups = [g for g in _ordered(re.match(r"features\.\d+(?=\.\d+\.(weight|bias)$)", k) for k in keys)
+                  if g not in ("features.0", f"features.{last}")]
+        linears = _ordered(re.match(r"classifier\.\d+(?=\.)", k) for k in keys)
+        where = {**dict(zip(units, blocks)), **{g: d for g, d in zip(groups, downsamples)},
+                 **dict(zip(linears, head))}
+        out = {}
+        for key in keys:
+            stem = re.match(r"features\.0\.([01])\.(.*)", key)
+            top = re.match(r"features\.(\d+)\.([01])\.(\w+)$", key)
+            if stem:
+                out[key] = f"{('conv1', 'bn1')[int(stem[1])]}.{stem[2]}"
+            elif top and last is not None and int(top[1]) == last:
+                out[key] = f"{('conv_head', 'bn_head')[int(top[2])]}.{top[3]}"
+            else:
+                prefix = next((p for p in (key.rsplit(".", n)[0] for n in (1, 2, 3, 4)) if p in where), None)
+                out[key] = key if prefix is None else f"{where[prefix]}{key[len(prefix):]}"
+                out[key] = re.sub(r"\.layer_scale$", ".layer_scale.gamma", out[key])
+        return _block_roles(out, ours)
+
+
+def _ordered(matches) -> list[str]:
+    return list(dict.fromkeys(m[0] for m in matches if m))
+
+
+def _block_roles(names: dict[str, str], ours: list[str]) -> dict[str, str]:
+    """Inside each block, torchvision's `block.I…` / `conv.I…` items → the roles of the model's block."""
+    known = set(ours)
+    by_block: dict[str, list[str]] = {}
+    for key, name in names.items():
+        m = re.match(r"(layer\d+\.\d+)\.(block|conv)\.(\d+)\.", name)
+        if m:
+            by_block.setdefault(m[1], []).append(key)
+    for block, keys in by_block.items():
+        if f"{block}.layer_scale.gamma" in known:  # ConvNeXt
+            roles = {"0": "conv1", "2": "norm", "3": "fc1", "5": "fc2"}
+            for key in keys:
+                m = re.match(rf"{re.escape(block)}\.block\.(\d+)\.(.*)", names[key])
+                names[key] = f"{block}.{roles.get(m[1], m[1])}.{m[2]}"
+            continue
+        pairs = [(f"conv{n}", f"bn{n}") for n in (1, 2, 3)]
+        roles = [r for r in (pairs[0], pairs[1], "se", pairs[2])
+                 if any(k.startswith(f"{block}.{r if isinstance(r, str) else r[0]}.") for k in known)]
+        items = list(dict.fromkeys(re.match(r"layer\d+\.\d+\.\w+\.(\d+)", names[k])[1] for k in keys))
+        assigned, r, bare = {}, 0, None
+        for item in items:  # a conv-norm-act Sequential, an SE, or a bare conv followed by its bare norm
+            if r == len(roles):
+                break  # more items than roles: their keys stay unplaced, and load_weights says so
+            role = roles[r]
+            if role == "se":
+                assigned[item], r = (role, None), r + 1
+            elif any(re.match(rf"{re.escape(block)}\.\w+\.{item}\.0\.", names[k]) for k in keys):
+                assigned[item], r = (None, role), r + 1
+            elif bare is None:
+                assigned[item], bare = (role[0], None), role
+            else:
+                assigned[item], bare, r = (bare[1], None), None, r + 1
+        for key in keys:
+            m = re.match(rf"{re.escape(block)}\.\w+\.(\d+)\.(.*)", names[key])
+            whole, pair = assigned.get(m[1], (None, None))
+            if whole:
+                names[key] = f"{block}.{whole}.{m[2]}"
+            elif pair:
+                index, rest = m[2].split(".", 1)
+                names[key] = f"{block}.{pair[int(index)] if index in ('0', '1') else index}.{rest}"
+    return names
 
 
 ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
@@ -79,6 +173,7 @@ CONVENTIONS = (
     ), fallbacks=(
         (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
     )),
+    TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
 )
 
 
@@ -100,7 +195,7 @@ def translate(keys: Iterable[str], known: Container[str] | None = None) -> tuple
     the one among `known`, the model's names, if given)."""
     keys = list(keys)
     convention = convention_of(keys)
-    return convention, {k: convention.rename(k, known) for k in keys}
+    return convention, convention.names(keys, known)
 
 
 def compatible(source: tuple[int, ...], target: tuple[int, ...]) -> bool:

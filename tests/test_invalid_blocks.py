@@ -50,10 +50,10 @@ CASES = {  # text, line, column, code, message fragment
     "both groups and group width": (
         stage2("groups: 2, group_width: 16"), 8, 66, "AS305", "both groups and group_width are set — set one of them"),
     "groups on a basic block": (
-        stage2("block: basic, groups: 2"), 8, 64, "AS305", "stage 2, block 0: `groups` does not apply to basic blocks"),
+        stage2("block: basic, groups: 2"), 8, 64, "AS305", "stages.1.groups: `groups` does not apply to basic blocks — it applies to bottleneck, preact_bottleneck, regnet"),
     "stride on the 1x1 of a basic block": (
         variant("block: bottleneck", "block: basic, stride_on: 1x1"), 4, 37, "AS305",
-        "`stride_on` does not apply to basic blocks"),
+        "defaults.stride_on: `stride_on` does not apply to basic blocks (stages 1, 2)"),
     "width of a preact basic block": (
         stage2("block: preact_basic, width: 8"), 8, 70, "AS305", "`width` does not apply to preact_basic blocks"),
     "bottleneck ratio rounding to no channels": (
@@ -71,15 +71,16 @@ CASES = {  # text, line, column, code, message fragment
     "SE ratio above one": (defaults("se: 1.5"), 4, 51, "AS204", "defaults.se: 1.5 is too large — use a number ≤ 1"),
     "SE base that is neither in nor out": (
         defaults("se: 0.25, se_base: output"), 4, 66, "AS205",
-        "defaults.se_base: 'output' is not one of: out, in — did you mean 'out'?"),
+        "defaults.se_base: 'output' is not one of: out, in, mid — did you mean 'out'?"),
     "groupnorm groups that do not divide the channels": (
         defaults("norm: groupnorm, norm_groups: 24"), 4, 77, "AS307",
         "stem: bn1: groupnorm with 24 groups cannot split 16 channels"),
     "unknown norm": (
-        defaults("norm: layernorm"), 4, 53, "AS205", "defaults.norm: 'layernorm' is not one of: batchnorm, groupnorm, none"),
+        defaults("norm: instancenorm"), 4, 53, "AS205",
+        "defaults.norm: 'instancenorm' is not one of: batchnorm, groupnorm, layernorm, none"),
     "unknown activation": (
         defaults("act: swish"), 4, 52, "AS205",
-        "defaults.act: 'swish' is not one of: relu, silu, gelu, leaky_relu, hardswish, none"),
+        "defaults.act: 'swish' is not one of: relu, relu6, silu, gelu, leaky_relu, hardswish, hardsigmoid, none"),
     "drop path of one": (defaults("drop_path: 1.0"), 4, 58, "AS204", "defaults.drop_path: 1.0 is too large — use a number < 1"),
     "drop path on a stage": (
         stage2("drop_path: 0.1"), 8, 42, "AS201",

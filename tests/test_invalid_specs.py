@@ -26,7 +26,7 @@ CASES = {
     "missing stage depth": (variant("{depth: 2, channels: 32, stride: 2}", "{channels: 32, stride: 2}"), 8, 5,
                             "missing key 'depth' in stages.1"),
     "unknown block kind": (variant("block: basic", "block: bottlenek"), 4, 19,
-                           "defaults.block: 'bottlenek' is not one of: basic, bottleneck, preact_basic, preact_bottleneck, regnet — did you mean 'bottleneck'?"),
+                           "defaults.block: 'bottlenek' is not one of: basic, bottleneck, convnext, fused_inverted_residual, inverted_residual, preact_basic, preact_bottleneck, regnet — did you mean 'bottleneck'?"),
     "unknown head type": (variant("type: classifier", "type: classifer"), 9, 14,
                           "head.type: 'classifer' is not one of: classifier, none"),
     "unknown shortcut": (variant("shortcut: auto", "shortcut: projected"), 4, 36,

@@ -49,22 +49,24 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("name: net", "name: my net", "net.yaml:2:7: error: name: 'my net' has characters that are not allowed — "
                                   "name: use letters, digits, '_', '.' and '-' only"),
     ("{type: conv, channels: 64, ", "{channels: 64, ",
-     "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, none"),
+     "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, patchify, none"),
     ("head: {type: classifier, pool: avg, classes: 1000}", "head: 1000",
      "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, none, features"),
     ("  - {depth: 2, channels: 64}\n", "  - 64\n",
      "net.yaml:7:5: error: stages.0: expected a mapping, got 64 — write a mapping with keys from: "
-     "block, shortcut, norm, norm_groups, act, width, bottleneck_ratio, groups, group_width, stride_on, se, se_base, "
-     "se_divisor, zero_init_residual, depth, channels, stride, dilation"),
+     "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
+     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
+     "layer_scale, depth, channels, stride, dilation"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, strides: 2}",
      "net.yaml:7:30: error: unknown key 'strides' in stages.0 — did you mean 'stride'?"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, groups: 2}",
-     "net.yaml:7:38: error: stage 1, block 0: `groups` does not apply to basic blocks — "
-     "it shapes the 3×3 conv of bottleneck, preact_bottleneck and regnet blocks"),
+     "net.yaml:7:38: error: stages.0.groups: `groups` does not apply to basic blocks — "
+     "it applies to bottleneck, preact_bottleneck, regnet blocks; remove it here"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, 3: 3}",
      "net.yaml:7:30: error: unknown key '3' in stages.0 — allowed keys: "
-     "block, shortcut, norm, norm_groups, act, width, bottleneck_ratio, groups, group_width, stride_on, se, se_base, "
-     "se_divisor, zero_init_residual, depth, channels, stride, dilation"),
+     "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
+     "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
+     "layer_scale, depth, channels, stride, dilation"),
     ("{depth: 2, channels: 64}", "{depth: 2}",
      "net.yaml:7:5: error: missing key 'channels' in stages.0 — add `channels:` (channels the stage outputs)"),
     ("classes: 1000}", "classes: 1000, dropout: .nan}",

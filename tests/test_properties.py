@@ -22,6 +22,8 @@ from archspec.checks import check_plan
 from archspec.errors import Issue, SpecError
 from archspec.formats import FORMATS, render
 from archspec.source import parse_source
+from archspec.blocks import KINDS as BLOCK_KINDS, SETTINGS, applies
+from archspec.blocks.kind import NETWORK
 from archspec.spec import ActKind, BlockKind, NormKind, ShortcutKind
 
 KINDS = {name: list(typing.get_args(kind)) for name, kind in
@@ -64,24 +66,35 @@ def to_yaml(tree: dict) -> str:
 # ---- the plan is the model ------------------------------------------------------------
 
 def measured(model: torch.nn.Module, p) -> tuple[dict, dict]:
-    """Per-layer output shapes and conv/linear MACs of a meta-device forward pass."""
-    shapes, macs = {}, {}
+    """Per-layer output shapes, and the conv/linear MACs of each leaf layer of the plan (an SE's
+    two convs together), of a meta-device forward pass."""
+    shapes, module_macs = {}, {}
 
     def record(name):
         def hook(module, inputs, output):
             shapes.setdefault(name, tuple(output.shape[1:]))
+        return hook
+
+    def count(name):
+        def hook(module, inputs, output):
             if isinstance(module, torch.nn.Conv2d):
                 kh, kw = module.kernel_size
-                macs[name] = output[0].numel() * module.in_channels // module.groups * kh * kw
-            elif isinstance(module, torch.nn.Linear):
-                macs[name] = module.in_features * module.out_features
+                module_macs[name] = output[0].numel() * module.in_channels // module.groups * kh * kw
+            elif isinstance(module, torch.nn.Linear):  # on a channels-last map, once per pixel
+                module_macs[name] = output[0].numel() * module.in_features
         return hook
 
     for layer in p.layers:
         model.get_submodule(layer.name).register_forward_hook(record(layer.name))
+    for name, module in model.named_modules():
+        module.register_forward_hook(count(name))
     out = model(torch.empty(2, *p.input_shape, device="meta"))
     assert tuple(out.shape) == (2, *p.output_shape)
-    return shapes, macs
+    names = [l.name for l in p.layers]
+    leaves = [n for n in names if not any(m.startswith(n + ".") for m in names)]
+    macs = {leaf: sum(v for m, v in module_macs.items() if m == leaf or m.startswith(leaf + ".")) for leaf in leaves}
+    assert sum(module_macs.values()) == sum(macs.values())  # every conv and linear is inside a planned layer
+    return shapes, {leaf: v for leaf, v in macs.items() if v}
 
 
 @given(SPECS)
@@ -93,6 +106,68 @@ def test_plan_equals_a_meta_forward_pass(tree):
         assert all(i.code.startswith("AS3") and i.line for i in e.issues), e
         return
     event("planned")
+    model = archspec.build(p, device="meta")
+    shapes, macs = measured(model, p)
+    assert shapes == {l.name: l.shape for l in p.layers}
+    assert sum(t.numel() for t in model.parameters()) == p.params
+    assert macs == {l.name: l.macs for l in p.layers if l.name in macs}
+    assert sum(macs.values()) == p.macs
+
+
+# Every block kind with the settings it declares: a few values of each (a new setting needs an entry).
+VALUES = {
+    "norm": st.sampled_from(typing.get_args(NormKind)), "norm_groups": st.sampled_from([1, 2, 4]),
+    "norm_eps": st.sampled_from([1e-5, 1e-3]), "norm_momentum": st.sampled_from([0.1, 0.01]),
+    "act": st.sampled_from(typing.get_args(ActKind)), "shortcut": st.sampled_from(typing.get_args(ShortcutKind)),
+    "zero_init_residual": st.booleans(), "se": st.sampled_from([0.0, 0.25]),
+    "se_base": st.sampled_from(["out", "in", "mid"]), "se_divisor": st.sampled_from([1, 8]),
+    "se_round_limit": st.sampled_from([0.0, 0.9]), "se_act": st.sampled_from(["relu", "silu"]),
+    "se_gate": st.sampled_from(["sigmoid", "hardsigmoid"]), "eca": st.booleans(), "width": st.integers(1, 48),
+    "bottleneck_ratio": st.sampled_from([0.25, 1.0]), "groups": st.sampled_from([1, 2, 4]),
+    "group_width": st.sampled_from([4, 8]), "stride_on": st.sampled_from(["3x3", "1x1"]),
+    "kernel": st.sampled_from([3, 5, 7]), "expand": st.sampled_from([1, 2.5, 4, 6]),
+    "layer_scale": st.sampled_from([0.0, 1e-6, 0.5]),
+}
+NETWORK_WIDE = {s.name for s in NETWORK}
+
+
+def test_every_block_setting_has_values_to_try():
+    assert set(VALUES) == set(SETTINGS)
+
+
+def stage_of(kind: str) -> st.SearchStrategy[dict]:
+    own = {name: VALUES[name] for name in SETTINGS if applies(name, kind) and name not in NETWORK_WIDE}
+    return st.fixed_dictionaries({"block": st.just(kind), "depth": st.integers(1, 3), "channels": st.integers(1, 48)},
+                                 optional={**own, "stride": st.integers(1, 3), "act": VALUES["act"]})
+
+
+EVERY_KIND = st.fixed_dictionaries({
+    "archspec": st.just(1), "name": st.just("generated"),
+    "input": st.fixed_dictionaries({"channels": st.integers(1, 3), "size": st.integers(8, 48)}),
+    "defaults": st.fixed_dictionaries({}, optional={name: VALUES[name] for name in NETWORK_WIDE}
+                                      | {"drop_path": st.sampled_from([0.0, 0.1])}),
+    "stem": st.one_of(
+        st.fixed_dictionaries({"type": st.just("patchify"), "channels": st.integers(1, 32),
+                               "patch": st.integers(1, 4)}),
+        st.fixed_dictionaries({"type": st.just("conv"), "channels": st.integers(1, 32)},
+                              optional={"kernel": st.sampled_from([3, 7]), "pool": st.sampled_from(["max", "conv"])})),
+    "stages": st.lists(st.sampled_from(sorted(BLOCK_KINDS)).flatmap(stage_of), min_size=1, max_size=3),
+    "head": st.fixed_dictionaries({"type": st.just("classifier"), "classes": st.integers(1, 20)}, optional={
+        "conv": st.integers(1, 32), "norm": st.booleans(), "hidden": st.lists(st.integers(1, 16), max_size=2),
+        "hidden_act": VALUES["act"], "dropout": st.sampled_from([0.0, 0.2]),
+        "pool": st.sampled_from(["avg", "max"])})})
+
+
+@settings(max_examples=min(settings.default.max_examples, 40))
+@given(EVERY_KIND)
+def test_plan_equals_a_meta_forward_pass_for_every_kind_stem_and_head(tree):
+    try:
+        p = plan(load(parse_source(to_yaml(tree), "generated.yaml")))
+    except SpecError as e:  # a well-typed spec the planner refuses (shapes, groups): located
+        event(f"refused: {' '.join(sorted({i.code for i in e.issues}))}")
+        assert all(i.code.startswith("AS3") and i.line for i in e.issues), e
+        return
+    event("planned: " + " ".join(sorted({s.block for s in p.spec.all_stages})))
     model = archspec.build(p, device="meta")
     shapes, macs = measured(model, p)
     assert shapes == {l.name: l.shape for l in p.layers}

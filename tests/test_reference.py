@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.weights import ARCHSPEC, compatible, translate
+from archspec.weights import ARCHSPEC, TorchvisionFeatures, compatible, translate
 from conftest import reference_figures, reference_state_dict, shipped_specs, spec_id
 
 SPECS = shipped_specs()
@@ -39,12 +39,12 @@ def test_the_references_cover_the_block_vocabulary():
 
 @pytest.mark.parametrize("path", REFERENCED, ids=spec_id)
 def test_state_dict_keys_and_shapes_equal_reference_in_order(path):
-    """Same names: same keys, shapes and order. Other names (torchvision RegNet, timm ResNetV2):
+    """Same names: same keys, shapes and order. Other names (torchvision RegNet and `features.N`, timm ResNetV2):
     each reference key translates to one of ours, of a shape `load_weights` accepts."""
     model = archspec.build(path, device="meta")
     ours = [(k, list(v.shape)) for k, v in model.state_dict().items()]
     reference = reference_state_dict(spec_id(path))
-    convention, names = translate(k for k, _ in reference)
+    convention, names = translate([k for k, _ in reference], dict(ours))
     if convention is ARCHSPEC:
         assert ours == reference
         return
@@ -84,7 +84,25 @@ def test_top_level_outputs_equal_reference(path):
     outputs = reference_figures()[spec_id(path)]["layer_outputs"]
     ref = outputs["top_level"] + outputs["second_level"]
     convention, names = translate(name for name, _, _ in ref)
+    if isinstance(convention, TorchvisionFeatures):
+        flat = any(kind == "InvertedResidual" for _, kind, _ in outputs["second_level"])
+        assert [tuple(shape) for _, _, shape in outputs["second_level"]] == features_outputs(archspec.plan(path), flat)
+        return
     planned = {l.name: (1, *l.shape) for l in archspec.plan(path).layers}
     shared = [(names[name], tuple(shape)) for name, _, shape in ref if names[name] in planned]
     assert {name for name, _, _ in ref if names[name] not in planned} <= UNSHARED
     assert shared == [(name, planned[name]) for name, _ in shared]
+
+
+def features_outputs(p: archspec.Plan, flat: bool) -> list[tuple]:
+    """Output shapes in the order of torchvision's `features.N`: the stem, then each block (`flat`,
+    MobileNet) or each stage (EfficientNet; ConvNeXt with its downsampling layers between), then
+    the head conv."""
+    top = p.root.children
+    stages = [n for n in top if n.name.startswith("layer")]
+    units = [top[top.index(stages[0]) - 1]]  # the stem's last layer
+    for stage in stages:
+        blocks = [c for c in stage.children if c.name != "downsample"]
+        units += [c for c in stage.children if c.name == "downsample"] + (blocks if flat else [stage])
+    units += [n for n in top if n.name.endswith("_head")][-1:]  # the head conv's act
+    return [(1, *n.shape) for n in units]

@@ -46,7 +46,7 @@ VALID = """\
 archspec: 1
 name: net
 input: {channels: 3, size: [224, 192]}
-defaults: {block: bottleneck, shortcut: projection, width: 32}
+defaults: {block: bottleneck, shortcut: projection, norm_eps: 0.001}
 stem: {type: none}
 stages:
   - {depth: 1, channels: 64, block: basic}

@@ -7,14 +7,15 @@ the first 1×1 (the paper's v1). The inner width is `width:` or channels / 4.
 from __future__ import annotations
 
 from ..layers import Node, Shape, act, conv, norm
-from .residual import Placement, conv_groups, inner_width, residual, squeeze
+from .kind import ATTENTION, BOTTLENECK, SHORTCUT, ZERO_INIT, Kind, Placement
+from .residual import conv_groups, inner_width, residual, squeeze
 
 
 def plan(name: str, x: Shape, p: Placement, s) -> Node:
-    return bottleneck(name, x, p, s, inner_width(p.channels, s, 0.25, int), "bottleneck")
+    return bottleneck(name, x, p, s, inner_width(p.channels, s, 0.25, int), KIND)
 
 
-def bottleneck(name: str, x: Shape, p: Placement, s, width: int, label: str, se_after_3x3: bool = False) -> Node:
+def bottleneck(name: str, x: Shape, p: Placement, s, width: int, kind: Kind, se_after_3x3: bool = False) -> Node:
     """The bottleneck layout, shared with the RegNet block (which puts its SE after the 3×3)."""
     groups = conv_groups(width, s)
     bias = s.norm == "none"
@@ -28,4 +29,10 @@ def bottleneck(name: str, x: Shape, p: Placement, s, width: int, label: str, se_
             se if se_after_3x3 else None,
             conv3, norm("bn3", s, conv3.shape),
             None if se_after_3x3 else se]
-    return residual(name, x, main, s, p, [act(f"{s.act}3", s.act, conv3.shape)], label)
+    return residual(name, x, main, s, p, [act(f"{s.act}3", s.act, conv3.shape)], kind)
+
+
+KIND = Kind(
+    "bottleneck", "1×1 reduce → 3×3 (grouped with `groups`/`group_width`) → 1×1 expand, inner width `width` or "
+                  "channels / 4 (torchvision `Bottleneck`; ResNeXt, wide ResNet)",
+    plan, (SHORTCUT, ZERO_INIT, *ATTENTION, *BOTTLENECK))

@@ -6,19 +6,18 @@ Layout of timm's `PreActBasic` / `PreActBottleneck` (ResNetV2)."""
 from __future__ import annotations
 
 from ..layers import Node, Shape, act, conv, norm
-from .basic import BOTTLENECK_ONLY
-from .residual import Placement, conv_groups, inner_width, reject, residual, squeeze
+from .kind import ATTENTION, BOTTLENECK, SHORTCUT, ZERO_INIT, Kind, Placement
+from .residual import conv_groups, inner_width, residual, squeeze
 
 
 def plan_basic(name: str, x: Shape, p: Placement, s) -> Node:
-    reject(s, "preact_basic", BOTTLENECK_ONLY)
     bias = s.norm == "none"
     pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x, inplace=s.norm != "none")]  # else it would act on x itself
     conv1 = conv("conv1", x, p.channels, 3, p.stride, dilation=p.first_dilation, bias=bias)
     conv2 = conv("conv2", conv1.shape, p.channels, 3, 1, dilation=p.dilation, bias=bias)
     main = [conv1, norm("bn2", s, conv1.shape), act(f"{s.act}2", s.act, conv1.shape),
             conv2, squeeze(conv2.shape, x, p.channels, s)]
-    return residual(name, x, main, s, p, [], "preact_basic", pre=pre)
+    return residual(name, x, main, s, p, [], BASIC, pre=pre)
 
 
 def plan_bottleneck(name: str, x: Shape, p: Placement, s) -> Node:
@@ -33,4 +32,15 @@ def plan_bottleneck(name: str, x: Shape, p: Placement, s) -> Node:
     main = [conv1, norm("bn2", s, conv1.shape), act(f"{s.act}2", s.act, conv1.shape),
             conv2, norm("bn3", s, conv2.shape), act(f"{s.act}3", s.act, conv2.shape),
             conv3, squeeze(conv3.shape, x, p.channels, s)]
-    return residual(name, x, main, s, p, [], "preact_bottleneck", pre=pre)
+    return residual(name, x, main, s, p, [], BOTTLENECK_KIND, pre=pre)
+
+
+BASIC = Kind(
+    "preact_basic", "pre-activation basic block: norm → act → conv twice, nothing after the add (He et al. 2016; "
+                    "timm `PreActBasic`)",
+    plan_basic, (SHORTCUT, ZERO_INIT, *ATTENTION), preact=True)
+BOTTLENECK_KIND = Kind(
+    "preact_bottleneck", "pre-activation bottleneck: (norm → act → conv) × 3 (He et al. 2016; timm "
+                         "`PreActBottleneck`, ResNetV2)",
+    plan_bottleneck, (SHORTCUT, ZERO_INIT, *ATTENTION, *BOTTLENECK), preact=True)
+KINDS = (BASIC, BOTTLENECK_KIND)

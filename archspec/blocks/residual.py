@@ -4,22 +4,11 @@ squeeze-excitation, the shortcut and the add."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, norm, pool, sequential,
+from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, eca, norm, pool, sequential,
                       squeeze_excite)
 from ..units import dims
-
-
-@dataclass(frozen=True)
-class Placement:
-    """What the stage asks of one block."""
-
-    channels: int  # output channels
-    stride: int = 1
-    first_dilation: int = 1  # of the block's first 3×3 conv: a stage's first block keeps the previous dilation
-    dilation: int = 1  # of its other 3×3 convs
-    drop_path: float = 0.0  # stochastic depth rate
+from .kind import Kind, Placement
 
 
 def inner_width(channels: int, s, default_ratio: float, rounding: Callable[[float], int]) -> int:
@@ -51,28 +40,30 @@ def conv_groups(width: int, s) -> int:
     return groups
 
 
-def reject(s, kind: str, keys: tuple[str, ...]) -> None:
-    """Settings that a block kind has no use for are mistakes, not silently ignored."""
-    for key in keys:
-        if getattr(s, key) not in (None, "3x3"):  # 3x3: stride_on's default
-            raise ShapeError(f"`{key}` does not apply to {kind} blocks",
-                             "it shapes the 3×3 conv of bottleneck, preact_bottleneck and regnet blocks",
-                             code="AS305", key=key)
-
-
 def squeeze(at: Shape, x: Shape, channels: int, s) -> Node | None:
-    """The SE of a block with input `x` and `channels` outputs, acting on `at`; None when `se: 0`.
+    """The attention of a block with input `x` and `channels` outputs, acting on `at`: ECA, or
+    an SE, or None when `se: 0`.
 
-    Reduced channels = se × base (the block's output, or with `se_base: in` its input),
-    rounded to the nearest multiple of `se_divisor`, halves up (timm's make_divisible)."""
+    SE reduced channels = se × base (the block's output, its input with `se_base: in`, or
+    the width `at` it acts on with `mid`), rounded to the nearest multiple of `se_divisor`,
+    halves up, plus one divisor where that fell below `se_round_limit` × the exact value
+    (timm's and torchvision's make_divisible)."""
+    if s.eca:
+        if s.se:
+            raise ShapeError("both eca and se are set", "choose one attention: `se: 0` or `eca: false`",
+                             code="AS305", key="eca")
+        return eca("se", at)
     if not s.se:
         return None
-    base = x[0] if s.se_base == "in" else channels
-    reduced = int(base * s.se / s.se_divisor + 0.5) * s.se_divisor
+    base = {"in": x[0], "out": channels, "mid": at[0]}[s.se_base]
+    exact = base * s.se
+    reduced = int(exact / s.se_divisor + 0.5) * s.se_divisor
+    if reduced < s.se_round_limit * exact:
+        reduced += s.se_divisor
     if reduced < 1:
         raise ShapeError(f"squeeze-excitation ratio {s.se:g} of {base} channels rounds to 0 channels",
                          "raise `se:`, or lower `se_divisor:`", code="AS304", key="se")
-    return squeeze_excite("se", at, reduced)
+    return squeeze_excite("se", at, reduced, s.se_act, s.se_gate)
 
 
 def _why(x: Shape, y: Shape, stride: int) -> str:
@@ -122,16 +113,18 @@ def shortcut(x: Shape, y: Shape, stride: int, s, with_norm: bool = True) -> Node
     return projection(x, y, stride, s, with_norm)  # auto with a change, or projection
 
 
-def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post: list[Node | None], label: str,
+def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post: list[Node | None], kind: Kind,
              pre: list[Node | None] = ()) -> Node:
     """`post(main(pre(x)) + shortcut(x))`, with a drop-path at the end of `main`; with
     `shortcut: none`, just `post(main(pre(x)))`. A pre-activated block (`pre` given)
     feeds its shortcut module, if any, the pre-activated input; no norm follows that
-    shortcut's conv (He et al. 2016; timm's ResNetV2)."""
+    shortcut's conv (He et al. 2016; timm's ResNetV2). A kind that adds only where the
+    block keeps its input's shape (`add: same_shape`) has no shortcut module."""
     pre = [n for n in pre if n is not None]
     y = [n for n in main if n is not None][-1].shape
-    main = [n for n in [*main, drop_path("drop_path", y, p.drop_path)] if n is not None]
-    short = None if s.shortcut == "none" else shortcut(x, y, p.stride, s, with_norm=not pre)
+    adds = s.shortcut != "none" if kind.add == "always" else x == y
+    main = [n for n in [*main, drop_path("drop_path", y, p.drop_path if adds else 0)] if n is not None]
+    short = None if not adds or kind.add != "always" else shortcut(x, y, p.stride, s, with_norm=not pre)
     if short is not None and short.shape != y:
         raise ShapeError(f"{s.shortcut} shortcut gives {dims(short.shape)} but the block gives {dims(y)}",
                          "check the block's stride and padding", shape=y)
@@ -139,8 +132,8 @@ def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post
     # post-activated block (Goyal et al. 2017), the last conv in a pre-activated one
     last = [n.name for n in main if n.kind in ("conv", s.norm)]
     return container(
-        name, "residual", [*pre, *main, short, *post], label=label,
+        name, "residual", [*pre, *main, short, *post], label=kind.name,
         pre=[n.name for n in pre], main=[n.name for n in main], shortcut=short.name if short else None,
-        add=s.shortcut != "none", post=[n.name for n in post if n is not None],
-        zero_init=last[-1] if s.zero_init_residual and last and s.shortcut != "none" else None,
+        add=adds, post=[n.name for n in post if n is not None],
+        zero_init=last[-1] if s.zero_init_residual and last and adds else None,
     )

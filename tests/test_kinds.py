@@ -1,0 +1,126 @@
+"""Block kinds are declared once (archspec/blocks/): the schema, the README's table, the
+"does not apply" error, the planner and the initialisation all follow the declarations."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import archspec
+from archspec import SpecError
+from archspec.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies, kinds_table
+from archspec.blocks.kind import NETWORK
+from archspec.spec import json_schema
+from conftest import ROOT
+
+
+def test_readme_block_table_is_the_declarations():
+    """If this fails, paste `python -c 'from archspec.blocks import kinds_table; print(kinds_table())'`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert kinds_table() in readme
+
+
+def test_schema_lists_every_kind_and_every_setting_with_its_description():
+    defs = json_schema()["$defs"]
+    assert defs["Defaults"]["properties"]["block"]["enum"] == list(KINDS)
+    for model in ("Defaults", "Stage"):
+        for name, setting in SETTINGS.items():
+            assert setting.description in defs[model]["properties"][name]["description"], (model, name)
+
+
+def test_compile_knows_primitives_and_init_schemes_never_block_kinds():
+    from archspec import compile as compile_module
+
+    source = (ROOT / "archspec" / "compile.py").read_text(encoding="utf-8")
+    assert not [k for k in KINDS if f'"{k}"' in source and k not in INIT_SCHEMES]  # a family may name both
+    assert "isinstance" not in source
+    assert set(compile_module.INIT) == set(INIT_SCHEMES)
+    assert {k.init for k in KINDS.values()} <= set(INIT_SCHEMES)
+
+
+SPEC = """\
+archspec: 1
+name: net
+input: {{channels: 3, size: 32}}
+defaults: {{block: {kind}}}
+stem: {{type: conv, channels: 16, kernel: 3, stride: 1, pool: none}}
+stages:
+  - {{depth: 1, channels: 16, {setting}: {value}}}
+head: {{type: classifier, classes: 10}}
+"""
+
+
+def _value(setting) -> str:
+    return str(setting.default).lower() if setting.default is not None else "1"
+
+
+INAPPLICABLE = [(k, s) for k in KINDS for s in SETTINGS if not applies(s, k)]
+
+
+@pytest.mark.parametrize("kind, setting", INAPPLICABLE, ids=[f"{s}-on-{k}" for k, s in INAPPLICABLE])
+def test_a_setting_a_kind_has_no_use_for_is_a_schema_error_at_it(write_spec, kind, setting):
+    text = SPEC.format(kind=kind, setting=setting, value=_value(SETTINGS[setting]))
+    path = write_spec(text)
+    with pytest.raises(SpecError) as e:
+        archspec.load(str(path))  # the schema stage: before any planning
+    (issue,) = e.value.issues
+    column = text.splitlines()[6].index(f"{setting}: ") + len(setting) + 3
+    assert (issue.line, issue.column, issue.code) == (7, column, "AS305")
+    assert issue.message == f"stages.0.{setting}: `{setting}` does not apply to {kind} blocks"
+    assert "it applies to" in issue.hint and kind not in issue.hint.split(";")[0].split()
+
+
+def test_network_wide_settings_apply_to_every_kind():
+    assert all(applies(s.name, k) for s in NETWORK for k in KINDS)
+
+
+def test_a_default_must_apply_to_every_stage_that_inherits_it(write_spec):
+    text = SPEC.format(kind="bottleneck", setting="block", value="basic").replace(
+        "defaults: {block: bottleneck}", "defaults: {block: bottleneck, groups: 2}")
+    with pytest.raises(SpecError) as e:
+        archspec.load(str(write_spec(text)))
+    (issue,) = e.value.issues
+    assert (issue.line, issue.column, issue.code) == (4, 39, "AS305")
+    assert issue.message == "defaults.groups: `groups` does not apply to basic blocks (stage 1)"
+
+
+NEW_KIND = '''\
+"""A plain block: one 3×3 conv, norm and act; no shortcut."""
+
+from ..layers import act, conv, norm, sequential
+from .kind import Kind
+
+
+def plan(name, x, p, s):
+    c = conv("conv1", x, p.channels, 3, p.stride, bias=s.norm == "none")
+    return sequential(name, [c, norm("bn1", s, c.shape), act(s.act, s.act, c.shape)], label="plain")
+
+
+KIND = Kind("plain", "one 3×3 conv, norm and act (VGG)", plan)
+'''
+USE_IT = """\
+import sys
+import torch
+import archspec
+from archspec.blocks import kinds_table
+p = archspec.plan(sys.argv[1])
+m = archspec.build(p, seed=0)
+assert "| `plain` | one 3×3 conv, norm and act (VGG) |" in kinds_table()
+print(p.params, sum(t.numel() for t in m.parameters()), tuple(m(torch.zeros(1, 3, 32, 32)).shape))
+"""
+
+
+def test_adding_a_kind_is_one_new_file(tmp_path, write_spec):
+    """A copy of archspec plus one file in blocks/: the new kind validates, plans and builds."""
+    shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "archspec" / "blocks" / "plain.py").write_text(NEW_KIND, encoding="utf-8")
+    spec = write_spec(SPEC.format(kind="plain", setting="stride", value=2), "plain.yaml")
+    r = subprocess.run([sys.executable, "-c", USE_IT, str(spec)], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["2970", "2970", "(1,", "10)"]  # stem 3·16·9 + 32, block 16·16·9 + 32, fc 16·10 + 10
+    bad = write_spec(SPEC.format(kind="plain", setting="groups", value=2), "bad.yaml")
+    r = subprocess.run([sys.executable, "-m", "archspec", "validate", str(bad)], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert re.search(r"bad.yaml:7:\d+: error: stages.0.groups: `groups` does not apply to plain blocks", r.stdout)
