@@ -65,38 +65,40 @@ def missing_onnx_packages() -> list[str]:
     return missing
 
 
-def export(p: Plan, path: str | Path, format: str, weights: str | Path | None = None) -> Exported:
-    """Export the model of plan `p` (initial weights, or those in `weights`) to `path`, verified."""
-    if format == "onnx" and (missing := missing_onnx_packages()):
+def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = None) -> Exported:
+    """Export the model of plan `p` (initial weights, or those in `weights`) to `path` as `kind`
+    ("onnx" or "pt2"), verified."""
+    if kind == "onnx" and (missing := missing_onnx_packages()):
         raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
     import torch
 
-    from . import build
     from .checkpoint import load_model
-
+    from .pipeline import build
     from .weights import WeightsError
 
     try:
         model = (load_model(weights, spec=p) if weights else build(p, seed=0)).eval()
-    except (OSError, ValueError) as e:  # missing, not safetensors, or not this network's weights
-        if isinstance(e, WeightsError):
-            raise ExportError(f"{weights}: {'; '.join(line.strip() for line in str(e).splitlines())}") from None
-        raise ExportError(f"{weights}: {e.strerror}" if isinstance(e, OSError) and e.strerror else str(e)) from None
+    except WeightsError as e:  # not this network's weights: every problem, on one line
+        raise ExportError(f"{weights}: " + "; ".join(line.strip() for line in str(e).splitlines())) from None
+    except OSError as e:  # missing, unreadable
+        raise ExportError(f"{weights}: {e.strerror or e}") from None
+    except ValueError as e:  # not a safetensors file (the message names it)
+        raise ExportError(str(e)) from None
     example = torch.randn(2, *p.input_shape, generator=torch.Generator().manual_seed(0))
     auto = torch.export.Dim.AUTO  # dynamic where the network allows, fixed where it does not
     dims = ({0: auto, 2: auto, 3: auto},)
     with _quiet(), torch.no_grad():
         try:
-            if format == "onnx":
+            if kind == "onnx":
                 program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=dims, verbose=False)
             else:
                 program = torch.export.export(model, (example,), dynamic_shapes=dims)
         except Exception as e:  # an operator the exporter does not know, ...
-            raise ExportError(f"{format} export failed: {_first_line(e)}") from None
+            raise ExportError(f"{kind} export failed: {_first_line(e)}") from None
         path = Path(path)
         data_file = path.with_name(path.name + ".data")  # ONNX keeps the weights beside the graph
-        with atomic_output(path, companions=(".data",) if format == "onnx" else ()) as tmp:
-            if format == "onnx":
+        with atomic_output(path, companions=(".data",) if kind == "onnx" else ()) as tmp:
+            if kind == "onnx":
                 program.save(str(tmp), external_data=True)
                 run, dynamic = _onnx_runner(tmp)
             else:
@@ -106,7 +108,7 @@ def export(p: Plan, path: str | Path, format: str, weights: str | Path | None = 
                 run, dynamic = loaded, _dynamic_dims(program)
             shapes, dynamic = _check_shapes(model, p.input_shape, dynamic)
             checks = [_check(model, run, shape) for shape in shapes]
-            if format == "pt2":
+            if kind == "pt2":
                 tmp.write_bytes(data.getvalue())
             files = [path] + ([data_file] if (tmp.parent / data_file.name).exists() else [])
     return Exported(path, files, dynamic, checks)
