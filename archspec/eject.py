@@ -184,7 +184,6 @@ def camel(name: str) -> str:
     return "Net" + text if text[0].isdigit() else text
 
 
-
 _MISSING = object()
 _FAMILIES = {  # a parameter's family and name, from the constructor argument it stands for
     "in_channels": "channels", "out_channels": "channels", "num_features": "channels", "num_channels": "channels",
@@ -427,18 +426,21 @@ class _Writer:
             text = self.expression(layout, kid, inner)
             flag = layout.flags.get(kid)
             items.append(f"{text} if {flag} else nn.Identity()" if flag else text)  # keeps the others' indices
-        names = [k.rpartition(".")[2] for k in kids]
+        return self.sequential([k.rpartition(".")[2] for k in kids], items, indent)
+
+    def sequential(self, names: list[str], items: list[str], indent: str) -> str:
+        """`nn.Sequential(...)` of some constructor expressions: by position where the names are
+        0, 1, 2…, else through an OrderedDict that keeps the names."""
+        inner = indent + "    "
         if names == [str(i) for i in range(len(names))]:
             return "nn.Sequential(\n" + "".join(f"{inner}{item},\n" for item in items) + f"{indent})"
         self.ordered_dict = True
-        return ("nn.Sequential(OrderedDict([\n" + "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
-                + f"{indent}]))")
+        pairs = "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
+        return f"nn.Sequential(OrderedDict([\n{pairs}{indent}]))"
 
-    def init_lines(self, layout: Layout, skip: set[str] = frozenset()) -> list[str]:
+    def init_lines(self, layout: Layout) -> list[str]:
         lines = []
         for path in layout.children(""):
-            if path in skip:
-                continue
             expr = self.expression(layout, path, "        ")
             if path in layout.flags:
                 expr = f"{expr} if {layout.flags[path]} else None"
@@ -501,21 +503,16 @@ class _Writer:
 
     def unrolled(self, stage: Node, layouts: dict[int, Layout]) -> str:
         """A stage written block by block, for stages that do not fit a row of the table."""
-        items = []
+        items, indent = [], " " * 12
         for child in stage.children:
             if child.kind in BLOCK_CONTAINERS:
                 layout = layouts[id(child)]
                 values = layout.values[layout.index[id(child)]]
-                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", "            "))
+                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
             else:  # a module between stages: its arguments as they are
-                items.append(self.expression(Layout("", [Node("", "sequential", child.shape, children=[child])],
-                                                    [0]), child.name, "            "))
-        names = [c.name for c in stage.children]
-        if names == [str(i) for i in range(len(names))]:
-            return "nn.Sequential(\n" + "".join(f"            {item},\n" for item in items) + "        )"
-        self.ordered_dict = True
-        return ("nn.Sequential(OrderedDict([\n" + "".join(f"            ({n!r}, {item}),\n" for n, item in zip(names, items))
-                + "        ]))")
+                alone = Layout("", [Node("", "sequential", child.shape, children=[child])], [0])
+                items.append(self.expression(alone, child.name, indent))
+        return self.sequential([c.name for c in stage.children], items, " " * 8)
 
     def block_class(self, layout: Layout) -> str:
         block = layout.blocks[0]
@@ -541,8 +538,7 @@ class _Writer:
         lines = [init[c.name] for c in root.children if c.name in init]
         if table:  # one loop builds the stages, where the first one was
             lines.insert(stages[0], table[1])
-        forward = [f"        x = self.{c.name}(x)" if _identifier(c.name) else f"        x = getattr(self, {c.name!r})(x)"
-                   for c in root.children]
+        forward = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
         forward[-1:] = [forward[-1].replace("x = ", "return ", 1)] if forward else ["        return x"]
         spec = p.spec
         about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
@@ -570,6 +566,11 @@ def _identifier(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 
 
+def _attribute(name: str) -> str:
+    """`self.name`, or `getattr(self, "0")` for a name that is not an identifier."""
+    return f"self.{name}" if _identifier(name) else f"getattr(self, {name!r})"
+
+
 def _without(root: Node, stages: list[int]) -> Node:
     """The root with its stages left out: the network's own modules."""
     return Node(root.name, root.kind, root.shape,
@@ -593,7 +594,8 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
         by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
     rules = {}
     for key, (layout, found) in by_class.items():
-        per_block = [k for k in layout.params if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
+        per_block = [k for k in layout.params
+                     if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
         pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
         first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
         rule: dict[str, object] = {}
@@ -650,7 +652,10 @@ def _residual_forward(layout: Layout) -> list[str]:
             lines.append("        out = x")
             current = "out"
         call = f"self.{name}({current})"
-        lines.extend([f"        if self.{name} is not None:", f"            out = {call}"] if flag else [f"        out = {call}"])
+        if flag:
+            lines.extend([f"        if self.{name} is not None:", f"            out = {call}"])
+        else:
+            lines.append(f"        out = {call}")
         current = "out"
 
     shortcut = next((b.args["shortcut"] for b in layout.blocks if b.args.get("shortcut")), None)
