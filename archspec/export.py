@@ -66,22 +66,24 @@ def missing_onnx_packages() -> list[str]:
 
 
 def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = None) -> Exported:
-    """Export the model of plan `p` (initial weights, or those in `weights`) to `path`, verified."""
+    """Export the model of plan `p` (initial weights, or those in `weights`) to `path` as `kind`
+    ("onnx" or "pt2"), verified."""
     if kind == "onnx" and (missing := missing_onnx_packages()):
         raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
     import torch
 
-    from .pipeline import build
     from .checkpoint import load_model
-
+    from .pipeline import build
     from .weights import WeightsError
 
     try:
         model = (load_model(weights, spec=p) if weights else build(p, seed=0)).eval()
-    except (OSError, ValueError) as e:  # missing, not safetensors, or not this network's weights
-        if isinstance(e, WeightsError):
-            raise ExportError(f"{weights}: {'; '.join(line.strip() for line in str(e).splitlines())}") from None
-        raise ExportError(f"{weights}: {e.strerror}" if isinstance(e, OSError) and e.strerror else str(e)) from None
+    except WeightsError as e:  # not this network's weights: every problem, on one line
+        raise ExportError(f"{weights}: " + "; ".join(line.strip() for line in str(e).splitlines())) from None
+    except OSError as e:  # missing, unreadable
+        raise ExportError(f"{weights}: {e.strerror or e}") from None
+    except ValueError as e:  # not a safetensors file (the message names it)
+        raise ExportError(str(e)) from None
     example = torch.randn(2, *p.input_shape, generator=torch.Generator().manual_seed(0))
     auto = torch.export.Dim.AUTO  # dynamic where the network allows, fixed where it does not
     dims = ({0: auto, 2: auto, 3: auto},)
