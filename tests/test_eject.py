@@ -85,3 +85,11 @@ def test_a_primitive_without_a_template_is_named():
     p.root.children[1].kind = "mystery_norm"  # as a new primitive would arrive
     with pytest.raises(EjectError, match="eject has no template for the primitive 'mystery_norm' yet"):
         eject(p)
+
+
+def test_an_unwritable_output_is_one_line_before_any_work(tmp_path):
+    out = tmp_path / "missing" / "model.py"
+    run = subprocess.run([sys.executable, "-m", "archspec", "eject", "specs/resnet18.yaml", "-o", str(out)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr == f"{out}: error: folder {str(out.parent)!r} does not exist\n" and run.stdout == ""
