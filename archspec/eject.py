@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .layers import Node, Shape
 from .plan import Plan
-from .units import count
+from .units import count, dims
 
 
 class EjectError(Exception):
@@ -548,7 +548,7 @@ class _Writer:
         if self.ordered_dict:
             imports.insert(0, "from collections import OrderedDict\n")
         header = (f'"""{about}\n\nWritten by `archspec eject`; needs only PyTorch. For an input of '
-                  f"{'×'.join(map(str, p.input_shape))}:\n{count(p.params)} parameters, "
+                  f"{dims(p.input_shape)}:\n{count(p.params)} parameters, "
                   f'{count(p.macs)} multiply-adds.\n"""\n')
         parts = [header + "\n" + "\n".join(imports) + "\n", *self.helpers, *blocks, *stage_functions]
         if table:
