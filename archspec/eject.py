@@ -6,7 +6,10 @@ between them (channels, stride, a shortcut present or not) become the class's
 parameters, named by what they are; everything else is a literal. Each stage is
 a row of a small table, built by a loop: the first block takes the row's values,
 the others repeat it with the values the plan gives every repeated block. The
-module names, and so the state_dict, are the plan's. Pure Python: never imports torch.
+module names, and so the state_dict, are the plan's. Stages that do not fit a row
+(modules between stages, as ConvNeXt's) are written block by block. A new block kind
+needs nothing here; a new primitive needs one entry in PRIMITIVES (and a helper class
+where torch has none). Pure Python: never imports torch.
 """
 
 from __future__ import annotations
