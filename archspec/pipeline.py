@@ -44,17 +44,20 @@ def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
     return spec
 
 
-def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None) -> Plan:
-    """Every shape, parameter count and MAC of the spec `spec` names; never imports torch."""
+def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None,
+         features: list[str] | None = None) -> Plan:
+    """Every shape, parameter count and MAC of the spec `spec` names; never imports torch.
+    `features=["layer2", "layer3", "layer4"]` plans a backbone returning those maps instead."""
     if isinstance(spec, Plan):
-        if input_shape is None and not overrides:
+        if input_shape is None and not overrides and features is None:
             return spec
         spec = spec.spec
-    return plan_spec(load(spec, overrides), input_shape)
+    return plan_spec(load(spec, overrides), input_shape, features)
 
 
 def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
-          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None) -> "torch.nn.Module":
+          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None,
+          features: list[str] | None = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
@@ -62,9 +65,10 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
     SpecError before anything is allocated. `fuse=True` gives the eval-only model of
     `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
-    installed it raises TorchMissing.
+    installed it raises TorchMissing. `features=["layer2", "layer3", "layer4"]` builds a
+    backbone that returns those maps (a `features` head) instead of the spec's head.
     """
-    p = plan(spec, input_shape, overrides)
+    p = plan(spec, input_shape, overrides, features)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
     from .compile import compile_plan

@@ -162,8 +162,18 @@ class NoHead(_Model):
     type: Literal["none"]
 
 
+class FeaturesHead(_Model):
+    """No classifier: the model returns a list of feature maps (timm's `features_only`), for a
+    detection or segmentation head; the modules after the last one are not built."""
+
+    type: Literal["features"]
+    outputs: Annotated[list[str], Field(min_length=1)] = Field(
+        description="modules whose outputs to return, in this order, named as in the summary: "
+                    "e.g. [layer2, layer3, layer4]; the stem's output is `maxpool` (or `relu` before it)")
+
+
 Stem = Annotated[Union[ConvStem, DeepStem, NoStem], Field(discriminator="type")]
-Head = Annotated[Union[ClassifierHead, NoHead], Field(discriminator="type")]
+Head = Annotated[Union[ClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
 
 # `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
 _STAGES_TAGS = {"list": Stage, "regnet": RegNetStages}  # tag -> the model of its items

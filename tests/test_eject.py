@@ -1,6 +1,7 @@
 """`archspec eject`: standalone source with the same state_dict and outputs as archspec.build."""
 
 import importlib.util
+import os
 import py_compile
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def test_cli_writes_the_file_without_importing_torch(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stderr == f"wrote {out}\n"
     assert "class BasicBlock(nn.Module):" in out.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # a source file, not a private one
 
 
 def test_bad_input_is_one_located_line_and_writes_nothing(tmp_path, write_spec):
