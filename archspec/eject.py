@@ -541,8 +541,7 @@ class _Writer:
         lines = [init[c.name] for c in root.children if c.name in init]
         if table:  # one loop builds the stages, where the first one was
             lines.insert(stages[0], table[1])
-        forward = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
-        forward[-1:] = [forward[-1].replace("x = ", "return ", 1)] if forward else ["        return x"]
+        forward, returns = _network_forward(root)
         spec = p.spec
         about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
         imports = ["import torch", "from torch import nn"]
@@ -558,7 +557,7 @@ class _Writer:
             parts.append(table[0])
         parts.append(f"class {network.name}(nn.Module):\n"
                      "    def __init__(self):\n        super().__init__()\n" + "\n".join(lines) + "\n\n"
-                     "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(forward) + "\n")
+                     f"    def forward(self, x: torch.Tensor) -> {returns}:\n" + "\n".join(forward) + "\n")
         parts.append(f"def build() -> nn.Module:\n"
                      f'    """The network with PyTorch\'s default initialisation; load trained weights with '
                      f'load_state_dict."""\n    return {network.name}()\n')
@@ -641,6 +640,22 @@ def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100)
     if len(indent) + len(line.lstrip()) <= width:
         return line
     return start + "\n" + "".join(f"{indent}    {item},\n" for item in items) + indent + end
+
+
+def _network_forward(root: Node) -> tuple[list[str], str]:
+    """The network's forward: its modules in order, returning the last output, or with a
+    `features` head the maps of the modules it names, in its order."""
+    lines = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
+    if root.kind != "features":
+        lines[-1:] = [lines[-1].replace("x = ", "return ", 1)] if lines else ["        return x"]
+        return lines, "torch.Tensor"
+    outputs = root.args["outputs"]
+    out: list[str] = ["        features = {}"]
+    for child, line in zip(root.children, lines):
+        out.append(line)
+        if child.name in outputs:
+            out.append(f"        features[{child.name!r}] = x")
+    return out + [f"        return [{', '.join(f'features[{n!r}]' for n in outputs)}]"], "list[torch.Tensor]"
 
 
 def _residual_forward(layout: Layout) -> list[str]:

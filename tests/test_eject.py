@@ -97,3 +97,17 @@ def test_an_unwritable_output_is_one_line_before_any_work(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 2
     assert run.stderr == f"{out}: error: folder {str(out.parent)!r} does not exist\n" and run.stdout == ""
+
+
+def test_a_features_head_returns_the_same_maps(tmp_path):
+    p = archspec.plan("specs/resnet18.yaml", (3, 64, 64), features=["bn1", "layer2", "layer4"])
+    path = tmp_path / "backbone.py"
+    path.write_text(eject(p))
+    model = archspec.build(p, seed=0).eval()
+    ejected = load_ejected(path).build().eval()
+    ejected.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        maps, ejected_maps = model(x), ejected(x)
+    assert [m.shape[1] for m in ejected_maps] == [64, 128, 512]
+    assert all(torch.equal(a, b) for a, b in zip(maps, ejected_maps))
