@@ -364,7 +364,7 @@ def _diagram(args: argparse.Namespace) -> int:
 
 
 def _eject(args: argparse.Namespace) -> int:
-    from .diagram import write_atomic
+    from .checkpoint import WriteError, write_bytes
     from .eject import EjectError, eject
     from .pipeline import plan
 
@@ -383,9 +383,9 @@ def _eject(args: argparse.Namespace) -> int:
         print(text, end="")
         return EXIT_OK
     try:
-        write_atomic(args.output, text)
-    except OSError as e:
-        print(printable(f"{args.output}: error: cannot write the source: {e.strerror or e}"), file=sys.stderr)
+        write_bytes(args.output, text.encode("utf-8"))  # whole or not at all, with the user's umask
+    except WriteError as e:
+        print(printable(str(e)), file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK

@@ -6,7 +6,10 @@ between them (channels, stride, a shortcut present or not) become the class's
 parameters, named by what they are; everything else is a literal. Each stage is
 a row of a small table, built by a loop: the first block takes the row's values,
 the others repeat it with the values the plan gives every repeated block. The
-module names, and so the state_dict, are the plan's. Pure Python: never imports torch.
+module names, and so the state_dict, are the plan's. Stages that do not fit a row
+(modules between stages, as ConvNeXt's) are written block by block. A new block kind
+needs nothing here; a new primitive needs one entry in PRIMITIVES (and a helper class
+where torch has none). Pure Python: never imports torch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .layers import Node, Shape
 from .plan import Plan
-from .units import count
+from .units import count, dims
 
 
 class EjectError(Exception):
@@ -538,8 +541,7 @@ class _Writer:
         lines = [init[c.name] for c in root.children if c.name in init]
         if table:  # one loop builds the stages, where the first one was
             lines.insert(stages[0], table[1])
-        forward = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
-        forward[-1:] = [forward[-1].replace("x = ", "return ", 1)] if forward else ["        return x"]
+        forward, returns = _network_forward(root)
         spec = p.spec
         about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
         imports = ["import torch", "from torch import nn"]
@@ -548,14 +550,14 @@ class _Writer:
         if self.ordered_dict:
             imports.insert(0, "from collections import OrderedDict\n")
         header = (f'"""{about}\n\nWritten by `archspec eject`; needs only PyTorch. For an input of '
-                  f"{'×'.join(map(str, p.input_shape))}:\n{count(p.params)} parameters, "
+                  f"{dims(p.input_shape)}:\n{count(p.params)} parameters, "
                   f'{count(p.macs)} multiply-adds.\n"""\n')
         parts = [header + "\n" + "\n".join(imports) + "\n", *self.helpers, *blocks, *stage_functions]
         if table:
             parts.append(table[0])
         parts.append(f"class {network.name}(nn.Module):\n"
                      "    def __init__(self):\n        super().__init__()\n" + "\n".join(lines) + "\n\n"
-                     "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(forward) + "\n")
+                     f"    def forward(self, x: torch.Tensor) -> {returns}:\n" + "\n".join(forward) + "\n")
         parts.append(f"def build() -> nn.Module:\n"
                      f'    """The network with PyTorch\'s default initialisation; load trained weights with '
                      f'load_state_dict."""\n    return {network.name}()\n')
@@ -638,6 +640,22 @@ def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100)
     if len(indent) + len(line.lstrip()) <= width:
         return line
     return start + "\n" + "".join(f"{indent}    {item},\n" for item in items) + indent + end
+
+
+def _network_forward(root: Node) -> tuple[list[str], str]:
+    """The network's forward: its modules in order, returning the last output, or with a
+    `features` head the maps of the modules it names, in its order."""
+    lines = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
+    if root.kind != "features":
+        lines[-1:] = [lines[-1].replace("x = ", "return ", 1)] if lines else ["        return x"]
+        return lines, "torch.Tensor"
+    outputs = root.args["outputs"]
+    out: list[str] = ["        features = {}"]
+    for child, line in zip(root.children, lines):
+        out.append(line)
+        if child.name in outputs:
+            out.append(f"        features[{child.name!r}] = x")
+    return out + [f"        return [{', '.join(f'features[{n!r}]' for n in outputs)}]"], "list[torch.Tensor]"
 
 
 def _residual_forward(layout: Layout) -> list[str]:

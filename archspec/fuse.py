@@ -61,16 +61,17 @@ def conv_norm_pairs(root: Node) -> list[tuple[str, str]]:
 
 def _collect(node: Node, prefix: str, pairs: list[tuple[str, str]]) -> None:
     by_name = {c.name: c for c in node.children}
-    if node.kind == "sequential":
+    if node.kind in ("sequential", "features"):  # a features head runs its modules in order too
         sequences = [[c.name for c in node.children]]
     elif node.kind == "residual":
         sequences = [node.args["pre"], node.args["main"], node.args["post"]]
     else:
         sequences = []  # a container this file does not know: its norms stay unfolded
+    returned = set(node.args.get("outputs", ())) if node.kind == "features" else set()
     for names in sequences:
         for before, name in zip(names, names[1:]):
             conv = _last_conv(by_name[before], prefix + before)
-            if by_name[name].kind == "batchnorm" and conv:
+            if by_name[name].kind == "batchnorm" and conv and before not in returned:  # its map is returned as is
                 pairs.append((conv, prefix + name))
     for child in node.children:
         _collect(child, prefix + child.name + ".", pairs)

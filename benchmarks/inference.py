@@ -95,13 +95,13 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.rounds} rounds")
     print("| spec | batch | variant | ms | × eager |\n|---|---|---|---|---|")
     for spec in args.specs:
-        path = ROOT / "specs" / f"{spec}.yaml"
-        ref = str(path) if path.exists() else spec
-        if not Path(ref).exists():
-            print(f"(skipped {spec}: no such spec yet)", file=sys.stderr)
+        try:
+            archspec.plan(spec)
+        except archspec.SpecError as e:
+            print(f"(skipped {spec}: {e})", file=sys.stderr)
             continue
         for batch in args.batch:
-            for name, seconds, ratio in measure(ref, batch, args.rounds, args.compile):
+            for name, seconds, ratio in measure(spec, batch, args.rounds, args.compile):
                 print(f"| {spec} | {batch} | {name} | {seconds * 1000:.1f} | {ratio:.2f} |", flush=True)
 
 

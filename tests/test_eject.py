@@ -1,6 +1,7 @@
 """`archspec eject`: standalone source with the same state_dict and outputs as archspec.build."""
 
 import importlib.util
+import os
 import py_compile
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def test_cli_writes_the_file_without_importing_torch(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stderr == f"wrote {out}\n"
     assert "class BasicBlock(nn.Module):" in out.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # a source file, not a private one
 
 
 def test_bad_input_is_one_located_line_and_writes_nothing(tmp_path, write_spec):
@@ -85,3 +89,25 @@ def test_a_primitive_without_a_template_is_named():
     p.root.children[1].kind = "mystery_norm"  # as a new primitive would arrive
     with pytest.raises(EjectError, match="eject has no template for the primitive 'mystery_norm' yet"):
         eject(p)
+
+
+def test_an_unwritable_output_is_one_line_before_any_work(tmp_path):
+    out = tmp_path / "missing" / "model.py"
+    run = subprocess.run([sys.executable, "-m", "archspec", "eject", "specs/resnet18.yaml", "-o", str(out)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr == f"{out}: error: folder {str(out.parent)!r} does not exist\n" and run.stdout == ""
+
+
+def test_a_features_head_returns_the_same_maps(tmp_path):
+    p = archspec.plan("specs/resnet18.yaml", (3, 64, 64), features=["bn1", "layer2", "layer4"])
+    path = tmp_path / "backbone.py"
+    path.write_text(eject(p))
+    model = archspec.build(p, seed=0).eval()
+    ejected = load_ejected(path).build().eval()
+    ejected.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        maps, ejected_maps = model(x), ejected(x)
+    assert [m.shape[1] for m in ejected_maps] == [64, 128, 512]
+    assert all(torch.equal(a, b) for a, b in zip(maps, ejected_maps))

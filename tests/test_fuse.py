@@ -64,3 +64,14 @@ def test_build_can_fuse():
 def test_a_module_archspec_did_not_build_is_refused():
     with pytest.raises(TypeError, match="fuse needs a model made by archspec.build or archspec.load_model"):
         archspec.fuse(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8)))
+
+
+def test_a_features_head_folds_all_but_a_returned_conv():
+    p = archspec.plan("specs/resnet18.yaml", (3, 64, 64), features=["conv1", "layer2", "layer4"])
+    model = with_random_statistics(archspec.build(p, seed=0))
+    fused = archspec.fuse(model)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for y, y_fused in zip(model(x), fused(x)):
+            assert (y - y_fused).abs().max() <= 1e-5 * y.abs().max()
+    assert batchnorms(fused) == 1  # bn1: conv1's map is returned before it
