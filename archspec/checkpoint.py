@@ -14,15 +14,17 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import require_torch
 from .layers import Shape
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
+    require_torch("writing weights")
     from safetensors.torch import save_file
 
-    from . import __version__
+    from .version import version
 
-    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+    record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
     # safetensors writes its metadata map in a random order: under one key, the file is
     # byte-identical from run to run.
@@ -65,20 +67,19 @@ def load_model(path: str | Path, max_params: int | None = None):
 
     The file alone is enough: its spec is checked like any spec (SpecError), and a
     network over `max_params` (default `limits.MAX_BUILD_PARAMS`) is refused before
-    it is built. Nothing is unpickled.
+    it is built. Nothing is unpickled. Without PyTorch installed it raises TorchMissing.
     """
+    require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
-    from . import build
-    from .plan import plan
+    from .pipeline import build
     from .source import parse_source
-    from .spec import check_source
 
     meta = read_metadata(path)
     if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
         raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it)")
-    spec = check_source(parse_source(meta["spec"], f"{path}[spec]"))
-    model = build(plan(spec, _input_shape(path, meta)), max_params=max_params)
+    source = parse_source(meta["spec"], f"{path}[spec]")
+    model = build(source, input_shape=_input_shape(path, meta), max_params=max_params)
     model.load_state_dict(load_file(str(path)))
     return model
 

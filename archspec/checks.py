@@ -7,17 +7,21 @@ Pure Python, like the plan, so `archspec validate` runs them without torch.
 from __future__ import annotations
 
 from .errors import Issue, SpecError, in_order
-from .layers import fmt
-from .plan import Plan, plan
-from .report import si
-from .source import load_source
-from .spec import Spec, check_source
+from .pipeline import Overrides, check_tree, plan
+from .plan import Plan
+from .resolve import resolve
+from .spec import Spec
+from .units import dims, si
 
 
-def check_file(path: str) -> list[Issue]:
-    """Everything `archspec validate` says about one file: errors and warnings, in line order."""
+def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:
+    """Everything `archspec validate` says about one spec: errors and warnings, in line order.
+    An abstract spec is checked as a base (what it says), not planned."""
     try:
-        p = plan(check_source(load_source(path)))
+        spec = check_tree(resolve(ref, overrides))
+        if spec is None:
+            return []
+        p = plan(spec)
     except SpecError as e:
         return e.issues
     return check_plan(p)
@@ -25,7 +29,7 @@ def check_file(path: str) -> list[Issue]:
 
 def check_plan(p: Plan) -> list[Issue]:
     """Budget errors and warnings of a plan that has no shape errors, in line order."""
-    return in_order(budget_issues(p) + warnings(p))
+    return in_order(budget_issues(p) + warning_issues(p))
 
 
 def errors_in(issues: list[Issue]) -> list[Issue]:
@@ -34,8 +38,9 @@ def errors_in(issues: list[Issue]) -> list[Issue]:
 
 def _at(spec: Spec, path: tuple, message: str, hint: str, code: str, severity: str = "error") -> Issue:
     source = spec.source
-    line, col = source.locate(path) if source else (None, None)
-    return Issue(source.path if source else spec.name, line, col, message, hint, code, severity)
+    if source is None:
+        return Issue(spec.name, None, None, message, hint, code, severity)
+    return source.issue(path, message, hint, code, severity)
 
 
 # ---- budgets ------------------------------------------------------------------------
@@ -49,7 +54,7 @@ def budget_issues(p: Plan) -> list[Issue]:
                           f"{_largest(p, 'params')}: make it narrower or shallower, or raise max_params", "AS401"))
     if c.max_macs is not None and p.macs > c.max_macs:
         issues.append(_at(p.spec, ("constraints", "max_macs"),
-                          f"the network needs {p.macs:,} MACs ({si(p.macs)}) at {fmt(p.input_shape)}, "
+                          f"the network needs {p.macs:,} MACs ({si(p.macs)}) at {dims(p.input_shape)}, "
                           f"more than max_macs {c.max_macs:,}",
                           f"{_largest(p, 'macs')}: make it narrower or shallower, use a smaller input, "
                           f"or raise max_macs", "AS402"))
@@ -68,7 +73,7 @@ def _largest(p: Plan, figure: str) -> str:
 
 def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
     """The network, built for the spec's input, must also run on `shape`."""
-    size = fmt(shape[1:])
+    size = dims(shape[1:])
     try:
         small = plan(p.spec, shape)
     except SpecError as e:
@@ -81,7 +86,7 @@ def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
         if ours.params != theirs.params:  # only a flattened head's linear layer depends on the size
             return [_at(p.spec, ("constraints", "min_input"),
                         f"the network must accept {size} inputs, but {ours.name} has {ours.params:,} parameters "
-                        f"for {fmt(p.input_shape[1:])} and would need {theirs.params:,} for {size}",
+                        f"for {dims(p.input_shape[1:])} and would need {theirs.params:,} for {size}",
                         "a `pool: flatten` head fixes the input size: use `pool: avg` to accept any size",
                         "AS403")]
     return []
@@ -89,19 +94,19 @@ def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
 
 # ---- warnings -----------------------------------------------------------------------
 
-def warnings(p: Plan) -> list[Issue]:
+def warning_issues(p: Plan) -> list[Issue]:
     return _collapsed_early(p) + _wide_bottlenecks(p.spec)
 
 
 def _collapsed_early(p: Plan) -> list[Issue]:
     """AS501: a stage already outputs 1×1, so the stages after it see a single pixel."""
     stages = {n.name: n for n in p.root.children}
-    count = len(p.spec.all_stages)
-    for i in range(count - 1):
+    last = len(p.spec.all_stages)
+    for i in range(last - 1):
         node = stages.get(f"layer{i + 1}")
         if node is not None and node.shape[1:] == (1, 1):
-            later = f"stage {count} sees" if i + 2 == count else f"stages {i + 2}–{count} see"
-            return [_at(p.spec, ("stages", i), f"stage {i + 1} reduces the {fmt(p.input_shape[1:])} input to 1×1, "
+            later = f"stage {last} sees" if i + 2 == last else f"stages {i + 2}–{last} see"
+            return [_at(p.spec, ("stages", i), f"stage {i + 1} reduces the {dims(p.input_shape[1:])} input to 1×1, "
                                                f"so {later} a single pixel",
                         "use a larger input size, or stride 1 in the later stages", "AS501", "warning")]
     return []

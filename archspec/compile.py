@@ -1,7 +1,9 @@
 """Plan → torch.nn.Module. The only module that imports torch.
 
-The plan already holds every shape and constructor argument, so this file
-makes no decisions: it maps each node kind to a module class.
+The plan already holds every shape and constructor argument: this file maps
+each node kind to a module class. The one choice made here is the initial
+weights (torchvision's ResNet scheme, `init_weights`), since they exist only
+as tensors.
 """
 
 from __future__ import annotations

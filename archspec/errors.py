@@ -51,3 +51,18 @@ class SpecError(Exception):
     def __init__(self, issues: list[Issue]):
         self.issues = in_order(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class TorchMissing(ImportError):
+    """Raised where a feature needs the `torch` extra (torch, safetensors) and it is not installed."""
+
+
+def require_torch(what: str) -> None:
+    """Raise TorchMissing, naming `what`, unless torch and safetensors (the `torch` extra) are
+    installed. Finds them without importing them, so a command can ask before its other checks."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("torch", "safetensors") if find_spec(name) is None]
+    if missing:
+        raise TorchMissing(f"{what} needs PyTorch: pip install 'archspec[torch]' "
+                           f"({' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed)")

@@ -9,9 +9,9 @@ from .errors import Issue
 FORMATS = ("text", "json", "github")
 
 
-def render(issues: list[Issue], format: str) -> str:
-    """All `issues` in `format`; '' for text and github when there are none."""
-    return {"text": text, "json": as_json, "github": github}[format](issues)
+def render(issues: list[Issue], style: str) -> str:
+    """All `issues` in `style` (one of FORMATS); '' for text and github when there are none."""
+    return {"text": text, "json": as_json, "github": github}[style](issues)
 
 
 def text(issues: list[Issue]) -> str:

@@ -40,10 +40,6 @@ class ShapeError(Exception):
         self.message, self.hint, self.code, self.shape, self.key = message, hint, code, shape, key
 
 
-def fmt(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape)
-
-
 def container(name: str, kind: str, children: list[Node | None], **args) -> Node:
     kids = [c for c in children if c is not None]
     label = args.pop("label", "")

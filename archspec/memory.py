@@ -29,10 +29,10 @@ INDEX_BYTES = 8  # max pools keep the int64 position of each maximum
 class _Storage:
     """One allocation; layers that keep it share it."""
 
-    __slots__ = ("id", "bytes")
+    __slots__ = ("key", "nbytes")
 
-    def __init__(self, id: int, bytes: int):
-        self.id, self.bytes = id, bytes
+    def __init__(self, key: int, nbytes: int):
+        self.key, self.nbytes = key, nbytes
 
 
 class _Walk:
@@ -54,9 +54,9 @@ class _Walk:
 
     def keep(self, *storages: _Storage) -> None:
         for s in storages:
-            if s.id not in self.kept:
-                self.kept.add(s.id)
-                self.bytes[self.layer] = self.bytes.get(self.layer, 0) + s.bytes
+            if s.key not in self.kept:
+                self.kept.add(s.key)
+                self.bytes[self.layer] = self.bytes.get(self.layer, 0) + s.nbytes
 
     def run(self, node: Node, x: _Storage, name: str) -> _Storage:
         """The storage of the output of `node` (qualified name `name`), given that of its input."""

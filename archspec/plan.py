@@ -3,18 +3,17 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from . import layers as L
 from . import limits
 from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
-from .layers import Node, Shape, ShapeError, fmt
+from .layers import Node, Shape, ShapeError
 from .memory import activation_memory, layer_memory
-from .spec import ClassifierHead, ConvStem, DeepStem, Spec, load
+from .spec import ClassifierHead, ConvStem, DeepStem, Spec
+from .units import count, dims, si
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,7 @@ class Plan:
         return self.summary()
 
     def __repr__(self) -> str:
-        from .report import si
-
-        return f"<Plan {self.spec.name}: {self.params:,} parameters, {si(self.macs)} MACs, input {fmt(self.input_shape)}>"
+        return f"<Plan {self.spec.name}: {self.params:,} parameters, {si(self.macs)} MACs, input {dims(self.input_shape)}>"
 
     def to_dict(self, batch: int = 1, dtype: str = "float32") -> dict:
         """The plan as JSON data; `activation_bytes` (total and per layer) at `batch` in `dtype`."""
@@ -90,10 +87,9 @@ def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
         _flatten(child, name + ".", depth + 1, out)
 
 
-def plan(spec: Spec | str | Path, input_shape: Shape | None = None) -> Plan:
-    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors."""
-    if not isinstance(spec, Spec):
-        spec = load(str(spec))
+def plan_spec(spec: Spec, input_shape: Shape | None = None) -> Plan:
+    """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
+    (`archspec.plan` also reads specs by path or name.)"""
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
@@ -104,15 +100,6 @@ def check_params(p: Plan, max_params: int) -> None:
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
                                "raise the limit with --max-params (build(max_params=...))", "AS602")])
-
-
-def count(n: int) -> str:
-    """1234567 → '1,234,567'; past 10²⁴ → '1.23e+40' (Python will not print ints of over 4,300 digits)."""
-    if n < 10**24:
-        return f"{n:,}"
-    exponent = int(math.log10(n))
-    exponent -= 10**exponent > n  # log10 rounds up just below a power of ten
-    return f"{n // 10 ** (exponent - 2) / 100:.2f}e+{exponent}"
 
 
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:
@@ -153,9 +140,9 @@ class _Planner:
 
     def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
         source = self.spec.source
-        line, col = source.locate(self.key_path(where, e.key)) if source else (None, None)
-        file = source.path if source else self.spec.name
-        self.issues.append(Issue(file, line, col, f"{prefix}: {e.message}", e.hint, e.code))
+        message = f"{prefix}: {e.message}"
+        self.issues.append(source.issue(self.key_path(where, e.key), message, e.hint, e.code) if source else
+                           Issue(self.spec.name, None, None, message, e.hint, e.code))
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
@@ -283,3 +270,14 @@ class _Planner:
             pooled = L.global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
         flat = L.flatten("flatten", pooled.shape if pooled else x)
         return [pooled, flat, L.dropout("dropout", flat.shape, head.dropout), L.linear("fc", flat.shape, head.classes)]
+
+
+def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:
+    """The network's top-level nodes as stem, stages (`layer1`, `layer2`, ...) and head (a
+    pre-activated network's final norm included): what a diff or a diagram shows part by part."""
+    names = {f"layer{i + 1}" for i in range(len(p.spec.all_stages))}
+    children = p.root.children
+    at = [j for j, c in enumerate(children) if c.name in names]
+    if not at:
+        return children, [], []
+    return children[:at[0]], children[at[0]:at[-1] + 1], children[at[-1] + 1:]

@@ -4,30 +4,16 @@ parameters, multiply-accumulates and activation memory."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from .errors import printable
-from .layers import fmt
 from .memory import layer_memory
-from .plan import Layer, Plan, count
+from .units import dims, si, size
+
+if TYPE_CHECKING:  # the CLI reads DEPTHS before it needs a plan: no schema import for --help
+    from .plan import Layer, Plan
 
 DEPTHS = ("stages", "blocks", "layers")
-
-
-def si(n: float) -> str:
-    """4089184256 → '4.09 G'."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return str(int(n))
-
-
-def size(n: int) -> str:
-    """Bytes in binary units, as PyTorch's memory tools print them: 86121984 → '82.13 MiB'."""
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            hundredths = (200 * n + scale) // (2 * scale)  # rounded, in integers: any batch size fits
-            return f"{count(hundredths // 100)}.{hundredths % 100:02d} {unit}"
-    return f"{n} B" if n else "0"
 
 
 def rows(plan: Plan, depth: str = "blocks") -> list[tuple[Layer, str]]:
@@ -49,7 +35,7 @@ def summary(plan: Plan, depth: str = "blocks", batch: int = 1, dtype: str = "flo
     """The table of `rows(plan, depth)`: name, type, output shape, params, MACs (per image) and the
     activation memory of a training step at `batch` in `dtype`; then the totals."""
     memory = layer_memory(plan, batch, dtype)
-    table = [(l.name, kind, fmt(l.shape), f"{l.params:,}", si(l.macs), size(memory[l.name]))
+    table = [(l.name, kind, dims(l.shape), f"{l.params:,}", si(l.macs), size(memory[l.name]))
              for l, kind in rows(plan, depth)]
     header = ("layer", "type", "output", "params", "MACs", "memory")
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
@@ -63,12 +49,13 @@ def summary(plan: Plan, depth: str = "blocks", batch: int = 1, dtype: str = "flo
     total = sum(memory[l.name] for l in plan.layers if l.depth == 1)
     return "\n".join([
         title,
-        f"input {fmt(plan.input_shape)} → output {fmt(plan.output_shape)}",
+        f"input {dims(plan.input_shape)} → output {dims(plan.output_shape)}",
         "",
         line(header),
         *(line(r) for r in table),
         "",
-        f"total: {plan.params:,} parameters, {si(plan.macs)} MACs ({plan.macs:,}), {size(total)} of activations",
-        f"MACs are multiply-accumulates per image (FLOPs = 2 × MACs = {si(2 * plan.macs)}); memory is what",
-        f"a training step saves for backward at batch {batch} in {dtype}, weights not included",
+        "MACs: multiply-accumulates per image (FLOPs = 2 × MACs). memory: what a training step saves",
+        f"for backward at batch {batch} in {dtype} (weights, gradients and optimizer state not included).",
+        f"total: {plan.params:,} parameters, {si(plan.macs)} MACs ({plan.macs:,}), {si(2 * plan.macs)} FLOPs, "
+        f"{size(total)} of activations",
     ])

@@ -28,9 +28,10 @@ def test_build_prints_the_summary_table():
     assert lines[3].split() == ["layer", "type", "output", "params", "MACs", "memory"]
     assert lines[4].split() == ["conv1", "conv", "64×112×112", "9,408", "118.01", "M", "588.00", "KiB"]
     assert lines[8].split() == ["layer1.0", "bottleneck", "256×56×56", "75,008", "231.21", "M", "13.02", "MiB"]
-    assert lines[-3] == "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256), 82.13 MiB of activations"
-    assert lines[-2:] == ["MACs are multiply-accumulates per image (FLOPs = 2 × MACs = 8.18 G); memory is what",
-                          "a training step saves for backward at batch 1 in float32, weights not included"]
+    assert lines[-3:] == [
+        "MACs: multiply-accumulates per image (FLOPs = 2 × MACs). memory: what a training step saves",
+        "for backward at batch 1 in float32 (weights, gradients and optimizer state not included).",
+        "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256), 8.18 G FLOPs, 82.13 MiB of activations"]
 
 
 def test_build_json_and_input_override():
@@ -123,6 +124,7 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 @pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
                                      "archspec build specs/resnet50.yaml --input 3x512x512 --depth stages",
                                      "archspec build specs/resnet50.yaml --batch 256 --depth stages",
+                                     "archspec diff specs/resnet50.yaml specs/resnet101.yaml",
                                      "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml"])
 def test_the_readme_shows_real_output(command):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

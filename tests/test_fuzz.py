@@ -14,10 +14,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archspec import SpecError, plan
+from archspec import SpecError, load, plan
 from archspec.report import summary
 from archspec.source import parse_source
-from archspec.spec import check_source
 from conftest import shipped_specs
 
 EXAMPLES = os.environ.get("ARCHSPEC_FUZZ_EXAMPLES")  # set: fuzz longer, with new examples each run
@@ -30,7 +29,7 @@ FILE_LEVEL = {"file is empty"}  # issues about the whole file, which have no lin
 def check(text: str | bytes) -> None:
     """Load, check and plan `text`: a plan that prints, or a SpecError with located issues."""
     try:
-        p = plan(check_source(parse_source(text, FILE)))
+        p = plan(load(parse_source(text, FILE)))
     except SpecError as e:
         assert e.issues
         for issue in e.issues:

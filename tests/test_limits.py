@@ -9,7 +9,7 @@ import pytest
 import archspec
 from archspec import SpecError, limits
 from archspec.cli import _count
-from archspec.plan import count
+from archspec.units import count
 from conftest import TINY_SPEC
 
 SPEC = TINY_SPEC.replace("{depth: 2, channels: 32, stride: 2}", "{depth: DEPTH, channels: CHANNELS, stride: 2}")

@@ -12,12 +12,11 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import archspec
+from archspec import load, plan
 from archspec.compile import to_module
 from archspec.errors import SpecError
 from archspec.memory import activation_memory, layer_memory
-from archspec.plan import plan
 from archspec.source import parse_source
-from archspec.spec import check_source
 from conftest import SPECS, shipped_specs, spec_id
 from test_properties import SPECS as RANDOM_SPECS, to_yaml
 
@@ -69,7 +68,7 @@ def planned(p, batch: int, dtype: str) -> dict[str, int]:
 def small_input(path) -> tuple[int, int, int]:
     """The spec's input, at most 40×36 (non-square; odd sizes after a few strides), so that the
     CPU forward passes of all shipped specs stay quick."""
-    c, h, w = archspec.load(str(path)).input.shape
+    c, h, w = load(path).input.shape
     return c, min(h, 40), min(w, 36)
 
 
@@ -92,7 +91,7 @@ def test_half_precision_models_save_what_the_plan_says(name, dtype):
 @given(RANDOM_SPECS, st.integers(2, 3), st.sampled_from(["float32", "bfloat16"]))  # batch norm trains on 2 values or more
 def test_random_specs_save_what_the_plan_says(tree, batch, dtype):
     try:
-        p = plan(check_source(parse_source(to_yaml(tree), "generated.yaml")))
+        p = plan(load(parse_source(to_yaml(tree), "generated.yaml")))
     except SpecError:
         event("refused")  # located errors: tested in test_properties.py
         return

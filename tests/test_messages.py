@@ -2,11 +2,10 @@
 
 import pytest
 
+from archspec import load, plan
 from archspec.checks import check_plan
 from archspec.errors import SpecError
-from archspec.plan import plan
 from archspec.source import parse_source
-from archspec.spec import check_source
 
 RESNET18 = """\
 archspec: 1
@@ -26,7 +25,7 @@ head: {type: classifier, pool: avg, classes: 1000}
 def messages(text: str) -> list[str]:
     """What validate prints for `text`, errors and warnings, one string each."""
     try:
-        p = plan(check_source(parse_source(text, "net.yaml")))
+        p = plan(load(parse_source(text, "net.yaml")))
     except SpecError as e:
         return [str(i) for i in e.issues]
     return [str(i) for i in check_plan(p)]
@@ -94,7 +93,7 @@ def test_shape_error_names_the_stage_block_and_sizes():
     ("1.82G", 1_820_000_000), (".5k", 500), ("2.5e7", 25_000_000), ("1T", 10**12),
 ])
 def test_counts_may_be_written_with_a_suffix(written, value):
-    spec = check_source(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
+    spec = load(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
     assert spec.constraints.max_params == value
 
 

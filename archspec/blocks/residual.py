@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, fmt, norm, pool, sequential,
+from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, norm, pool, sequential,
                       squeeze_excite)
+from ..units import dims
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def shortcut(x: Shape, y: Shape, stride: int, s, with_norm: bool = True) -> Node
     kind = s.shortcut
     if kind == "identity" or (kind in ("auto", "zeropad", "avgpool") and x == y):
         if x != y:
-            raise ShapeError(f"identity shortcut cannot carry {fmt(x)} to {fmt(y)} ({_why(x, y, stride)})",
+            raise ShapeError(f"identity shortcut cannot carry {dims(x)} to {dims(y)} ({_why(x, y, stride)})",
                              "use `shortcut: auto` or `projection`", shape=y)
         return None
     if kind == "zeropad":
@@ -132,7 +133,7 @@ def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post
     main = [n for n in [*main, drop_path("drop_path", y, p.drop_path)] if n is not None]
     short = None if s.shortcut == "none" else shortcut(x, y, p.stride, s, with_norm=not pre)
     if short is not None and short.shape != y:
-        raise ShapeError(f"{s.shortcut} shortcut gives {fmt(short.shape)} but the block gives {fmt(y)}",
+        raise ShapeError(f"{s.shortcut} shortcut gives {dims(short.shape)} but the block gives {dims(y)}",
                          "check the block's stride and padding", shape=y)
     # zero_init_residual zeroes the last conv or norm of the branch: the last norm in a
     # post-activated block (Goyal et al. 2017), the last conv in a pre-activated one
