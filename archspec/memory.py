@@ -95,7 +95,8 @@ def _join(prefix: str, name: str) -> str:
 # What each primitive keeps, and the storage of its output.
 
 def _keeps_input(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """conv, linear, avgpool, gelu: the input (for the weight's gradient, or the local derivative)."""
+    """conv, linear, avgpool, gelu, layer scale: the input (for the weight's gradient, or the
+    local derivative)."""
     w.keep(x)
     return w.new(node.shape)
 
@@ -115,17 +116,19 @@ def _groupnorm(w: _Walk, node: Node, x: _Storage) -> _Storage:
 
 
 def _keeps_output(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """ReLU, LeakyReLU in place: the output, which is the input's storage (derivative from the result)."""
+    """ReLU, sigmoid: the output; LeakyReLU keeps it in place (where it is the input's storage),
+    and its input out of place."""
     if node.args.get("inplace"):
         w.keep(x)
         return x
     out = w.new(node.shape)
-    w.keep(out if node.kind == "relu" else x)  # leaky_relu out of place keeps its input
+    w.keep(out if node.kind in ("relu", "sigmoid") else x)
     return out
 
 
 def _keeps_original_input(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """SiLU, Hardswish: the derivative needs the input, so in place autograd keeps a copy of it."""
+    """SiLU, Hardswish, Hardsigmoid, ReLU6: the derivative needs the input, so in place autograd
+    keeps a copy of it."""
     if node.args.get("inplace"):
         w.keep(w.new(node.shape))
         return x
@@ -145,7 +148,7 @@ def _keeps_nothing(w: _Walk, node: Node, x: _Storage) -> _Storage:
 
 
 def _view(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """flatten: a view of its input."""
+    """flatten, permute: a view of its input."""
     return x
 
 
@@ -161,11 +164,29 @@ def _drop_path(w: _Walk, node: Node, x: _Storage) -> _Storage:
     return w.new(node.shape)
 
 
+def _layernorm(w: _Walk, node: Node, x: _Storage) -> _Storage:
+    """The input, and the mean and inverse std of each normalised vector (of each pixel, for a map)."""
+    vectors = node.shape[1:] if node.kind == "layernorm2d" else node.shape[:-1]
+    w.keep(x, w.new(vectors), w.new(vectors))
+    return w.new(node.shape)
+
+
 def _squeeze_excite(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """The pooled input (fc1's input), fc1's ReLU output (in place; fc2's input), the sigmoid
-    gate, and the input itself (the gating product needs both factors)."""
+    """Its layers in turn on 1×1 maps: the pooled input (a mean: free) into fc1, the act (in
+    place), fc2, the gate; then the product keeps both its factors, the input and the gate."""
     c, reduced = node.args["channels"], node.args["reduced"]
-    w.keep(w.new((c,)), w.new((reduced,)), w.new((c,)), x)
+    act, gate = node.args.get("act", "relu"), node.args.get("gate", "sigmoid")
+    hidden = _keeps_input(w, Node("fc1", "conv", (reduced, 1, 1)), w.new((c, 1, 1)))
+    hidden = PRIMITIVES[act](w, Node("act", act, (reduced, 1, 1), args={"inplace": True}), hidden)
+    scale = _keeps_input(w, Node("fc2", "conv", (c, 1, 1)), hidden)
+    w.keep(x, PRIMITIVES[gate](w, Node("gate", gate, (c, 1, 1)), scale))
+    return w.new(node.shape)
+
+
+def _channel_attention(w: _Walk, node: Node, x: _Storage) -> _Storage:
+    """ECA: the pooled input (the 1-D conv's input), the sigmoid gate, and the input (the product)."""
+    c = node.shape[0]
+    w.keep(w.new((c,)), w.new((c,)), x)
     return w.new(node.shape)
 
 
@@ -178,8 +199,16 @@ PRIMITIVES: dict[str, Callable[[_Walk, Node, _Storage], _Storage]] = {
     "groupnorm": _groupnorm,
     "relu": _keeps_output,
     "leaky_relu": _keeps_output,
+    "sigmoid": _keeps_output,
     "silu": _keeps_original_input,
     "hardswish": _keeps_original_input,
+    "hardsigmoid": _keeps_original_input,
+    "relu6": _keeps_original_input,  # hardtanh's derivative reads its input
+    "layernorm": _layernorm,
+    "layernorm2d": _layernorm,
+    "layer_scale": _keeps_input,
+    "permute": _view,
+    "eca": _channel_attention,
     "maxpool": _maxpool,
     "global_maxpool": _maxpool,
     "global_avgpool": _keeps_nothing,
