@@ -7,7 +7,8 @@ Pure Python, like the plan, so `archspec validate` runs them without torch.
 from __future__ import annotations
 
 from .errors import Issue, SpecError, in_order
-from .pipeline import Overrides, check_tree, plan
+from .messages import check_tree
+from .pipeline import Overrides, plan
 from .plan import Plan
 from .resolve import resolve
 from .spec import Spec

@@ -3,7 +3,9 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import math
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from . import layers as L
@@ -12,7 +14,7 @@ from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
 from .memory import activation_memory, layer_memory
-from .spec import ClassifierHead, ConvStem, DeepStem, Spec
+from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec
 from .units import count, dims, si
 
 
@@ -28,6 +30,17 @@ class Layer:
     depth: int  # 1 for the network's direct children, 2 for their children, ...
 
 
+@dataclass(frozen=True)
+class Feature:
+    """One map a `features` head returns: its module name, channels, and how many input
+    pixels one of its pixels spans per side (the product of the strides before it)."""
+
+    name: str
+    channels: int
+    reduction: int
+    shape: Shape
+
+
 class Plan:
     """The planned network: `root` is the tree `compile` builds, `layers` its flat list."""
 
@@ -41,6 +54,17 @@ class Plan:
         layers: list[Layer] = []
         _flatten(self.root, "", 0, layers)
         return layers
+
+    @cached_property
+    def features(self) -> list[Feature]:
+        """The maps a `features` head returns, in its order; [] for other heads."""
+        if self.root.kind != "features":
+            return []
+        found, reduction = {}, 1
+        for child in self.root.children:
+            reduction *= _stride(child)
+            found[child.name] = Feature(child.name, child.shape[0], reduction, child.shape)
+        return [found[name] for name in self.root.args["outputs"]]
 
     def blocks(self) -> list[Layer]:
         """The rows of the summary: stem and head layers, and each block of each stage."""
@@ -87,9 +111,23 @@ def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
         _flatten(child, name + ".", depth + 1, out)
 
 
-def plan_spec(spec: Spec, input_shape: Shape | None = None) -> Plan:
+def _stride(node: Node) -> int:
+    """How much a node reduces its input per side: the strides along its main path."""
+    if not node.children:
+        stride = node.args.get("stride", 1)
+        return stride if isinstance(stride, int) else stride[0]
+    path = node.children
+    if node.kind == "residual":  # the shortcut runs beside the main path, at the same stride
+        path = [c for c in node.children if c.name in (*node.args["pre"], *node.args["main"])]
+    return math.prod(_stride(c) for c in path)
+
+
+def plan_spec(spec: Spec, input_shape: Shape | None = None, features: list[str] | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
-    (`archspec.plan` also reads specs by path or name.)"""
+    (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
+    ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`."""
+    if features is not None:
+        spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
 
 
@@ -134,6 +172,8 @@ class _Planner:
             children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
+        if not self.issues and isinstance(self.spec.head, FeaturesHead):
+            return Plan(self.spec, input_shape, self.features(children, self.spec.head.outputs))
         if self.issues:
             raise SpecError(self.issues)
         return Plan(self.spec, input_shape, L.sequential("", children))
@@ -260,6 +300,34 @@ class _Planner:
         except ShapeError as e:
             self.fail(("stages", len(self.stages) - 1), "final norm", e)
             raise
+
+    def features(self, children: list[Node], outputs: list[str]) -> Node:
+        """The root of a `features` head: the modules up to the last output asked for."""
+        names = [c.name for c in children]
+        for k, name in enumerate(outputs):
+            if name in outputs[:k]:
+                self.fail_output(k, f"{name!r} is listed twice", "list each module once", "AS801")
+            elif name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.fail_output(k, f"there is no module {name!r} to take features from",
+                                 hint + f"the network's modules: {', '.join(names)}", "AS800")
+        if self.issues:
+            raise SpecError(self.issues)
+        kept = children[:max(names.index(n) for n in outputs) + 1]
+        for k in range(1, len(kept)):  # a map that is returned must not be overwritten by an in-place act
+            if kept[k - 1].name in outputs and kept[k].args.get("inplace"):
+                kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
+        return L.container("", "features", kept, outputs=list(outputs))
+
+    def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
+        """An output name at fault: located at its place in the spec, or given as `features=`."""
+        source, where = self.spec.source, ("head", "outputs", k)
+        if source and where in source.positions:  # in a file, or a --set option
+            self.issues.append(source.issue(where, f"head.outputs.{k}: {message}", hint, code))
+        else:
+            self.issues.append(Issue(source.path if source else self.spec.name, None, None,
+                                     f"features: {message}", hint, code))
 
     def head(self, x: Shape) -> list[Node | None]:
         head = self.spec.head
