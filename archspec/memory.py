@@ -60,7 +60,7 @@ class _Walk:
 
     def run(self, node: Node, x: _Storage, name: str) -> _Storage:
         """The storage of the output of `node` (qualified name `name`), given that of its input."""
-        if node.kind == "sequential":
+        if node.kind in ("sequential", "features"):  # children in order (a features head returns some maps too)
             for child in node.children:
                 x = self.run(child, x, _join(name, child.name))
             return x

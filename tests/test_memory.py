@@ -87,6 +87,12 @@ def test_half_precision_models_save_what_the_plan_says(name, dtype):
     assert planned(p, 3, dtype) == measured(p, 3, dtype)
 
 
+def test_a_features_head_saves_what_the_plan_says():
+    p = plan(SPECS / "resnet18.yaml", (3, 40, 36), features=["layer2", "layer3"])
+    assert planned(p, 2, "float32") == measured(p, 2, "float32")
+    assert p.activation_memory(2) < plan(SPECS / "resnet18.yaml", (3, 40, 36)).activation_memory(2)  # no layer4
+
+
 @settings(max_examples=30)
 @given(RANDOM_SPECS, st.integers(2, 3), st.sampled_from(["float32", "bfloat16"]))  # batch norm trains on 2 values or more
 def test_random_specs_save_what_the_plan_says(tree, batch, dtype):
