@@ -10,22 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 from . import limits
 from .errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
+from .memory import ITEMSIZE
+from .report import DEPTHS
 from .units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _shape(text: str) -> tuple[int, int, int]:
+    """'3x512x512', '3×512×512' or '3,512,512'."""
     try:
-        c, h, w = (int(p) for p in text.split(","))
+        c, h, w = (int(p) for p in re.split(r"[x×,]", text.lower()))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,224,224, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224 (or 3,224,224), got {text!r}") from None
     if min(c, h, w) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
     return c, h, w
@@ -42,6 +46,12 @@ def _count(text: str) -> int:
     if not isinstance(value, int) or value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number such as 4000000000, 4e9, 4G or 25.6M, got {text!r}")
     return value
+
+
+def _batch(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) < 12 and 1 <= int(text) <= 10**9):
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000000000, got {text!r}")
+    return int(text)
 
 
 def _seed(text: str) -> int:
@@ -89,7 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_build)
     add_spec_arguments(build)
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
-    build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
+    build.add_argument("--input", type=_shape, metavar="CxHxW",
+                       help="plan for this input instead of the spec's (3x512x512 or 3,512,512)")
+    build.add_argument("--depth", choices=DEPTHS, default="blocks",
+                       help="summary rows: stages, blocks (default) or layers (every module)")
+    build.add_argument("--batch", type=_batch, default=1, metavar="B",
+                       help="batch size for the activation memory (default 1)")
+    build.add_argument("--dtype", choices=list(ITEMSIZE), default="float32",
+                       help="dtype of the model and input for the activation memory (default float32)")
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
     build.add_argument("--seed", type=_seed, help="seed for reproducible initial weights")
     build.add_argument("--max-params", type=_count, default=limits.MAX_BUILD_PARAMS, metavar="N",
@@ -206,11 +223,11 @@ def _build(args: argparse.Namespace) -> int:
         print(f"{args.output}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(p.to_dict(), indent=1))
+        print(json.dumps(p.to_dict(args.batch, args.dtype), indent=1))
     else:
         from .report import summary
 
-        print(summary(p))
+        print(summary(p, args.depth, args.batch, args.dtype))
     if args.output:
         from .checkpoint import save_weights
         from .pipeline import build

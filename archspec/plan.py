@@ -14,8 +14,9 @@ from . import limits
 from .blocks import KINDS, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
+from .memory import activation_memory, layer_memory
 from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, PatchifyStem, Spec
-from .units import count
+from .units import count, dims, si
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,34 @@ class Plan:
         return [l for l in self.layers if (l.depth == 1 and l.name not in stages) or
                 (l.depth == 2 and l.name.split(".")[0] in stages)]
 
-    def to_dict(self) -> dict:
+    def activation_memory(self, batch: int = 1, dtype: str = "float32") -> int:
+        """Bytes that autograd saves for backward in one training step on `batch` inputs, the
+        model and input in `dtype` (float32, bfloat16, float16); weights excluded. Per layer:
+        `archspec.memory.layer_memory`."""
+        return activation_memory(self, batch, dtype)
+
+    def summary(self, depth: str = "blocks", batch: int = 1, dtype: str = "float32") -> str:
+        """The summary table: one row per stage, block or layer (`depth`), with output shape,
+        params, MACs and activation memory at `batch` in `dtype`."""
+        from .report import summary
+
+        return summary(self, depth, batch, dtype)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.spec.name}: {self.params:,} parameters, {si(self.macs)} MACs, input {dims(self.input_shape)}>"
+
+    def to_dict(self, batch: int = 1, dtype: str = "float32") -> dict:
+        """The plan as JSON data; `activation_bytes` (total and per layer) at `batch` in `dtype`."""
+        memory = layer_memory(self, batch, dtype)
         return {
             "name": self.spec.name, "input": list(self.input_shape), "output": list(self.output_shape),
-            "params": self.params, "macs": self.macs,
-            "layers": [{"name": l.name, "kind": l.kind, "shape": list(l.shape), "params": l.params, "macs": l.macs}
+            "params": self.params, "macs": self.macs, "batch": batch, "dtype": dtype,
+            "activation_bytes": sum(memory[l.name] for l in self.layers if l.depth == 1),
+            "layers": [{"name": l.name, "kind": l.kind, "shape": list(l.shape), "params": l.params, "macs": l.macs,
+                        "activation_bytes": memory[l.name]}
                        for l in self.layers],
         }
 

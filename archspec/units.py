@@ -25,3 +25,12 @@ def si(n: float) -> str:
 def dims(shape: tuple[int, ...]) -> str:
     """(64, 56, 56) → '64×56×56'."""
     return "×".join(str(d) for d in shape)
+
+
+def size(n: int) -> str:
+    """Bytes in binary units, as PyTorch's memory tools print them: 86121984 → '82.13 MiB'."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            hundredths = (200 * n + scale) // (2 * scale)  # rounded, in integers: any batch size fits
+            return f"{count(hundredths // 100)}.{hundredths % 100:02d} {unit}"
+    return f"{n} B" if n else "0"

@@ -25,10 +25,13 @@ def test_build_prints_the_summary_table():
     lines = r.stdout.splitlines()
     assert lines[0] == "resnet50: ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout"
     assert lines[1] == "input 3×224×224 → output 1000"
-    assert lines[3].split() == ["layer", "type", "output", "params", "MACs"]
-    assert lines[4].split() == ["conv1", "conv", "64×112×112", "9,408", "118.01", "M"]
-    assert lines[8].split() == ["layer1.0", "bottleneck", "256×56×56", "75,008", "231.21", "M"]
-    assert lines[-1] == "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256)"
+    assert lines[3].split() == ["layer", "type", "output", "params", "MACs", "memory"]
+    assert lines[4].split() == ["conv1", "conv", "64×112×112", "9,408", "118.01", "M", "588.00", "KiB"]
+    assert lines[8].split() == ["layer1.0", "bottleneck", "256×56×56", "75,008", "231.21", "M", "13.02", "MiB"]
+    assert lines[-3:] == [
+        "MACs: multiply-accumulates per image (FLOPs = 2 × MACs). memory: what a training step saves",
+        "for backward at batch 1 in float32 (weights, gradients and optimizer state not included).",
+        "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256), 8.18 G FLOPs, 82.13 MiB of activations"]
 
 
 def test_build_json_and_input_override():
@@ -40,7 +43,8 @@ def test_build_json_and_input_override():
     assert (plan["input"], plan["output"], plan["params"]) == ([3, 64, 64], [10], 269_722)
     assert plan["macs"] == 4 * 40_551_040 - 3 * 64 * 10  # convs scale with the area; fc does not
     assert {"name": "layer3.2", "kind": "basic", "shape": [64, 16, 16], "params": 73_984,
-            "macs": 18_874_368} in plan["layers"]
+            "macs": 18_874_368, "activation_bytes": 4 * 64 * 16 * 16 * 4 + 4 * 64 * 4} in plan["layers"]
+    # kept for backward: each norm's input, mean and inverse std, and each ReLU's output
 
 
 def test_build_writes_weights_that_load_back(tmp_path):
@@ -97,7 +101,7 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
     (["validate", "no/such/dir"], "no/such/dir: error: no such file or folder"),
     (["validate", "tests/data/reference"], "tests/data/reference: error: no *.yaml or *.yml files in this folder"),
     (["build", "missing.yaml"], "missing.yaml"),
-    (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected C,H,W"),
+    (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected CxHxW"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_usage_errors_exit_2(args, message):
@@ -118,6 +122,8 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 
 
 @pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
+                                     "archspec build specs/resnet50.yaml --input 3x512x512 --depth stages",
+                                     "archspec build specs/resnet50.yaml --batch 256 --depth stages",
                                      "archspec show specs/examples/resnet20_wide.yaml --set head.classes=100",
                                      "archspec validate tests/hostile/extends_cycle_a.yaml",
                                      "archspec validate resnet50 --set stages.2.dpeth=23",
