@@ -299,7 +299,6 @@ def test_the_readme_shows_the_example_child_as_shipped():
     assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in readme
 
 
-@pytest.mark.skipif(not (ROOT / "specs/efficientnet_b0.yaml").exists(), reason="EfficientNet arrives with issue 8")
 def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):
     child = write(tmp_path, "b1.yaml", "extends: efficientnet_b0\nname: efficientnet_b1\n"
                                        "scale: {width: 1.0, depth: 1.1}\ninput: {size: 240}\n")
