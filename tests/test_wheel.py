@@ -36,7 +36,7 @@ def archspec(env: dict, cwd, *args: str) -> subprocess.CompletedProcess:
 def test_the_wheel_builds_shipped_specs_by_name_in_an_empty_folder(installed, tmp_path):
     where = archspec(installed, tmp_path, "build", "resnet50")
     assert where.returncode == 0, where.stderr
-    assert where.stdout.splitlines()[-1] == "total: 25,557,032 parameters, 4.09 G MACs (4,089,184,256)"
+    assert where.stdout.splitlines()[-1].startswith("total: 25,557,032 parameters, 4.09 G MACs")
     deeper = archspec(installed, tmp_path, "build", "resnet50", "--set", "stages.2.depth=23")
     assert deeper.stdout.splitlines()[-1].startswith("total: 44,549,160 parameters"), deeper.stderr
     assert archspec(installed, tmp_path, "validate", "resnet20", "mnist_small").returncode == 0
