@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
     diff.add_argument("--fail-on", choices=("incompatible",),
                       help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
+    diff.add_argument("--batch", type=_batch, default=1, metavar="B",
+                      help="batch size for the activation memory (default 1)")
+    diff.add_argument("--dtype", choices=list(ITEMSIZE), default="float32",
+                      help="dtype of the model and input for the activation memory (default float32)")
 
     weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
     weights.set_defaults(run=_check_weights)
@@ -326,7 +330,7 @@ def _diff(args: argparse.Namespace) -> int:
     from .pipeline import plan
 
     try:
-        d = diff(plan(args.old), plan(args.new, overrides=args.overrides))
+        d = diff(plan(args.old), plan(args.new, overrides=args.overrides), args.batch, args.dtype)
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e.issues)

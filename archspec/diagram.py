@@ -90,8 +90,13 @@ def _layers_box(name: str, kind: str, nodes: list[Node]) -> Box:
                           f"{dims(nodes[-1].shape)} · {_cost(nodes)}"))
 
 
+def _block_kind(block: Node) -> str:
+    """A block's kind; an unnamed sequence of layers (ConvNeXt's downsampling) by its layers."""
+    return block.label or (f"({_layer(block)})" if block.kind == "sequential" else block.kind)
+
+
 def _stage_box(stage: Node) -> Box:
-    kinds = " + ".join(f"{kind} ×{len(list(run))}" for kind, run in groupby(b.label or b.kind for b in stage.children))
+    kinds = " + ".join(f"{kind} ×{len(list(run))}" for kind, run in groupby(_block_kind(b) for b in stage.children))
     runs = [(kind, len(list(run))) for kind, run in groupby(shortcut(b) for b in stage.children)]
     shortcuts = ", then ".join(kind if n == 1 else f"{kind} ×{n}" for kind, n in runs)
     return Box(stage.name, "stage", (f"{stage.name}: {kinds} · {dims(stage.shape)}", _cost(stage),
@@ -100,7 +105,7 @@ def _stage_box(stage: Node) -> Box:
 
 def _block_box(stage: str, block: Node) -> Box:
     name = f"{stage}.{block.name}"
-    return Box(name.replace(".", "_"), "block", (f"{name}: {block.label or block.kind} · {dims(block.shape)}",
+    return Box(name.replace(".", "_"), "block", (f"{name}: {_block_kind(block)} · {dims(block.shape)}",
                                                  _cost(block), f"shortcut: {shortcut(block)}"))
 
 

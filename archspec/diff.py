@@ -17,7 +17,8 @@ from .layers import Node, Shape
 from .plan import Plan, sections
 from .spec import Spec
 from .tensors import Tensor, state_dict_of
-from .units import dims, si
+from .memory import layer_memory
+from .units import dims, si, size
 
 SHOWN = 10  # list entries shown in text and markdown; JSON has them all
 
@@ -31,6 +32,7 @@ class Part:
     changes: list[tuple[str, Any, Any]]  # (setting, old, new); a missing side is None
     params: tuple[int, int]
     macs: tuple[int, int]
+    memory: tuple[int, int]  # activation memory: bytes saved for backward, at the diff's batch and dtype
     output: tuple[Shape | None, Shape | None]
 
 
@@ -69,6 +71,8 @@ class Weights:
 class Diff:
     old: Plan
     new: Plan
+    batch: int  # of the activation memory figures
+    dtype: str
     parts: list[Part] = field(default_factory=list)  # only the parts that differ
     weights: Weights | None = None
 
@@ -80,25 +84,31 @@ class Diff:
         return {
             "old": _side(self.old), "new": _side(self.new), "identical": self.identical,
             "params": _delta(self.old.params, self.new.params), "macs": _delta(self.old.macs, self.new.macs),
+            "memory": {**_delta(*self.memory), "batch": self.batch, "dtype": self.dtype},
             "output": {"old": list(self.old.output_shape), "new": list(self.new.output_shape)},
             "parts": [{"part": p.name, "key": p.key,
                        "changes": [{"setting": s, "old": a, "new": b} for s, a, b in p.changes],
-                       "params": _delta(*p.params), "macs": _delta(*p.macs),
+                       "params": _delta(*p.params), "macs": _delta(*p.macs), "memory": _delta(*p.memory),
                        "output": {"old": _list(p.output[0]), "new": _list(p.output[1])}} for p in self.parts],
             "weights": self.weights.to_dict(),
         }
 
+    @property
+    def memory(self) -> tuple[int, int]:
+        return self.old.activation_memory(self.batch, self.dtype), self.new.activation_memory(self.batch, self.dtype)
 
-def diff(old: Plan, new: Plan) -> Diff:
-    """Compare two plans part by part, and their state_dicts tensor by tensor."""
-    result = Diff(old, new, weights=weights(state_dict_of(old), state_dict_of(new)))
-    a, b = _sides(old), _sides(new)
+
+def diff(old: Plan, new: Plan, batch: int = 1, dtype: str = "float32") -> Diff:
+    """Compare two plans part by part (activation memory for `batch` inputs in `dtype`), and
+    their state_dicts tensor by tensor."""
+    result = Diff(old, new, batch, dtype, weights=weights(state_dict_of(old), state_dict_of(new)))
+    a, b = (_sides(p, layer_memory(p, batch, dtype)) for p in (old, new))
     for key in sorted(a.keys() | b.keys(), key=_order):
         was, now = a.get(key, _ABSENT), b.get(key, _ABSENT)
         part = Part(was.name or now.name, ".".join(map(str, key)), _changes(was.settings, now.settings),
-                    (was.params, now.params), (was.macs, now.macs), (was.output, now.output))
-        if part.changes or part.params[0] != part.params[1] or part.macs[0] != part.macs[1] \
-                or part.output[0] != part.output[1]:
+                    (was.params, now.params), (was.macs, now.macs), (was.memory, now.memory),
+                    (was.output, now.output))
+        if part.changes or any(a != b for a, b in (part.params, part.macs, part.memory, part.output)):
             result.parts.append(part)
     return result
 
@@ -127,6 +137,7 @@ class _Side:
     settings: dict
     nodes: tuple[Node, ...] = ()
     output: Shape | None = None
+    memory: int = 0  # bytes its layers save for backward
 
     @property
     def params(self) -> int:
@@ -140,20 +151,26 @@ class _Side:
 _ABSENT = _Side("", {})
 
 
-def _sides(plan: Plan) -> dict[tuple, _Side]:
-    """The input, the stem, each stage and the head of `plan`, by key path in the spec."""
+def _sides(plan: Plan, memory: dict[str, int]) -> dict[tuple, _Side]:
+    """The input, the stem, each stage and the head of `plan`, by key path in the spec;
+    `memory`: the activation memory of each layer, by name."""
     spec: Spec = plan.spec
     stem, stages, head = sections(plan)
+
+    def side(name: str, settings: dict, nodes: list[Node]) -> _Side:
+        return _Side(name, settings, tuple(nodes), nodes[-1].shape if nodes else None,
+                     sum(memory[n.name] for n in nodes))
+
     out = {
         ("input",): _Side("input", {"channels": plan.input_shape[0], "size": list(plan.input_shape[1:])},
                           output=plan.input_shape),
-        ("stem",): _Side("stem", spec.stem.model_dump(), tuple(stem), stem[-1].shape if stem else None),
-        ("head",): _Side("head", spec.head.model_dump(), tuple(head), head[-1].shape if head else None),
+        ("stem",): side("stem", spec.stem.model_dump(), stem),
+        ("head",): side("head", spec.head.model_dump(), head),
     }
     for i, (stage, node) in enumerate(zip(spec.all_stages, stages)):
         settings = {k: getattr(stage, k) for k in ("depth", "channels", "stride", "dilation")}
         settings.update(spec.stage_settings(i).model_dump())
-        out[("stages", i)] = _Side(node.name, settings, (node,), node.shape)
+        out[("stages", i)] = side(node.name, settings, [node])
     return out
 
 
@@ -215,14 +232,22 @@ def _signed_si(n: int) -> str:
     return ("+" if n > 0 else "-" if n < 0 else "") + si(abs(n))
 
 
+def _signed_size(n: int) -> str:
+    return ("+" if n > 0 else "-" if n < 0 else "") + size(abs(n))
+
+
 def _shape_text(part: Part) -> str:
     old, new = (dims(s) if s else "—" for s in part.output)
     return new if old == new else f"{old} → {new}"
 
 
-def _rows(d: Diff) -> list[tuple[str, str, str, str, str, str]]:
+HEADER = ("part", "key", "change", "output", "Δparams", "ΔMACs", "Δmemory")
+
+
+def _rows(d: Diff) -> list[tuple[str, ...]]:
     return [(p.name, p.key, "; ".join(_change_text(*c) for c in p.changes) or "(follows from above)",
-             _shape_text(p), _signed(p.params[1] - p.params[0]), _signed_si(p.macs[1] - p.macs[0]))
+             _shape_text(p), _signed(p.params[1] - p.params[0]), _signed_si(p.macs[1] - p.macs[0]),
+             _signed_size(p.memory[1] - p.memory[0]))
             for p in d.parts]
 
 
@@ -238,8 +263,10 @@ def _label(plan: Plan) -> str:
 def _totals(d: Diff) -> str:
     o, n = d.old, d.new
     out = dims(o.output_shape) if o.output_shape == n.output_shape else f"{dims(o.output_shape)} → {dims(n.output_shape)}"
+    (m0, m1), batch = d.memory, f"batch {d.batch}, {d.dtype}"
     return (f"total: {_signed(n.params - o.params)} parameters ({o.params:,} → {n.params:,}), "
-            f"{_signed_si(n.macs - o.macs)} MACs ({si(o.macs)} → {si(n.macs)}), output {out}")
+            f"{_signed_si(n.macs - o.macs)} MACs ({si(o.macs)} → {si(n.macs)}), "
+            f"{_signed_size(m1 - m0)} activation memory ({size(m0)} → {size(m1)}, {batch}), output {out}")
 
 
 def _weights_line(d: Diff, name: str) -> str:
@@ -261,15 +288,13 @@ def _lists(w: Weights) -> list[tuple[str, list[str]]]:
 def text(d: Diff) -> str:
     if d.identical:
         return f"identical networks: {_title(d)} ({d.new.params:,} parameters, {si(d.new.macs)} MACs)"
-    header = ("part", "key", "change", "output", "Δparams", "ΔMACs")
     rows = _rows(d)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
 
     def line(r: tuple) -> str:
-        left = "  ".join(r[i].ljust(widths[i]) for i in range(4))
-        return f"{left}  {r[4].rjust(widths[4])}  {r[5].rjust(widths[5])}"
+        return "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
-    lines = [_title(d), "", line(header), *(line(r) for r in rows), "", _totals(d),
+    lines = [_title(d), "", line(HEADER), *(line(r) for r in rows), "", _totals(d),
              "weights: " + _weights_line(d, d.old.spec.name)]
     for what, items in _lists(d.weights):
         lines.append(f"{what} ({len(items)}):" if len(items) <= SHOWN else f"{what} (first {SHOWN} of {len(items)}):")
@@ -285,7 +310,7 @@ def markdown(d: Diff) -> str:
     title = f"### archspec diff: {_cell(_title(d))}"
     if d.identical:
         return f"{title}\n\nIdentical networks ({d.new.params:,} parameters, {si(d.new.macs)} MACs)."
-    lines = [title, "", "| part | key | change | output | Δparams | ΔMACs |", "|---|---|---|---|---:|---:|"]
+    lines = [title, "", f"| {' | '.join(HEADER)} |", "|---|---|---|---|---:|---:|---:|"]
     lines += [f"| {_cell(r[0])} | `{_cell(r[1])}` | {' | '.join(_cell(c) for c in r[2:])} |" for r in _rows(d)]
     lines += ["", _cell(_totals(d)), "", f"**Weights:** {_cell(_weights_line(d, d.old.spec.name))}."]
     for what, items in _lists(d.weights):

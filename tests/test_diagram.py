@@ -112,3 +112,9 @@ def test_the_readme_shows_the_real_diagram(cli, tmp_path):
     cli("diagram", "specs/resnet50.yaml", "-o", tmp_path / "resnet50.svg")
     assert "![resnet50](docs/resnet50.svg)" in readme
     assert (ROOT / "docs/resnet50.svg").read_text(encoding="utf-8") == (tmp_path / "resnet50.svg").read_text(encoding="utf-8")
+
+
+def test_convnext_downsampling_layers_are_named_by_what_they_are():
+    boxes = boxes_of(svg(archspec.plan("specs/convnext_tiny.yaml")))
+    assert boxes["layer2"][0] == "layer2: (layernorm2d → conv 2×2/2) ×1 + convnext ×3 · 192×28×28"
+    assert boxes["layer2"][2] == "shortcut: none, then identity ×3"

@@ -4,11 +4,14 @@ import json
 
 import pytest
 
+import archspec
+
 from conftest import ROOT, imported_modules, run_cli
 
 R50, R101 = "specs/resnet50.yaml", "specs/resnet101.yaml"
 STAGE3 = 1_117_184  # parameters of one more ResNet-50 layer3 bottleneck
 MACS3 = 218_365_952  # its multiply-adds at 224×224
+MEMORY3 = 2_420_736  # the bytes it saves for backward (batch 1, float32; see test_memory)
 
 
 def test_resnet50_to_resnet101_as_text(cli):
@@ -16,10 +19,11 @@ def test_resnet50_to_resnet101_as_text(cli):
     assert (r.returncode, r.stderr) == (0, "")
     lines = r.stdout.splitlines()
     assert lines[0] == "resnet50 (specs/resnet50.yaml) → resnet101 (specs/resnet101.yaml)"
-    assert lines[2].split() == ["part", "key", "change", "output", "Δparams", "ΔMACs"]
-    assert lines[3].split() == ["layer3", "stages.2", "depth", "6", "→", "23", "1024×14×14", "+18,992,128", "+3.71", "G"]
+    assert lines[2].split() == ["part", "key", "change", "output", "Δparams", "ΔMACs", "Δmemory"]
+    assert lines[3].split() == ["layer3", "stages.2", "depth", "6", "→", "23", "1024×14×14", "+18,992,128", "+3.71", "G",
+                                "+39.25", "MiB"]
     assert lines[5] == ("total: +18,992,128 parameters (25,557,032 → 44,549,160), +3.71 G MACs (4.09 G → 7.80 G), "
-                        "output 1000")
+                        "+39.25 MiB activation memory (82.13 MiB → 121.38 MiB, batch 1, float32), output 1000")
     assert lines[6] == ("weights: 320 of resnet50's 320 tensors carry over (100.00% of its parameters, 57.37% of the "
                         "new network's); 0 reshaped, 0 dropped, 306 new")
     assert lines[7:9] == ["new (first 10 of 306):", "  layer3.6.conv1.weight: 256×1024×1×1"]
@@ -38,11 +42,14 @@ def test_resnet50_to_resnet101_as_json_field_by_field(cli):
     assert d["params"] == {"old": 25_557_032, "new": 44_549_160, "delta": 18_992_128}
     assert d["params"]["delta"] == 17 * STAGE3
     assert d["macs"] == {"old": 4_089_184_256, "new": 7_801_405_440, "delta": 17 * MACS3}
+    assert d["memory"] == {"old": 86_121_984, "new": 86_121_984 + 17 * MEMORY3, "delta": 17 * MEMORY3, "batch": 1,
+                           "dtype": "float32"}
     assert d["output"] == {"old": [1000], "new": [1000]}
     assert d["parts"] == [{
         "part": "layer3", "key": "stages.2", "changes": [{"setting": "depth", "old": 6, "new": 23}],
         "params": {"old": 7_098_368, "new": 7_098_368 + 17 * STAGE3, "delta": 17 * STAGE3},
         "macs": {"old": 1_464_336_384, "new": 1_464_336_384 + 17 * MACS3, "delta": 17 * MACS3},
+        "memory": {"old": 16_539_648, "new": 16_539_648 + 17 * MEMORY3, "delta": 17 * MEMORY3},
         "output": {"old": [1024, 14, 14], "new": [1024, 14, 14]},
     }]
     w = d["weights"]
@@ -60,9 +67,9 @@ def test_resnet50_to_resnet101_as_markdown_field_by_field(cli):
     lines = r.stdout.splitlines()
     assert lines[0] == "### archspec diff: resnet50 (specs/resnet50.yaml) → resnet101 (specs/resnet101.yaml)"
     table = [line for line in lines if line.startswith("|")]
-    assert table == ["| part | key | change | output | Δparams | ΔMACs |",
-                     "|---|---|---|---|---:|---:|",
-                     "| layer3 | `stages.2` | depth 6 → 23 | 1024×14×14 | +18,992,128 | +3.71 G |"]
+    assert table == ["| part | key | change | output | Δparams | ΔMACs | Δmemory |",
+                     "|---|---|---|---|---:|---:|---:|",
+                     "| layer3 | `stages.2` | depth 6 → 23 | 1024×14×14 | +18,992,128 | +3.71 G | +39.25 MiB |"]
     assert ("**Weights:** 320 of resnet50's 320 tensors carry over (100.00% of its parameters, 57.37% of the new "
             "network's); 0 reshaped, 0 dropped, 306 new.") in lines
     details = lines.index("<details><summary>306 new tensors</summary>")
@@ -109,6 +116,7 @@ def test_an_input_size_change_shows_on_every_part_and_keeps_every_weight(cli, wr
     assert d["parts"][0] == {"part": "input", "key": "input",
                              "changes": [{"setting": "size", "old": [224, 224], "new": [160, 160]}],
                              "params": {"old": 0, "new": 0, "delta": 0}, "macs": {"old": 0, "new": 0, "delta": 0},
+                             "memory": {"old": 0, "new": 0, "delta": 0},
                              "output": {"old": [3, 224, 224], "new": [3, 160, 160]}}
     assert [p["part"] for p in d["parts"]] == ["input", "stem", "layer1", "layer2", "layer3", "layer4"]
     assert [p["output"]["new"] for p in d["parts"][1:]] == [[64, 40, 40], [64, 40, 40], [128, 20, 20],
@@ -120,9 +128,9 @@ def test_a_removed_stage_and_the_head_it_reshapes(cli, write_spec):
     short = write_spec((ROOT / "specs/resnet18.yaml").read_text().replace("  - {depth: 2, channels: 512, stride: 2}\n", ""))
     r = cli("diff", "specs/resnet18.yaml", short)
     rows = {line.split()[0]: line for line in r.stdout.splitlines()[3:5]}
-    assert rows["layer4"].split()[2:] == ["removed:", "basic", "×2,", "512", "channels,", "stride", "2", "512×7×7",
-                                          "→", "—", "-8,393,728", "-411.04", "M"]
-    assert rows["head"].split()[2:] == ["(follows", "from", "above)", "1000", "-256,000", "-256.00", "K"]
+    assert rows["layer4"].split()[2:13] == ["removed:", "basic", "×2,", "512", "channels,", "stride", "2", "512×7×7",
+                                            "→", "—", "-8,393,728"]
+    assert rows["head"].split()[2:7] == ["(follows", "from", "above)", "1000", "-256,000"]
     assert "reshaped (1):\n  fc.weight: 1000×512 → 1000×256\n" in r.stdout
 
 
@@ -156,3 +164,11 @@ def test_built_in_names_and_stdin_give_the_same_diff(cli):
     from_stdin = json.loads(piped.stdout)
     assert from_stdin["old"]["file"] == "<stdin>"
     assert from_stdin["parts"] == by_path["parts"] and from_stdin["weights"] == by_path["weights"]
+
+
+def test_activation_memory_at_another_batch_and_dtype(cli):
+    d = json.loads(cli("diff", R50, R101, "--batch", "8", "--dtype", "bfloat16", "--format", "json").stdout)
+    assert (d["memory"]["batch"], d["memory"]["dtype"]) == (8, "bfloat16")
+    old, new = (archspec.plan(p).activation_memory(8, "bfloat16") for p in (R50, R101))
+    assert d["memory"]["delta"] == d["parts"][0]["memory"]["delta"] == new - old
+    assert 0.99 < (new - old) / (8 * 17 * MEMORY3 / 2) < 1  # about half of float32 (memory.py says what is kept)

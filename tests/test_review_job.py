@@ -55,5 +55,5 @@ def test_the_review_job_validates_the_changed_specs_and_posts_their_diffs(tmp_pa
     assert r.returncode == 0, r.stderr
     text = summary.read_text(encoding="utf-8")
     assert "### new spec: `specs/resnet18.yaml`" in text
-    assert "| layer3 | `stages.2` | depth 6 → 23 | 1024×14×14 | +18,992,128 | +3.71 G |" in text
+    assert "| layer3 | `stages.2` | depth 6 → 23 | 1024×14×14 | +18,992,128 | +3.71 G | +39.25 MiB |" in text
     assert f"### archspec diff: resnet50 ({runner}/base/specs/resnet50.yaml) → resnet50 (specs/resnet50.yaml)" in text
