@@ -6,7 +6,7 @@ import torch
 
 import archspec
 from archspec import SpecError
-from conftest import ROOT, TINY_SPEC
+from conftest import ROOT, TINY_SPEC, shipped_specs, spec_id
 
 RESNET50 = ROOT / "specs" / "resnet50.yaml"
 
@@ -74,3 +74,17 @@ def test_the_features_model_exports_with_a_dynamic_batch_and_size():
         for got, expected in zip(exported.module()(x), model(x), strict=True):
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert [tuple(m.shape) for m in model(x)] == [(3, 512, 12, 8), (3, 1024, 6, 4), (3, 2048, 3, 2)]
+
+
+@pytest.mark.slow  # a meta build of every shipped spec: about a minute on a busy machine
+@pytest.mark.parametrize("path", shipped_specs(), ids=spec_id)
+def test_every_stage_of_every_shipped_spec_as_planned_and_as_run(path):
+    whole = archspec.plan(path)
+    names = [c.name for c in whole.root.children if c.kind == "sequential" and c.name.startswith("layer")]
+    p = archspec.plan(path, features=names)
+    maps = archspec.build(p, device="meta")(torch.empty(1, *p.input_shape, device="meta"))
+    assert [tuple(m.shape[1:]) for m in maps] == [f.shape for f in p.features]
+    _, h, w = p.input_shape
+    for f in p.features:  # the reduction is the product of the strides: exact where the size divides
+        if h % f.reduction == 0 and w % f.reduction == 0:
+            assert f.shape[1:] == (h // f.reduction, w // f.reduction), f
