@@ -30,8 +30,15 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def every_spec() -> list:
+    """Every shipped spec; those over 50M parameters (which share their block kinds with
+    smaller ones) in the slow run, for the time their weights take to make."""
+    return [pytest.param(s, marks=pytest.mark.slow) if archspec.plan(s).params > 50_000_000 else s
+            for s in shipped_specs()]
+
+
 @pytest.mark.usefixtures("one_thread")
-@pytest.mark.parametrize("spec", shipped_specs(), ids=spec_id)
+@pytest.mark.parametrize("spec", every_spec(), ids=spec_id)
 def test_ejected_source_round_trips(spec, tmp_path):
     shipped = archspec.plan(spec)
     channels, height, width = shipped.input_shape
