@@ -66,10 +66,13 @@ def build(spec, seed: int | None = None, device=None, input_shape=None,
     SpecError before anything is allocated. Without PyTorch installed it raises
     TorchMissing.
     """
-    from . import limits
     from .errors import require_torch
     from .plan import Plan, check_params, plan
 
+    if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
+    if max_params is not None and not (type(max_params) is int and max_params >= 1):
+        raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
     p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")

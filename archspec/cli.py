@@ -45,9 +45,14 @@ def _count(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    seed = int(text)  # a ValueError becomes argparse's "invalid _seed value"
+    # argparse names the option in front of an ArgumentTypeError's message; any other error
+    # would show this function's name instead
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
     if not 0 <= seed < 2**64:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**64 - 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**64 - 1, got {text!r}")
     return seed
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from .errors import printable
 from .plan import Plan
-from .units import dims, si
+from .units import count, dims, si
 
 
 def summary(plan: Plan) -> str:
     """One row per stem/head layer and per block: name, type, output shape, params, MACs."""
-    rows = [(l.name, l.kind, dims(l.shape), f"{l.params:,}", si(l.macs)) for l in plan.blocks()]
+    rows = [(l.name, l.kind, dims(l.shape), f"{count(l.params)}", si(l.macs)) for l in plan.blocks()]
     header = ("layer", "type", "output", "params", "MACs")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
 
@@ -26,5 +26,5 @@ def summary(plan: Plan) -> str:
         line(header),
         *(line(r) for r in rows),
         "",
-        f"total: {plan.params:,} parameters, {si(plan.macs)} MACs ({plan.macs:,})",
+        f"total: {count(plan.params)} parameters, {si(plan.macs)} MACs ({count(plan.macs)})",
     ])

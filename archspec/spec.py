@@ -134,7 +134,8 @@ class ConvStem(_Model):
     channels: PositiveInt = Field(description="channels of the stem's conv")
     kernel: PositiveInt = 7
     stride: PositiveInt = 2
-    padding: Annotated[int, Field(ge=0)] | None = Field(None, description="default kernel // 2")
+    padding: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="default (kernel - 1) // 2: the size divided by the stride, for an odd kernel")
     pool: Literal["max", "avg", "none"] = "max"
 
 
@@ -213,8 +214,8 @@ class Constraints(_Model):
 
 class Spec(_Model):
     archspec: Literal[1] = Field(description="format version")
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = Field(
-        description="use letters, digits, '_', '.' and '-' only")
+    name: Annotated[str, Field(min_length=1, pattern=r"^[\w.\-]+$")] = Field(
+        description="use letters (of any alphabet), digits, '_', '.' and '-' only")
     description: str = ""
     input: Input
     defaults: Defaults = Defaults()

@@ -154,8 +154,10 @@ def mutated_specs(draw):
 def test_mutated_specs_are_accepted_or_refused_with_a_location(tree):
     source = parse_source(to_yaml(tree), "mutated.yaml")
     try:
-        issues = check_plan(plan(check_source(source)))
+        p = plan(check_source(source))
         event("accepted")
+        assert p.params == sum(l.params for l in p.layers if l.depth == 1) and p.output_shape == p.layers[-1].shape
+        issues = check_plan(p)
     except SpecError as e:
         issues = e.issues
         assert issues
