@@ -1,7 +1,9 @@
 """archspec: a checked YAML description of a CNN → static plan → torch.nn.Module.
 
-`load` and `plan` never import torch; `build` does. Every name below is imported on
-first use, so `archspec --help` and `validate` pay only for what they run.
+`load` and `plan` never import torch; `build` does. Each takes a path, the name of a
+built-in spec (`"resnet50"`), or `"-"` for standard input, and `overrides=`. Every
+name below is imported on first use, so `archspec --help` and `validate` pay only for
+what they run.
 """
 
 from __future__ import annotations
@@ -14,28 +16,25 @@ from typing import TYPE_CHECKING
 from . import limits  # noqa: F401  (documented as archspec.limits; it imports nothing)
 
 if TYPE_CHECKING:
-    import torch
-
     from .checkpoint import load_model
     from .errors import Issue, SpecError, TorchMissing
-    from .plan import Layer, Plan, plan
-    from .spec import Spec, load
+    from .fuse import fuse
+    from .pipeline import build, load, plan
+    from .plan import Layer, Plan
+    from .spec import Spec
     from .weights import WeightsError, load_weights
 
 _EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "plan", "Plan": "plan",
-            "plan": "plan", "Spec": "spec", "load": "spec", "load_model": "checkpoint", "WeightsError": "weights",
-            "load_weights": "weights"}
-__all__ = sorted([*_EXPORTS, "build"])
+            "plan": "pipeline", "Spec": "spec", "load": "pipeline", "build": "pipeline", "load_model": "checkpoint", "WeightsError": "weights",
+            "load_weights": "weights", "fuse": "fuse"}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from .version import version
 
-        try:
-            value = version("archspec")  # pyproject.toml is the one place the version is written
-        except PackageNotFoundError:  # a checkout used without installing it
-            value = "unknown"
+        value = version()
     elif name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     else:
@@ -55,27 +54,3 @@ class _Package(types.ModuleType):
 
 sys.modules[__name__].__class__ = _Package
 
-
-def build(spec, seed: int | None = None, device=None, input_shape=None,
-          max_params: int | None = None) -> "torch.nn.Module":
-    """Compile a spec (a `Spec`, a `Plan` or a path) into a `torch.nn.Module`.
-
-    `seed` makes the initial weights reproducible without touching the global RNG;
-    `device="meta"` builds without allocating memory. A network with more than
-    `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
-    SpecError before anything is allocated. Without PyTorch installed it raises
-    TorchMissing.
-    """
-    from .errors import require_torch
-    from .plan import Plan, check_params, plan
-
-    if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
-        raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
-    if max_params is not None and not (type(max_params) is int and max_params >= 1):
-        raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
-    p = spec if isinstance(spec, Plan) else plan(spec, input_shape)
-    check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
-    require_torch("archspec.build")
-    from .compile import compile_plan
-
-    return compile_plan(p, seed=seed, device=device)

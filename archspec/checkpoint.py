@@ -10,37 +10,26 @@ file is byte-identical on every run.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import require_torch
 from .layers import Shape
+from .writing import write_atomically
 
 
 def save_weights(model, path: str | Path, spec_text: str, seed: int | None, input_shape: Shape) -> None:
     require_torch("writing weights")
     from safetensors.torch import save_file
 
-    from . import __version__
+    from .version import version
 
-    record = {"format": "archspec", "archspec_version": __version__, "spec": spec_text,
+    record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
     # safetensors writes its metadata map in a random order: under one key, the file is
     # byte-identical from run to run.
     metadata = {"archspec": json.dumps(record, ensure_ascii=False, sort_keys=True)}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # on disk before it takes the name: a crash leaves the old file or the new one
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -72,16 +61,14 @@ def load_model(path: str | Path, max_params: int | None = None):
     require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
-    from . import build
-    from .plan import plan
+    from .pipeline import build
     from .source import parse_source
-    from .spec import check_source
 
     meta = read_metadata(path)
     if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
         raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it)")
-    spec = check_source(parse_source(meta["spec"], f"{path}[spec]"))
-    model = build(plan(spec, _input_shape(path, meta)), max_params=max_params)
+    source = parse_source(meta["spec"], f"{path}[spec]")
+    model = build(source, input_shape=_input_shape(path, meta), max_params=max_params)
     model.load_state_dict(load_file(str(path)))
     return model
 

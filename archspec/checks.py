@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from .errors import Issue, SpecError, in_order
 from .layers import Node
-from .plan import Plan, plan, smallest_input, stage_name
-from .source import load_source
-from .spec import Spec, check_source
+from .pipeline import Overrides, check_tree, plan
+from .plan import Plan, smallest_input, stage_name
+from .resolve import resolve
+from .spec import Spec
 from .units import count, dims, si
 
 
-def check_file(path: str) -> list[Issue]:
-    """Everything `archspec validate` says about one file: errors and warnings, in line order."""
+def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:
+    """Everything `archspec validate` says about one spec: errors and warnings, in line order.
+    An abstract spec is checked as a base (what it says), not planned."""
     try:
-        p = plan(check_source(load_source(path)))
+        spec = check_tree(resolve(ref, overrides))
+        if spec is None:
+            return []
+        p = plan(spec)
     except SpecError as e:
         return e.issues
     return check_plan(p)
@@ -34,8 +39,9 @@ def errors_in(issues: list[Issue]) -> list[Issue]:
 
 def _at(spec: Spec, path: tuple, message: str, hint: str, code: str, severity: str = "error") -> Issue:
     source = spec.source
-    line, col = source.locate(path) if source else (None, None)
-    return Issue(source.path if source else spec.name, line, col, message, hint, code, severity)
+    if source is None:
+        return Issue(spec.name, None, None, message, hint, code, severity)
+    return source.issue(path, message, hint, code, severity)
 
 
 # ---- budgets ------------------------------------------------------------------------

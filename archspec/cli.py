@@ -1,7 +1,7 @@
 """`archspec build`, `archspec validate` and `archspec schema`.
 
-Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors,
-or a command that needs PyTorch without it. Each command imports what it needs when
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict) or an output file that
+cannot be written, 2 usage or file errors, or a command that needs PyTorch without it. Each command imports what it needs when
 it runs, so `--help` costs little more than Python's own start-up.
 """
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import limits
-from .errors import Issue, SpecError, TorchMissing, require_torch
+from .errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
 from .units import count
 
@@ -66,13 +66,33 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+SPEC_HELP = "a spec file, the name of a built-in spec (see `archspec list`), or - to read standard input"
+
+
+def add_spec_arguments(command: argparse.ArgumentParser, many: bool = False) -> None:
+    """The spec argument (`args.spec`, or `args.specs` with many=True) and `--set`
+    (`args.overrides`): every command that reads a spec takes them."""
+    if many:
+        command.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; or folders searched for *.yaml")
+    else:
+        command.add_argument("spec", help=SPEC_HELP)
+    add_set_option(command)
+
+
+def add_set_option(command: argparse.ArgumentParser, text: str = "") -> None:
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                         help=text or "change one value after `extends` (repeatable): KEY is a dotted path, list "
+                                      "items by index (stages.2.depth), VALUE is YAML")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
     parser.add_argument("--version", action=_Version, nargs=0, help="print archspec's version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
-    build.add_argument("spec", help="spec file (.yaml)")
+    build.set_defaults(run=_build)
+    add_spec_arguments(build)
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
     build.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -82,19 +102,64 @@ def _parser() -> argparse.ArgumentParser:
                             "also 4G, 25.6M)")
 
     validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
-    validate.add_argument("paths", nargs="+", help="spec files, or folders searched for *.yaml and *.yml")
+    validate.set_defaults(run=_validate)
+    add_spec_arguments(validate, many=True)
     validate.add_argument("--format", choices=FORMATS, default="text",
                           help="text (default), json (a list of issues) or github (workflow commands)")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
-    commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
+    schema.set_defaults(run=_schema)
+
+    show = commands.add_parser("show", help="print the resolved spec (after extends, scale, --set) as YAML, "
+                                            "each value with where it was set")
+    show.set_defaults(run=_show)
+    add_spec_arguments(show)
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                      help="yaml (default; `build` accepts it) or json ({spec, origins})")
+
+    listing = commands.add_parser("list", help="the built-in specs: parameters, MACs, input, description")
+    listing.set_defaults(run=_list)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+
+    diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
+    diff.set_defaults(run=_diff)
+    diff.add_argument("old", help="spec before the change")
+    diff.add_argument("new", help="spec after the change")
+    add_set_option(diff, "change one value of NEW (repeatable): `archspec diff resnet50 resnet50 --set "
+                         "stages.2.depth=23`")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                      help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
+    diff.add_argument("--fail-on", choices=("incompatible",),
+                      help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
+
+    weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
+    weights.set_defaults(run=_check_weights)
+    add_spec_arguments(weights)
+    weights.add_argument("file", help="weights: .safetensors (no torch needed), .pt, .pth, .bin or .ckpt")
+    weights.add_argument("--format", choices=("text", "json"), default="text")
+    weights.add_argument("--strict", action="store_true", help="exit 1 unless every tensor fits")
+
+    diagram = commands.add_parser("diagram", help="draw the network: Mermaid or SVG, from the plan")
+    diagram.set_defaults(run=_diagram)
+    add_spec_arguments(diagram)
+    diagram.add_argument("-o", "--output", help="write to FILE (.svg, .mmd, or .md: Mermaid in a fenced block); "
+                                                "default: Mermaid to stdout")
+    diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
+                         help="one box per stage (default) or per block")
+
+    eject = commands.add_parser("eject", help="write the network as standalone PyTorch source (needs no torch)")
+    eject.set_defaults(run=_eject)
+    add_spec_arguments(eject)
+    eject.add_argument("-o", "--output", help="write to FILE (default: stdout)")
+    eject.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "schema": _schema}[args.command](args)
+        return args.run(args)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -108,22 +173,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
-    if any(i.code == "AS100" for i in issues):
+    if any(i.code in ("AS100", "AS703") for i in issues):
         return EXIT_USAGE
     return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and issues) else EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
     from .checks import check_plan, errors_in
-    from .plan import check_params, plan
-    from .source import load_source
-    from .spec import check_source
+    from .pipeline import plan
+    from .plan import check_params
+    from .resolve import resolve
 
     if args.output:
         require_torch("archspec build -o")  # before any work: the plan alone would not need it
     try:
-        source = load_source(args.spec)
-        p = plan(check_source(source), args.input)
+        source = resolve(args.spec, args.overrides)
+        p = plan(source, args.input)
         check_params(p, args.max_params)  # before anything is allocated
     except SpecError as e:
         print(e, file=sys.stderr)
@@ -135,7 +200,7 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.output and (problem := _unwritable(Path(args.output))):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     if args.json:
         print(json.dumps(p.to_dict(), indent=1))
     else:
@@ -143,15 +208,15 @@ def _build(args: argparse.Namespace) -> int:
 
         print(summary(p))
     if args.output:
-        from . import build
         from .checkpoint import save_weights
+        from .pipeline import build
 
         try:
             save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
                          p.input_shape)
         except OSError as e:  # the output folder is not writable, the disk is full, ...
-            print(f"{args.output}: error: cannot write the weights: {e.strerror or e}", file=sys.stderr)
-            return EXIT_USAGE
+            print(printable(f"{args.output}: error: cannot write the weights: {e.strerror or e}"), file=sys.stderr)
+            return EXIT_INVALID
         print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -165,17 +230,19 @@ def _unwritable(path: Path) -> str:
     return ""
 
 
-def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
-    """The spec files named or found under `paths`, and issues for paths that give none."""
+def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
+    """The specs named or found under folders in `refs`, and issues for paths that give none."""
+    from .resolve import is_name
+
     files, problems = [], []
-    for name in paths:
+    for name in refs:
         path = Path(name)
         if path.is_dir():
             found = sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
                 problems.append(Issue(name, None, None, "no *.yaml or *.yml files in this folder", code="AS100"))
             files += found
-        elif path.exists():
+        elif path.exists() or name == "-" or is_name(name):  # names are looked up when read
             files.append(name)
         else:
             problems.append(Issue(name, None, None, "no such file or folder", code="AS100"))
@@ -185,10 +252,10 @@ def _spec_files(paths: list[str]) -> tuple[list[str], list[Issue]]:
 def _validate(args: argparse.Namespace) -> int:
     from .checks import check_file, errors_in
 
-    files, issues = _spec_files(args.paths)
+    files, issues = _spec_files(args.specs)
     invalid = 0
     for name in files:
-        found = check_file(name)
+        found = check_file(name, args.overrides)
         invalid += bool(errors_in(found))
         issues += found
     if issues or args.format == "json":
@@ -203,4 +270,115 @@ def _schema(args: argparse.Namespace) -> int:
     from .spec import json_schema
 
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from .pipeline import load
+    from .show import show, show_json
+
+    try:
+        spec = load(args.spec, args.overrides)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if args.format == "json":
+        print(json.dumps(show_json(spec), indent=1, ensure_ascii=False))
+    else:
+        print(show(spec), end="")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .catalog import catalog, table
+
+    entries = catalog()
+    print(json.dumps(entries, indent=1) if args.format == "json" else table(entries))
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import FORMATS as DIFF_FORMATS, diff
+    from .pipeline import plan
+
+    try:
+        d = diff(plan(args.old), plan(args.new, overrides=args.overrides))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    print(DIFF_FORMATS[args.format](d))
+    return EXIT_INVALID if args.fail_on == "incompatible" and not d.weights.compatible else EXIT_OK
+
+
+def _check_weights(args: argparse.Namespace) -> int:
+    from .pipeline import plan
+    from .weightsfile import WeightsFileError, check_file, text
+
+    try:
+        p = plan(args.spec, overrides=args.overrides)
+        report = check_file(p, args.file)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except WeightsFileError as e:
+        print(printable(f"{args.file}: error: {e}"), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
+    return EXIT_INVALID if args.strict and not report.ok else EXIT_OK
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from .diagram import FORMATS as DIAGRAM_FORMATS, render, write_atomic
+    from .pipeline import plan
+
+    kind = "mermaid"
+    if args.output:
+        kind = DIAGRAM_FORMATS.get(Path(args.output).suffix.lower())
+        problem = _unwritable(Path(args.output)) or (
+            "" if kind else "unknown diagram format: name it .svg, .mmd or .md")
+        if problem:
+            print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+            return EXIT_INVALID
+    try:
+        text = render(plan(args.spec, overrides=args.overrides), kind, args.depth)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:  # not writable, disk full, ...
+        print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _eject(args: argparse.Namespace) -> int:
+    from .diagram import write_atomic
+    from .eject import EjectError, eject
+    from .pipeline import plan
+
+    if args.output and (problem := _unwritable(Path(args.output))):
+        print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        text = eject(plan(args.spec, args.input, overrides=args.overrides))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except EjectError as e:
+        print(printable(f"{args.spec}: error: {e}"), file=sys.stderr)
+        return EXIT_INVALID
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:
+        print(printable(f"{args.output}: error: cannot write the source: {e.strerror or e}"), file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK

@@ -19,8 +19,10 @@ from .source import Source
 from .spec import _STAGES_TAGS, Defaults, Spec, Stage
 
 
-def schema_issues(source: Source, error: ValidationError) -> list[Issue]:
-    issues = [_issue(source, err) for err in error.errors(include_input=False, include_url=False)]
+def schema_issues(source: Source, error: ValidationError, keep=lambda err: True) -> list[Issue]:
+    """The errors (those `keep(err)` accepts) as Issues, each located where its value was set."""
+    errors = error.errors(include_input=False, include_url=False)
+    issues = [_issue(source, err) for err in errors if keep(err)]
     return list(dict.fromkeys(issues))  # [H, W] errors come twice
 
 
@@ -123,23 +125,23 @@ def _issue(source: Source, err: dict) -> Issue:
         if kind == "invalid_key":  # a key that is not a string: pydantic gives its str()
             path = _key_as_written(source.tree, path)
         message, hint = _unknown_key(loc, path)
-        line, col = source.locate(path, key=True)
+        where = source.locate(path, key=True)
     elif kind in ("missing", "union_tag_not_found"):
         if kind == "union_tag_not_found":
             loc, path = loc + ("type",), path + ("type",)
         message = f"missing key '{path[-1]}' in {_dotted(path[:-1])}"
-        line, col = source.locate(path[:-1])
+        where = source.locate(path[:-1])
         hint = _add_key_hint(loc, str(path[-1]))
     elif kind in ("literal_error", "union_tag_invalid"):
         if kind == "union_tag_invalid":
             loc, path = loc + ("type",), path + ("type",)
         message, hint = _not_allowed(source, err, loc, path)
-        line, col = source.locate(path)
+        where = source.locate(path)
     else:
         path = _existing_prefix(source.tree, path)
         message, hint = _wrong_value(source, err, loc, path)
-        line, col = source.locate(path)
-    return Issue(source.path, line, col, message, hint, code)
+        where = source.locate(path)
+    return Issue(*where, message, hint, code)
 
 
 def _dotted(path: tuple) -> str:

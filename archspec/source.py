@@ -13,8 +13,9 @@ import math
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
@@ -54,23 +55,46 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         return _STD + ("seq" if kind is SequenceNode else "map")
 
 
+class Origin(NamedTuple):
+    """Where a value was set: a file's line and column (1-based), or an option such as
+    `--set stages.2.depth=23` (no line)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}:{self.column}"
+
+
 @dataclass(frozen=True)
 class Source:
-    path: str  # as given by the caller; the `file` of every Issue
-    text: str
-    tree: Any  # dict / list / str / int / float / bool / None
-    positions: dict[tuple, tuple[int, int]]  # key path -> (line, col) of the value, 1-based
-    key_positions: dict[tuple, tuple[int, int]]  # key path -> (line, col) of its key
+    """A spec's tree and, for every key path, where its value and its key were set.
 
-    def locate(self, path: tuple, key: bool = False) -> tuple[int | None, int | None]:
-        """Position of the deepest prefix of `path` that exists (key position if key=True and available)."""
+    The two maps are the one way errors are located: after `extends`, `scale` and
+    `--set` (archspec.resolve) they point into whichever file or option set each value.
+    """
+
+    path: str  # the spec as the caller named it; the `file` of issues about the whole spec
+    text: str  # YAML that gives this tree (written out after composition)
+    tree: Any  # dict / list / str / int / float / bool / None
+    positions: dict[tuple, Origin]  # key path -> where its value was set
+    key_positions: dict[tuple, Origin]  # key path -> where its key was written
+
+    def locate(self, path: tuple, key: bool = False) -> Origin:
+        """Origin of the deepest prefix of `path` that exists (of its key if key=True and available)."""
         for end in range(len(path), -1, -1):
             prefix = tuple(path[:end])
             if key and prefix in self.key_positions:
                 return self.key_positions[prefix]
             if prefix in self.positions:
                 return self.positions[prefix]
-        return (None, None)
+        return Origin(self.path)
+
+    def issue(self, path: tuple, message: str, hint: str = "", code: str = "AS000", severity: str = "error",
+              key: bool = False) -> Issue:
+        """An issue located at the value (or key) `path`, wherever it was set."""
+        return Issue(*self.locate(path, key), message, hint, code, severity)
 
 
 class _Problem(Exception):
@@ -86,8 +110,10 @@ class _Problem(Exception):
         return Issue(path, *self.where, self.message, self.hint, self.code)
 
 
-def load_source(path: str | os.PathLike) -> Source:
-    """Read and parse a spec file; raises SpecError (AS100 when it cannot be read)."""
+def load_source(path: str | os.PathLike, label: str | None = None) -> Source:
+    """Read and parse a spec file; raises SpecError (AS100 when it cannot be read).
+
+    Issues name the file `label` (default: `path` as given)."""
     name = os.fsdecode(path)
     try:
         info = os.stat(name)
@@ -98,22 +124,52 @@ def load_source(path: str | os.PathLike) -> Source:
         with open(name, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)  # it may have grown since stat
     except _Problem as e:
-        raise SpecError([e.issue(name)]) from None
+        raise SpecError([e.issue(label or name)]) from None
     except FileNotFoundError:
-        raise SpecError([Issue(name, None, None, "file does not exist", code="AS100")]) from None
+        raise SpecError([Issue(label or name, None, None, "file does not exist", code="AS100")]) from None
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         message = f"file cannot be read: {getattr(e, 'strerror', None) or e}"
-        raise SpecError([Issue(name, None, None, message, code="AS100")]) from None
-    return parse_source(data, name)
+        raise SpecError([Issue(label or name, None, None, message, code="AS100")]) from None
+    return parse_source(data, label or name)
+
+
+STDIN = "<stdin>"  # the file name of a spec read from standard input (`-`)
+
+
+def read_stdin() -> Source:
+    """Parse a spec piped to standard input, reading no more than the size limit."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise SpecError([Issue(STDIN, None, None, "standard input is closed", "pipe a spec into it", "AS100")])
+    try:
+        data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise SpecError([Issue(STDIN, None, None, f"standard input cannot be read: {e.strerror or e}",
+                               code="AS100")]) from None
+    return parse_source(data, STDIN)
 
 
 def parse_source(text: str | bytes, path: str = "<string>") -> Source:
     """Parse spec text; raises SpecError listing every problem found."""
+    return _parse(text, path, mapping=True)
+
+
+def parse_value(text: str, origin: str) -> tuple[Any, dict[tuple, Origin]]:
+    """One YAML value of any kind (`--set` gives these), with the same safety limits as a
+    file; its positions all say `origin`."""
+    try:
+        source = _parse(text, origin, mapping=False)
+    except SpecError as e:  # one line of text: the option itself is the location
+        raise SpecError([Issue(origin, None, None, i.message, i.hint, i.code) for i in e.issues]) from None
+    return source.tree, {path: Origin(origin) for path in source.positions}
+
+
+def _parse(text: str | bytes, path: str, mapping: bool) -> Source:
     try:
         text = _decode(text)
-        root = _compose(text)
+        root = _compose(text, mapping)
         _measure(root)
-        builder = _Builder()
+        builder = _Builder(path)
         tree = builder.build(root, ())
     except _Problem as e:
         raise SpecError([e.issue(path)]) from None
@@ -147,8 +203,8 @@ def _decode(text: str | bytes) -> str:
 
 # ---- text -> nodes ------------------------------------------------------------------
 
-def _compose(text: str) -> yaml.Node:
-    """The root node of the single document, a mapping."""
+def _compose(text: str, mapping: bool = True) -> yaml.Node:
+    """The root node of the single document, a mapping unless `mapping` is False."""
     try:
         _check_stream(text)  # libyaml's composer recurses in C: deep input would crash it
         loader = _Loader(text)
@@ -164,6 +220,8 @@ def _compose(text: str) -> yaml.Node:
         raise _Problem(f"character U+{e.character:04X} is not allowed in YAML", "remove it", at=where) from None
     except yaml.YAMLError as e:
         raise _Problem(str(e)) from None
+    if not mapping:
+        return root if root is not None else ScalarNode(_PLAIN, "", yaml.Mark("", 0, 0, 0, None, None))
     if root is None or (root.tag == _PLAIN and root.value == ""):
         raise _Problem("file is empty", "start from one of the examples in specs/")
     if not isinstance(root, MappingNode):
@@ -337,13 +395,14 @@ def _too_deep(at: Any) -> _Problem:
 class _Builder:
     """Builds the plain tree from measured nodes, recording positions and problems."""
 
-    def __init__(self):
+    def __init__(self, file: str):
+        self.file = file
         self.problems: list[_Problem] = []
-        self.positions: dict[tuple, tuple[int, int]] = {}
-        self.key_positions: dict[tuple, tuple[int, int]] = {}
+        self.positions: dict[tuple, Origin] = {}
+        self.key_positions: dict[tuple, Origin] = {}
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
-        self.positions[path] = _position(node)
+        self.positions[path] = Origin(self.file, *_position(node))
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if node.tag != _STD + ("map" if isinstance(node, MappingNode) else "seq"):
@@ -361,7 +420,7 @@ class _Builder:
                                    "remove one of them", "AS102", key_node))
                 continue
             first_line[key] = _position(key_node)[0]
-            self.key_positions[path + (key,)] = _position(key_node)
+            self.key_positions[path + (key,)] = Origin(self.file, *_position(key_node))
             tree[key] = self.build(value_node, path + (key,))
         return tree
 

@@ -12,12 +12,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      ValidationError, WithJsonSchema)
+                      WithJsonSchema)
 from pydantic_core import PydanticCustomError
 
 from . import regnet
-from .errors import SpecError
-from .source import Source, load_source
+from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
@@ -212,7 +211,22 @@ class Constraints(_Model):
     min_input: Size | None = Field(None, description="smallest input size the network must accept: a number or [height, width]")
 
 
+class Scale(_Model):
+    """Compound scaling (EfficientNet; the n/s/m/l/x of model families), applied when a spec is read."""
+
+    width: Annotated[float, Field(gt=0)] = Field(1.0, description="channels × width, made divisible by `divisor`")
+    depth: Annotated[float, Field(gt=0)] = Field(1.0, description="each stage's depth × depth, rounded up")
+    divisor: PositiveInt = Field(8, description="scaled channels are multiples of this (torchvision's _make_divisible)")
+    apply_to: list[Literal["stem", "stages", "head"]] = Field(
+        ["stem", "stages", "head"], description="whose channels the width scales; stage depths scale with `stages`")
+
+
 class Spec(_Model):
+    # Read before the schema (archspec.resolve): a resolved spec has neither.
+    extends: str | None = Field(None, description="the spec this one changes: a built-in name or a path "
+                                                  "relative to this file")
+    scale: Scale | None = Field(None, description="multiply depths and channels of the resolved spec")
+    abstract: bool = Field(False, description="only a base for other specs (`extends:`); may be incomplete")
     archspec: Literal[1] = Field(description="format version")
     name: Annotated[str, Field(min_length=1, pattern=r"^[\w.\-]+$")] = Field(
         description="use letters (of any alphabet), digits, '_', '.' and '-' only")
@@ -248,19 +262,3 @@ def json_schema() -> dict:
     return {"$schema": "http://json-schema.org/draft-07/schema#", **Spec.model_json_schema(),
             "title": "archspec spec", "description": "A CNN described for archspec: stem, stages, head."}
 
-
-def load(path: str) -> Spec:
-    """Read, parse and validate a spec file; raise SpecError with every problem found."""
-    return check_source(load_source(path))
-
-
-def check_source(source: Source) -> Spec:
-    """Validate a parsed tree against the schema; errors point into the YAML."""
-    try:
-        spec = Spec.model_validate(source.tree)
-    except ValidationError as e:
-        from .messages import schema_issues  # here, not at the top: it reads these models
-
-        raise SpecError(schema_issues(source, e)) from None
-    spec._source = source
-    return spec

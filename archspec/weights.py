@@ -18,6 +18,8 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
 
 Loading is strict: every tensor of the source must find a place, every place must get
 a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
+With `strict=False` it loads what fits and returns a `WeightsReport`; `check` makes the
+same report from names and shapes alone (`archspec check-weights`, with no model built).
 Key translation is pure Python; torch is only touched through the tensors given.
 """
 
@@ -26,6 +28,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
+
+from .tensors import Shape, Tensor
 
 END = r"(?=\.|$)"  # a whole name part
 
@@ -104,29 +108,96 @@ def compatible(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
     return tuple(source) == tuple(target) or (len(target) == 2 and tuple(source) == (*target, 1, 1))
 
 
-def load_weights(model, state_dict: Mapping) -> str:
-    """Load `state_dict` (from torchvision, timm or archspec) into `model`, a spec-built module
-    of the same architecture; returns the name of the convention recognised.
+@dataclass
+class WeightsReport:
+    """What loading a state_dict into a model would do: which tensors fit, and every problem."""
 
-    Raises WeightsError, listing every problem, unless each tensor finds exactly one place
-    of a compatible shape and each of the model's places gets one."""
-    target = model.state_dict()
-    convention, names = translate(state_dict, target)
-    problems, mapped = [], {}
+    convention: str  # the naming convention recognised
+    fits: dict[str, str]  # source key → model name, for each tensor that would load
+    unexpected: list[tuple[str, str]]  # (source key, model name looked for): no such tensor in the model
+    duplicates: list[tuple[str, str]]  # (source key, model name): a second tensor for one place
+    mismatched: list[tuple[str, str, Shape, Shape]]  # (source key, model name, given shape, the model's)
+    missing: list[tuple[str, Shape]]  # model names (and shapes) that no tensor fills
+    tensors: int  # the model's tensors (parameters and buffers)
+    params: int  # the model's parameters (elements)
+    params_loaded: int  # of which would load
+
+    @property
+    def ok(self) -> bool:
+        """True when a strict load succeeds: every tensor finds a place and every place a tensor."""
+        return not (self.unexpected or self.duplicates or self.mismatched or self.missing)
+
+    @property
+    def loaded_share(self) -> float:
+        """The fraction of the model's parameters that would load."""
+        return self.params_loaded / self.params if self.params else 1.0
+
+    def problems(self) -> list[str]:
+        """One line per problem, in full: what, which key, which shapes."""
+        return ([f"{key}: no such tensor in the model" + (f" (looked for {name})" if name != key else "")
+                 for key, name in self.unexpected]
+                + [f"{key}: a second tensor for {name}" for key, name in self.duplicates]
+                + [f"{key}: shape {list(given)} does not fit {name} {list(wanted)}"
+                   for key, name, given, wanted in self.mismatched]
+                + [f"{name}: missing from the state_dict" for name, _ in self.missing])
+
+    def to_dict(self) -> dict:
+        return {
+            "convention": self.convention, "ok": self.ok,
+            "tensors": self.tensors, "loaded": len(self.fits), "params": self.params,
+            "params_loaded": self.params_loaded, "loaded_percent": round(100 * self.loaded_share, 2),
+            "missing": [{"name": n, "shape": list(s)} for n, s in self.missing],
+            "unexpected": [{"key": k, "name": n} for k, n in self.unexpected],
+            "duplicates": [{"key": k, "name": n} for k, n in self.duplicates],
+            "mismatched": [{"key": k, "name": n, "shape": list(g), "expected": list(w)}
+                           for k, n, g, w in self.mismatched],
+        }
+
+
+def check(source: Mapping[str, Shape], target: Mapping[str, Tensor]) -> WeightsReport:
+    """Match a state_dict's keys and shapes (`source`) against a model's tensors (`target`, in
+    `state_dict` order), through the naming convention of `source`. Pure Python: no tensor is read."""
+    convention, names = translate(source, target)
+    fits: dict[str, str] = {}
+    unexpected, duplicates, mismatched, taken = [], [], [], set()
     for key, name in names.items():
-        tensor = state_dict[key]
-        if name in mapped:
-            problems.append(f"{key}: a second tensor for {name}")
+        shape = tuple(source[key])
+        if name in taken:
+            duplicates.append((key, name))
         elif name not in target:
-            problems.append(f"{key}: no such tensor in the model" + (f" (looked for {name})" if name != key else ""))
-        elif not compatible(tuple(tensor.shape), tuple(target[name].shape)):
-            problems.append(f"{key}: shape {list(tensor.shape)} does not fit {name} {list(target[name].shape)}")
+            unexpected.append((key, name))
+        elif not compatible(shape, target[name].shape):
+            mismatched.append((key, name, shape, target[name].shape))
         else:
-            mapped[name] = tensor.reshape(target[name].shape)
+            fits[key] = name
+        taken.add(name)
     given = set(names.values())
-    problems += [f"{name}: missing from the state_dict" for name in target if name not in given]
-    if problems:
+    loaded = set(fits.values())
+    return WeightsReport(
+        convention.name, fits, unexpected, duplicates, mismatched,
+        missing=[(name, t.shape) for name, t in target.items() if name not in given],
+        tensors=len(target),
+        params=sum(t.numel for t in target.values() if t.parameter),
+        params_loaded=sum(t.numel for name, t in target.items() if t.parameter and name in loaded),
+    )
+
+
+def load_weights(model, state_dict: Mapping, strict: bool = True) -> str | WeightsReport:
+    """Load `state_dict` (from torchvision, timm or archspec) into `model`, a spec-built module
+    of the same architecture.
+
+    Strict (the default): returns the name of the convention recognised, or raises
+    WeightsError, listing every problem and loading nothing, unless each tensor finds exactly
+    one place of a compatible shape and each of the model's places gets one.
+    With `strict=False`: loads every tensor that fits and returns the `WeightsReport`."""
+    target = model.state_dict()
+    parameters = {name for name, _ in model.named_parameters()}
+    report = check({k: tuple(v.shape) for k, v in state_dict.items()},
+                   {k: Tensor(tuple(v.shape), k in parameters) for k, v in target.items()})
+    if strict and not report.ok:
+        problems = report.problems()
         shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise WeightsError(f"state_dict ({convention.name} names) does not fit the model:\n  {shown}")
-    model.load_state_dict(mapped, strict=True)
-    return convention.name
+        raise WeightsError(f"state_dict ({report.convention} names) does not fit the model:\n  {shown}")
+    model.load_state_dict({name: state_dict[key].reshape(target[name].shape) for key, name in report.fits.items()},
+                          strict=strict)
+    return report.convention if strict else report

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,28 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+def run_cli(*args, flags: tuple = (), stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`python [flags] -m archspec args...` from the repository root, as a user or CI runs it."""
+    return subprocess.run([sys.executable, *flags, "-m", "archspec", *map(str, args)], capture_output=True,
+                          text=True, encoding="utf-8", cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          input=stdin, timeout=120)
+
+
+def imported_modules(result: subprocess.CompletedProcess) -> set[str]:
+    """The modules a `run_cli(..., flags=("-X", "importtime"))` run imported."""
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the command line in this process (no interpreter start-up): returns what `run_cli` does."""
+    from archspec.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run

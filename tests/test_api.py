@@ -23,7 +23,7 @@ def test_plan_takes_an_input_as_c_h_w_or_h_w_or_h(shape, expected):
      "input_shape: expected (C, H, W), (H, W) or H, in whole numbers, got (160.0, 160)"),
     (lambda: archspec.plan("specs/resnet18.yaml", (0, 160)), ValueError,
      "input_shape: sizes must be at least 1, got (0, 160)"),
-    (lambda: archspec.plan({"archspec": 1}), TypeError, "spec: expected a Spec or the path of a spec file, got dict"),
+    (lambda: archspec.plan({"archspec": 1}), TypeError, "spec: expected a Spec, a path, a built-in spec's name or '-', got dict"),
     (lambda: archspec.build("specs/resnet18.yaml", seed="0"), ValueError,
      "seed: expected a whole number from 0 to 2**64 - 1, got '0'"),
     (lambda: archspec.build("specs/resnet18.yaml", max_params=2.5e7), ValueError,

@@ -1,8 +1,6 @@
 """The block vocabulary: each option's structure, shapes and counts, and the example
 variants that no reference table names."""
 
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,7 +8,6 @@ from torch import nn
 
 import archspec
 from archspec import regnet
-from conftest import ROOT
 
 TINY = """\
 archspec: 1
@@ -291,11 +288,6 @@ def test_regnet_y_block_uses_group_width_and_se_of_the_input_width():
     model = archspec.build("specs/regnet_y_400mf.yaml", device="meta")
     block = model.layer2[0]  # 48 → 104 channels, groups of 8
     assert block.conv2.groups == 13 and block.se.fc1.weight.shape == (12, 104, 1, 1)  # 0.25 × 48 inputs
-
-
-def test_planning_a_generated_regnet_never_imports_torch():
-    code = "import archspec, sys; archspec.plan('specs/regnet_y_400mf.yaml'); assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
 
 
 def test_every_new_setting_is_described_in_the_json_schema():

@@ -97,6 +97,20 @@ CASES = {
                                   "the network has 5,440,153,178 parameters, more than the build limit of "
                                   "4,000,000,000"),
     "description_escape_codes.yaml": Case((0, 0), None, None, ""),
+    # extends: every problem with a base is told at the child's `extends` value, with the chain
+    "extends_self.yaml": Case((1, 1), 2, 10, "extends extends_self.yaml, which is already in the chain (a cycle)"),
+    "extends_cycle_a.yaml": Case((1, 1), 2, 10, "extends extends_cycle_b.yaml, which extends extends_cycle_a.yaml, "
+                                                "which is already in the chain (a cycle)"),
+    "extends_cycle_b.yaml": Case((1, 1), 3, 10, "extends extends_cycle_a.yaml, which extends extends_cycle_b.yaml, "
+                                                "which is already in the chain (a cycle)"),
+    "extends_folder.yaml": Case((1, 1), 2, 10, "extends ../hostile, which is a directory"),
+    "extends_dotdot.yaml": Case((1, 1), 2, 10, "extends .., which is a directory"),
+    "extends_dev_zero.yaml": Case((1, 1), 2, 10, "extends /dev/zero, which is not a regular file"),
+    "extends_alias_bomb.yaml": Case((1, 1), 2, 10, "extends billion_laughs.yaml, which has an error at "
+                                                   "tests/hostile/billion_laughs.yaml:7:4: aliases expand to more"),
+    "extends_backslash_name.yaml": Case((1, 1), 2, 10, "which is not available: no such file, and no built-in spec"),
+    "extends_etc_passwd.yaml": Case((1, 1), 2, 10, "extends /etc/passwd, which has an error at /etc/passwd:1:1: "
+                                                   "the top level must be a mapping"),
 }
 
 
@@ -119,6 +133,29 @@ def _make_sparse_10gb(folder: Path) -> Path:
     return path
 
 
+def _make_chain_of_1000(folder: Path) -> Path:
+    for n in range(1000):
+        (folder / f"chain{n:04}.yaml").write_text(f"extends: chain{n + 1:04}.yaml\n" if n < 999 else "archspec: 1\n")
+    return folder / "chain0000.yaml"
+
+
+def _extending(folder: Path, name: str, base: str) -> Path:
+    path = folder / name
+    path.write_text(f"archspec: 1\nextends: {base}\n")
+    return path
+
+
+def _make_extends_100mb(folder: Path) -> Path:
+    with open(folder / "base_100mb.yaml", "wb") as f:
+        f.truncate(10**8)  # sparse: no disk used, refused from its size
+    return _extending(folder, "extends_100mb.yaml", "base_100mb.yaml")
+
+
+def _make_extends_binary(folder: Path) -> Path:
+    (folder / "base.bin").write_bytes(bytes(range(256)) * 64)
+    return _extending(folder, "extends_binary.yaml", "base.bin")
+
+
 def _make_empty_folder(folder: Path) -> Path:
     (folder / "empty_folder").mkdir()
     (folder / "empty_folder" / "notes.txt").write_text("not a spec")
@@ -135,6 +172,12 @@ GENERATED = {
                      Case((2, 2), None, None, "no such file or folder", "does not exist")),
     "empty_folder": (_make_empty_folder, Case((2, 2), None, None, "no *.yaml or *.yml files", "directory")),
     "/dev/zero": (lambda folder: Path("/dev/zero"), Case((2, 2), None, None, "not a regular file")),
+    # refused at the 16th file, which is where the limit is met; each file before it says whom it extends
+    "chain0000.yaml": (_make_chain_of_1000, Case((1, 1), 1, 10, "extends chain0001.yaml, which extends "
+                                                                "chain0002.yaml, which extends")),
+    "extends_100mb.yaml": (_make_extends_100mb, Case((1, 1), 2, 10, "extends base_100mb.yaml, which is "
+                                                                    "100,000,000 bytes; the limit is 1,000,000")),
+    "extends_binary.yaml": (_make_extends_binary, Case((1, 1), 2, 10, "extends base.bin, which has an error at")),
 }
 
 
@@ -161,15 +204,16 @@ runpy.run_module("archspec", run_name="__main__", alter_sys=True)
 """
 
 
-def run_measured(*args: str, cap_memory: bool = True, timeout: float = 60) -> Run:
-    """Run `python -m archspec ARGS` from the checkout; its time and peak resident memory."""
+def run_measured(*args: str, cap_memory: bool = True, timeout: float = 60, stdin=None) -> Run:
+    """Run `python -m archspec ARGS` from the checkout (standard input from the file `stdin`);
+    its time and peak resident memory."""
     limit = (lambda: resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))) if cap_memory else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r") as peak:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHSPEC_PEAK_FILE": peak.name}
         start = time.monotonic()
         proc = subprocess.run([sys.executable, "-c", _LAUNCH, *args], stdout=out, stderr=err, cwd=ROOT,
-                              env=env, preexec_fn=limit, timeout=timeout)
+                              env=env, preexec_fn=limit, timeout=timeout, stdin=stdin)
         seconds = time.monotonic() - start
         out.seek(0), err.seek(0)
         kib = peak.read()
@@ -241,3 +285,43 @@ def test_an_unreadable_file_exits_2(tmp_path):
         assert run.returncode == 2
         errors = [line for line in (run.stdout + run.stderr).splitlines() if ": error: " in line]
         assert errors == [f"{path}: error: file cannot be read: Permission denied"]
+
+
+BOMB = "[" + ", ".join(["&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [f"&{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+                                          for p, n in zip("abcdefgh", "bcdefghi")]) + "]"
+
+# --set and stdin: the option or <stdin> is the location
+SET_CASES = {
+    "key path 10,000 levels deep": (["--set", ".".join(["a"] * 10_000) + "=1"], "--set a.a.a.",
+                                    "the key path is longer than 64 keys"),
+    "alias bomb as the value": (["--set", f"head.dropout={BOMB}"], "--set head.dropout=[&a",
+                                "aliases expand to more than 20,000 nodes"),
+    "value nested 10,000 deep": (["--set", "head.dropout=" + "[" * 10_000], "--set head.dropout=[[[",
+                                 "nesting is deeper than 64 levels"),
+    "index past the list": (["--set", "stages.99999999999999999999.depth=1"], "--set stages.9999",
+                            "stages has 4 items, so there is no item 99999999999999999999"),
+}
+
+
+@pytest.mark.parametrize("case", list(SET_CASES))
+def test_hostile_set_is_refused_cleanly(case):
+    args, where, message = SET_CASES[case]
+    run = run_measured("validate", "resnet50", *args)
+    errors = [line for line in (run.stdout + run.stderr).splitlines() if ": error: " in line]
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB
+    assert len(errors) == 1 and errors[0].startswith(where) and message in errors[0], errors
+
+
+@pytest.mark.parametrize("source,message", [
+    ("/dev/zero", "<stdin>: error: file is 1,000,001 bytes; the limit is 1,000,000"),
+    ("tests/hostile/billion_laughs.yaml", "<stdin>:7:4: error: aliases expand to more than 20,000 nodes"),
+    ("tests/hostile/utf16.yaml", "<stdin>:1:1: error: file is not UTF-8 (byte 0xff)"),
+])
+def test_hostile_stdin_is_refused_cleanly(source, message):
+    with open(ROOT / source, "rb") as stdin:
+        run = run_measured("validate", "-", stdin=stdin)
+    errors = [line for line in (run.stdout + run.stderr).splitlines() if ": error: " in line]
+    assert run.returncode in (1, 2) and "Traceback" not in run.stderr
+    assert run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB
+    assert len(errors) == 1 and errors[0].startswith(message), errors

@@ -4,18 +4,11 @@ import pytest
 
 import archspec
 from archspec import SpecError
+from conftest import TINY_SPEC
 
-BASE = """\
-archspec: 1
-name: tiny
-input: {channels: 3, size: 32}
-defaults: {block: bottleneck, shortcut: auto}
-stem: {type: conv, channels: 16, kernel: 3, stride: 1, pool: none}
-stages:
-  - {depth: 2, channels: 64, stride: 1}
-  - {depth: 2, channels: 128, stride: 2}
-head: {type: classifier, pool: avg, classes: 10}
-"""
+# conftest's tiny spec, with bottlenecks wide enough for groups and SE
+BASE = (TINY_SPEC.replace("block: basic", "block: bottleneck").replace("channels: 16, stride: 1}", "channels: 64, stride: 1}")
+        .replace("channels: 32, stride: 2}", "channels: 128, stride: 2}"))
 STAGE_LIST = """\
   - {depth: 2, channels: 64, stride: 1}
   - {depth: 2, channels: 128, stride: 2}

@@ -2,11 +2,10 @@
 
 import pytest
 
+from archspec import load, plan
 from archspec.checks import check_plan
 from archspec.errors import SpecError
-from archspec.plan import plan
 from archspec.source import parse_source
-from archspec.spec import check_source
 
 RESNET18 = """\
 archspec: 1
@@ -26,7 +25,7 @@ head: {type: classifier, pool: avg, classes: 1000}
 def messages(text: str) -> list[str]:
     """What validate prints for `text`, errors and warnings, one string each."""
     try:
-        p = plan(check_source(parse_source(text, "net.yaml")))
+        p = plan(load(parse_source(text, "net.yaml")))
     except SpecError as e:
         return [str(i) for i in e.issues]
     return [str(i) for i in check_plan(p)]
@@ -94,7 +93,7 @@ def test_shape_error_names_the_stage_block_and_sizes():
     ("1.82G", 1_820_000_000), (".5k", 500), ("2.5e7", 25_000_000), ("1T", 10**12),
 ])
 def test_counts_may_be_written_with_a_suffix(written, value):
-    spec = check_source(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
+    spec = load(parse_source(RESNET18 + f"constraints: {{max_params: {written}}}\n"))
     assert spec.constraints.max_params == value
 
 
@@ -179,7 +178,7 @@ def test_every_stage_reports_each_distinct_mistake_once_with_a_count_named_as_th
 
 
 def test_an_input_too_small_names_the_first_layer_to_reach_1x1_and_the_smallest_input_that_works():
-    p = plan(check_source(parse_source(RESNET18, "net.yaml")), (3, 1, 1))
+    p = plan(load(parse_source(RESNET18, "net.yaml")), (3, 1, 1))
     assert [str(i) for i in check_plan(p)] == [
         "net.yaml:7:5: warning: stages.0 (layer1) already outputs 1×1 (the input is 1×1), so layer2–layer4 see "
         "a single pixel — use an input of at least 17×17, or stride 1 in the later stages"]
@@ -192,16 +191,16 @@ def test_an_input_too_small_names_the_first_layer_to_reach_1x1_and_the_smallest_
 
 def test_an_input_that_changes_the_parameter_count_is_a_warning():
     text = edit("pool: avg, classes", "pool: flatten, classes")
-    p = plan(check_source(parse_source(text, "net.yaml")), (3, 256, 256))
+    p = plan(load(parse_source(text, "net.yaml")), (3, 256, 256))
     assert [str(i) for i in check_plan(p)] == [
         "net.yaml:11:32: warning: the input 3×256×256 changes the parameter count: 43,945,512 against 36,265,512 "
         "at the spec's input 3×224×224 (fc depends on the input size) — weights made for 3×224×224 will not load "
         "into this network; a `pool: avg` head accepts any size"]
-    assert check_plan(plan(check_source(parse_source(RESNET18)), (3, 256, 256))) == []  # an avg head: no warning
+    assert check_plan(plan(load(parse_source(RESNET18)), (3, 256, 256))) == []  # an avg head: no warning
 
 
 def test_names_may_use_the_letters_of_any_alphabet():
-    assert check_source(parse_source(edit("name: net", "name: крошка-v1.2_नमस्ते"))).name == "крошка-v1.2_नमस्ते"
+    assert load(parse_source(edit("name: net", "name: крошка-v1.2_नमस्ते"))).name == "крошка-v1.2_नमस्ते"
     assert messages(edit("name: net", "name: 'a😀'")) == [
         "net.yaml:2:7: error: name: 'a😀' has characters that are not allowed — name: use letters (of any "
         "alphabet), digits, '_', '.' and '-' only"]
@@ -209,7 +208,7 @@ def test_names_may_use_the_letters_of_any_alphabet():
 
 def test_the_stem_pads_kernel_minus_one_halved_as_documented_and_an_even_kernel_follows_it():
     text = edit("kernel: 7, stride: 2, pool: max", "kernel: 4, stride: 1, pool: none")
-    p = plan(check_source(parse_source(edit("size: 224", "size: 32", text))))
+    p = plan(load(parse_source(edit("size: 224", "size: 32", text))))
     assert (p.layers[0].name, p.layers[0].shape) == ("conv1", (64, 31, 31))  # padding (4 - 1) // 2 = 1
     from archspec.spec import ConvStem
     from conftest import ROOT

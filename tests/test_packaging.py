@@ -53,6 +53,8 @@ def _run(env: dict, *args: str, code: str | None = None) -> subprocess.Completed
     (["build", "specs/resnet18.yaml"], "resnet18: ResNet-18 (He et al. 2015), torchvision layout\n"),
     (["schema"], "{\n"),
     (["--version"], f"archspec {PYPROJECT['version']}\n"),
+    (["diff", "specs/resnet50.yaml", "specs/resnet101.yaml"], "resnet50 (specs/resnet50.yaml) → resnet101"),
+    (["diagram", "specs/resnet18.yaml"], "---\ntitle: resnet18"),
 ])
 def test_the_core_commands_run_without_torch(without_torch, args, out):
     result = _run(without_torch, *args)
@@ -84,3 +86,18 @@ def test_the_api_plans_without_torch_and_names_what_needs_it(without_torch):
         "archspec.build needs PyTorch: pip install 'archspec[torch]' (torch and safetensors are not installed)",
         "archspec.load_model needs PyTorch: pip install 'archspec[torch]' (torch and safetensors are not installed)",
     ], result.stderr
+
+
+def test_check_weights_reads_safetensors_without_torch_and_names_it_for_pickles(without_torch, tmp_path):
+    from safetensors.torch import save_file
+    import torch
+
+    save_file({"fc.weight": torch.zeros(1000, 512)}, tmp_path / "fc.safetensors")
+    result = _run(without_torch, "check-weights", "specs/resnet18.yaml", str(tmp_path / "fc.safetensors"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("loads 1 of resnet18's 122 tensors: 512,000 of 11,689,512")
+    (tmp_path / "fc.pth").write_bytes(b"")
+    result = _run(without_torch, "check-weights", "specs/resnet18.yaml", str(tmp_path / "fc.pth"))
+    assert (result.stdout, result.returncode) == ("", 2)
+    assert result.stderr == ("archspec: error: check-weights on a .pth file needs PyTorch: pip install "
+                             "'archspec[torch]' (torch and safetensors are not installed)\n")

@@ -17,12 +17,12 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 import archspec
+from archspec import load, plan
 from archspec.checks import check_plan
 from archspec.errors import Issue, SpecError
 from archspec.formats import FORMATS, render
-from archspec.plan import plan
 from archspec.source import parse_source
-from archspec.spec import ActKind, BlockKind, NormKind, ShortcutKind, check_source
+from archspec.spec import ActKind, BlockKind, NormKind, ShortcutKind
 
 KINDS = {name: list(typing.get_args(kind)) for name, kind in
          [("block", BlockKind), ("shortcut", ShortcutKind), ("norm", NormKind), ("act", ActKind)]}
@@ -87,7 +87,7 @@ def measured(model: torch.nn.Module, p) -> tuple[dict, dict]:
 @given(SPECS)
 def test_plan_equals_a_meta_forward_pass(tree):
     try:
-        p = plan(check_source(parse_source(to_yaml(tree), "generated.yaml")))
+        p = plan(load(parse_source(to_yaml(tree), "generated.yaml")))
     except SpecError as e:  # a well-typed spec the planner refuses (shapes, settings a block cannot use): located
         event(f"refused: {' '.join(sorted({i.code for i in e.issues}))}")
         assert all(i.code.startswith("AS3") and i.line for i in e.issues), e
@@ -154,7 +154,7 @@ def mutated_specs(draw):
 def test_mutated_specs_are_accepted_or_refused_with_a_location(tree):
     source = parse_source(to_yaml(tree), "mutated.yaml")
     try:
-        p = plan(check_source(source))
+        p = plan(load(source))
         event("accepted")
         assert p.params == sum(l.params for l in p.layers if l.depth == 1) and p.output_shape == p.layers[-1].shape
         issues = check_plan(p)
@@ -172,7 +172,7 @@ def assert_located(issue: Issue, source) -> None:
     """The issue points at a key (unknown keys) or a value of the file, and reads as one line."""
     assert issue.file == "mutated.yaml"
     nodes = source.key_positions.values() if issue.code == "AS201" else source.positions.values()
-    assert (issue.line, issue.column) in set(nodes), issue
+    assert (issue.file, issue.line, issue.column) in set(nodes), issue
     assert re.fullmatch(r"AS[2-5]\d\d", issue.code), issue
     assert issue.severity in ("error", "warning")
     assert issue.message and "\n" not in str(issue), issue
@@ -186,7 +186,7 @@ def assert_located(issue: Issue, source) -> None:
 def test_edge_specs_are_handled(text):
     source = parse_source(text, "mutated.yaml")
     try:
-        check_plan(plan(check_source(source)))
+        check_plan(plan(load(source)))
     except SpecError as e:
         for issue in e.issues:
             assert_located(issue, source)

@@ -6,9 +6,10 @@ import re
 import jsonschema
 import pytest
 
+from archspec import load
 from archspec.errors import SpecError
 from archspec.source import load_source, parse_source
-from archspec.spec import check_source, json_schema
+from archspec.spec import json_schema
 from conftest import ROOT, SPECS, shipped_specs, spec_id
 
 SCHEMA_FILE = ROOT / "archspec.schema.json"
@@ -57,7 +58,7 @@ constraints: {max_params: 25.6M, max_macs: 4100000000, min_input: 32}
 def test_a_spec_with_every_section_satisfies_both():
     tree = parse_source(VALID).tree
     VALIDATOR.validate(tree)
-    check_source(parse_source(VALID))
+    load(parse_source(VALID))
 
 
 @pytest.mark.parametrize("old, new", [
@@ -74,4 +75,4 @@ def test_invalid_specs_fail_both_the_schema_and_archspec(old, new):
     assert text != VALID
     assert list(VALIDATOR.iter_errors(parse_source(text).tree))
     with pytest.raises(SpecError):
-        check_source(parse_source(text))
+        load(parse_source(text))

@@ -63,42 +63,42 @@ def test_tree_is_plain_python():
 
 def test_positions_of_values_and_keys():
     src = parse_source(SPEC)
-    assert src.positions[()] == (1, 1)
-    assert src.positions[("name",)] == (2, 7)
-    assert src.key_positions[("name",)] == (2, 1)
+    assert src.positions[()][1:] == (1, 1)
+    assert src.positions[("name",)][1:] == (2, 7)
+    assert src.key_positions[("name",)][1:] == (2, 1)
     # flow mapping
-    assert src.positions[("input",)] == (3, 8)
-    assert src.key_positions[("input", "size")] == (3, 22)
-    assert src.positions[("input", "size")] == (3, 28)
+    assert src.positions[("input",)][1:] == (3, 8)
+    assert src.key_positions[("input", "size")][1:] == (3, 22)
+    assert src.positions[("input", "size")][1:] == (3, 28)
     # nested block mapping
-    assert src.positions[("stem",)] == (5, 3)
-    assert src.key_positions[("stem", "channels")] == (6, 3)
-    assert src.positions[("stem", "channels")] == (6, 13)
+    assert src.positions[("stem",)][1:] == (5, 3)
+    assert src.key_positions[("stem", "channels")][1:] == (6, 3)
+    assert src.positions[("stem", "channels")][1:] == (6, 13)
     # list items, flow and block
-    assert src.positions[("stages", 0)] == (8, 5)
-    assert src.positions[("stages", 0, "channels")] == (8, 26)
-    assert src.positions[("stages", 1)] == (9, 5)
-    assert src.key_positions[("stages", 1, "channels")] == (10, 5)
-    assert src.positions[("stages", 1, "channels")] == (10, 15)
+    assert src.positions[("stages", 0)][1:] == (8, 5)
+    assert src.positions[("stages", 0, "channels")][1:] == (8, 26)
+    assert src.positions[("stages", 1)][1:] == (9, 5)
+    assert src.key_positions[("stages", 1, "channels")][1:] == (10, 5)
+    assert src.positions[("stages", 1, "channels")][1:] == (10, 15)
     assert () not in src.key_positions
 
 
 def test_locate_uses_deepest_existing_prefix():
     src = parse_source(SPEC)
-    assert src.locate(("stem", "channels")) == (6, 13)
-    assert src.locate(("stem", "channels"), key=True) == (6, 3)
-    assert src.locate(("stem", "kernel")) == (5, 3)  # missing field -> its parent
-    assert src.locate(("stem", "kernel"), key=True) == (4, 1)
-    assert src.locate(("stages", 7, "depth")) == (8, 3)
-    assert src.locate(()) == (1, 1)
-    assert src.locate((), key=True) == (1, 1)
-    assert src.locate(("nope", 3)) == (1, 1)
+    assert src.locate(("stem", "channels"))[1:] == (6, 13)
+    assert src.locate(("stem", "channels"), key=True)[1:] == (6, 3)
+    assert src.locate(("stem", "kernel"))[1:] == (5, 3)  # missing field -> its parent
+    assert src.locate(("stem", "kernel"), key=True)[1:] == (4, 1)
+    assert src.locate(("stages", 7, "depth"))[1:] == (8, 3)
+    assert src.locate(())[1:] == (1, 1)
+    assert src.locate((), key=True)[1:] == (1, 1)
+    assert src.locate(("nope", 3))[1:] == (1, 1)
 
 
 def test_columns_count_characters_not_bytes():
     src = parse_source("é: {ü: 1}\n")
-    assert src.key_positions[("é", "ü")] == (1, 5)
-    assert src.positions[("é", "ü")] == (1, 8)
+    assert src.key_positions[("é", "ü")][1:] == (1, 5)
+    assert src.positions[("é", "ü")][1:] == (1, 8)
 
 
 def test_bytes_input_and_byte_order_mark():
@@ -111,7 +111,7 @@ def test_aliases_are_expanded_into_independent_copies():
     src = parse_source("base: &b {act: relu}\nx: *b\ny: *b\n")
     assert src.tree == {"base": {"act": "relu"}, "x": {"act": "relu"}, "y": {"act": "relu"}}
     assert src.tree["x"] is not src.tree["y"]
-    assert src.positions[("y", "act")] == (1, 16)  # where the anchored text is
+    assert src.positions[("y", "act")][1:] == (1, 16)  # where the anchored text is
 
 
 # ---- scalars: YAML 1.2 core schema --------------------------------------------------

@@ -81,8 +81,9 @@ def test_build_fails_on_a_budget_and_prints_warnings(write_spec):
     assert result.stderr.splitlines()[1].startswith("tests/data/ci/over_budget.yaml:12:27: error: the network has 269,656,104")
 
 
-@pytest.mark.parametrize("command", [["validate", "specs", "tests/data/ci"], ["schema"]])
-def test_validate_and_schema_never_import_torch(command):
+@pytest.mark.parametrize("command", [["validate", "specs", "tests/data/ci"], ["schema"],
+                                     ["build", "specs/regnet_y_400mf.yaml"]])  # a generated plan, no -o
+def test_validate_schema_and_planning_never_import_torch(command):
     result = archspec(*command, flags=("-X", "importtime"))
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "archspec.spec" in imported

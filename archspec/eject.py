@@ -1,0 +1,679 @@
+"""`archspec eject`: a plan written out as standalone PyTorch source.
+
+The file imports only torch. Each kind of block becomes one class: the plan's
+instances of a kind are compared, and the constructor arguments that differ
+between them (channels, stride, a shortcut present or not) become the class's
+parameters, named by what they are; everything else is a literal. Each stage is
+a row of a small table, built by a loop: the first block takes the row's values,
+the others repeat it with the values the plan gives every repeated block. The
+module names, and so the state_dict, are the plan's. Pure Python: never imports torch.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from .layers import Node, Shape
+from .plan import Plan
+from .units import count
+
+
+class EjectError(Exception):
+    """The plan holds something this file cannot write out yet."""
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """How a primitive node is written: `cls(positional..., key=value...)`, keywords at their
+    default left out; `fixed` arguments are added to the node's (as compile.py does)."""
+
+    cls: str
+    positional: tuple[str, ...] = ()
+    defaults: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+    helper: str = ""  # the class's source, for modules torch does not have
+
+
+SQUEEZE_EXCITE = '''
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+               "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid}
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-excitation (Hu et al. 2018): gate each channel by its global average."""
+
+    def __init__(self, channels: int, reduced: int, act: str = "relu", gate: str = "sigmoid"):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced, 1)
+        self.act = ACTIVATIONS[act](inplace=True)
+        self.fc2 = nn.Conv2d(reduced, channels, 1)
+        self.gate = ACTIVATIONS[gate]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
+'''
+
+ECA = '''
+class EfficientChannelAttention(nn.Module):
+    """ECA (Wang et al. 2020): a 1-D conv across the pooled channels gates each channel."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        return x * y.sigmoid().view(x.shape[0], -1, 1, 1)
+'''
+
+LAYER_NORM_2D = '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+PERMUTE = '''
+class Permute(nn.Module):
+    """Reorder the dimensions after the batch's."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = (0, *(d + 1 for d in dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+'''
+
+LAYER_SCALE = '''
+class LayerScale(nn.Module):
+    """A learned per-channel scale (Touvron et al. 2021)."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(channels, 1, 1) * init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
+'''
+
+DROP_PATH = '''
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero a sample's branch with probability p."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = 1 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+'''
+
+ZERO_PAD = '''
+class ZeroPad(nn.Module):
+    """Option A shortcut (He et al. 2015): subsample by the stride, append zero channels."""
+
+    def __init__(self, stride: int, channels: int):
+        super().__init__()
+        self.stride, self.channels = stride, channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.channels))
+'''
+
+_INPLACE = {"inplace": False}
+PRIMITIVES: dict[str, Primitive] = {
+    "conv": Primitive("nn.Conv2d", ("in_channels", "out_channels", "kernel_size"),
+                      dict(stride=1, padding=0, dilation=1, groups=1, bias=True)),
+    "batchnorm": Primitive("nn.BatchNorm2d", ("num_features",), dict(eps=1e-5, momentum=0.1)),
+    "groupnorm": Primitive("nn.GroupNorm", ("num_groups", "num_channels"), dict(eps=1e-5)),
+    "layernorm": Primitive("nn.LayerNorm", ("normalized_shape",), dict(eps=1e-5)),
+    "layernorm2d": Primitive("LayerNorm2d", ("normalized_shape",), dict(eps=1e-5), helper=LAYER_NORM_2D),
+    "relu": Primitive("nn.ReLU", defaults=_INPLACE),
+    "relu6": Primitive("nn.ReLU6", defaults=_INPLACE),
+    "silu": Primitive("nn.SiLU", defaults=_INPLACE),
+    "gelu": Primitive("nn.GELU"),
+    "leaky_relu": Primitive("nn.LeakyReLU", defaults=_INPLACE),
+    "hardswish": Primitive("nn.Hardswish", defaults=_INPLACE),
+    "hardsigmoid": Primitive("nn.Hardsigmoid", defaults=_INPLACE),
+    "sigmoid": Primitive("nn.Sigmoid"),
+    "se": Primitive("SqueezeExcite", ("channels", "reduced"), dict(act="relu", gate="sigmoid"), helper=SQUEEZE_EXCITE),
+    "eca": Primitive("EfficientChannelAttention", ("kernel_size",), helper=ECA),
+    "permute": Primitive("Permute", ("dims",), helper=PERMUTE),
+    "layer_scale": Primitive("LayerScale", ("channels", "init"), helper=LAYER_SCALE),
+    "drop_path": Primitive("DropPath", ("p",), helper=DROP_PATH),
+    "maxpool": Primitive("nn.MaxPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False)),
+    "avgpool": Primitive("nn.AvgPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False, count_include_pad=True)),
+    "global_avgpool": Primitive("nn.AdaptiveAvgPool2d", ("output_size",), fixed={"output_size": 1}),
+    "global_maxpool": Primitive("nn.AdaptiveMaxPool2d", ("output_size",), fixed={"output_size": 1}),
+    "flatten": Primitive("nn.Flatten"),
+    "dropout": Primitive("nn.Dropout", ("p",)),
+    "linear": Primitive("nn.Linear", ("in_features", "out_features")),
+    "zeropad": Primitive("ZeroPad", ("stride", "channels"), helper=ZERO_PAD),
+}
+BLOCK_CONTAINERS = {"residual"}  # container kinds whose forward this file writes (see _residual_forward)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A constructor parameter standing for a value that differs between instances."""
+
+    name: str
+
+    def __repr__(self) -> str:  # so that it prints as its name inside a call
+        return self.name
+
+
+def eject(p: Plan) -> str:
+    """The source text of a standalone PyTorch module for plan `p`."""
+    return _Writer(p).source()
+
+
+def camel(name: str) -> str:
+    """'preact_bottleneck' → 'PreactBottleneck'; 'resnext50_32x4d' → 'Resnext50_32x4d' (digits keep their `_`)."""
+    words = ["".join(c for c in w if c.isalnum()) for w in name.replace("-", "_").replace(".", "_").split("_")]
+    words = [w[0].upper() + w[1:] for w in words if w]
+    text = ("" if all(w.isalpha() for w in words) else "_").join(words) or "Net"
+    return "Net" + text if text[0].isdigit() else text
+
+
+
+_MISSING = object()
+_FAMILIES = {  # a parameter's family and name, from the constructor argument it stands for
+    "in_channels": "channels", "out_channels": "channels", "num_features": "channels", "num_channels": "channels",
+    "channels": "channels", "in_features": "channels", "out_features": "channels", "reduced": "channels",
+}
+_NAMES = {"channels": "width", "reduced": "se_channels", "num_groups": "norm_groups", "p": "drop_rate"}
+_RANK = ["in_channels", "out_channels", "width", "se_channels", "stride", "groups", "dilation", "padding"]
+
+
+def _typed(value) -> tuple:
+    return type(value).__name__, value  # True and 1 are different settings
+
+
+def _unique(name: str, taken: list[str]) -> str:
+    n, candidate = 1, name
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}{n}"
+    return candidate
+
+
+def _rank(name: str) -> int:
+    base = name.rstrip("0123456789")
+    return _RANK.index(base) if base in _RANK else len(_RANK)
+
+
+def _merge_order(lists: list[list[str]]) -> list[str]:
+    """The union of some lists of names, each list's order kept; _Merge when two orders conflict."""
+    merged: list[str] = []
+    for names in lists:
+        last = -1
+        for name in names:
+            if name in merged:
+                if merged.index(name) < last:
+                    raise _Merge
+                last = merged.index(name)
+            else:
+                last += 1
+                merged.insert(last, name)
+    return merged
+
+
+def _descendants(node: Node, prefix: str = "") -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for child in node.children:
+        path = prefix + child.name
+        out[path] = child
+        out.update(_descendants(child, path + "."))
+    return out
+
+
+class _Merge(Exception):
+    """The instances of a block kind do not share one layout: they get a class each."""
+
+
+class Layout:
+    """The union of some blocks' module trees: each module path with its kind, and each
+    constructor argument as a literal (the same in every block) or a parameter."""
+
+    def __init__(self, name: str, blocks: list[Node], in_channels: list[int]):
+        self.name, self.blocks = name, blocks
+        trees = [_descendants(b) for b in blocks]
+        self.paths = _merge_order([list(t) for t in trees])
+        self.kinds: dict[str, str] = {}
+        for tree in trees:
+            for path, node in tree.items():
+                if self.kinds.setdefault(path, node.kind) != node.kind:
+                    raise _Merge
+        self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
+        if len({b.args.get("add") for b in blocks}) > 1:
+            raise _Merge
+        self.columns: dict[tuple[str, str], object] = {}
+        self.keys: dict[str, list[str]] = {}
+        self.flags: dict[str, Param] = {}
+        self.family: dict[str, str] = {}
+        values = self._parameters(trees, in_channels)
+        values += self._flags(trees, values)
+        values.sort(key=lambda v: _rank(v[0]))
+        self.params = [n for n, _ in values]
+        self.values = [{n: v[i] for n, v in values} for i in range(len(blocks))]  # per block
+        self.index = {id(b): i for i, b in enumerate(blocks)}
+
+    def children(self, path: str) -> list[str]:
+        depth = path.count(".") + 1 if path else 0
+        prefix = path + "." if path else ""
+        return [p for p in self.paths if p.startswith(prefix) and p.count(".") == depth]
+
+    def _parameters(self, trees: list[dict[str, Node]], in_channels: list[int]) -> list[tuple[str, list]]:
+        columns = []
+        for path in self.paths:
+            kind = self.kinds[path]
+            if kind == "sequential":
+                continue
+            prim = PRIMITIVES.get(kind)
+            if prim is None:
+                raise EjectError(f"eject has no template for the primitive {kind!r} yet ({self.name}, {path})")
+            nodes = [t.get(path) for t in trees]
+            self.keys[path] = list(dict.fromkeys(k for n in nodes if n for k in {**n.args, **prim.fixed}))
+            for key in self.keys[path]:
+                column = [None if n is None else {**n.args, **prim.fixed}.get(key, prim.defaults.get(key, _MISSING))
+                          for n in nodes]
+                if _MISSING in column:
+                    raise _Merge
+                columns.append(((path, key), column))
+        columns.sort(key=lambda c: None in c[1])  # a group's values are then known for every block
+        groups: list[tuple[list, list]] = []  # values, the (path, key) of the columns merged into it
+        for where, column in columns:
+            if len({_typed(v) for v in column if v is not None}) == 1:
+                self.columns[where] = next(v for v in column if v is not None)
+                continue
+            for merged, members in groups:
+                if all(a is None or b is None or _typed(a) == _typed(b) for a, b in zip(merged, column)):
+                    merged[:] = [b if a is None else a for a, b in zip(merged, column)]
+                    members.append(where)
+                    break
+            else:
+                groups.append((list(column), [where]))
+        named: list[tuple[str, list]] = []
+        for merged, members in groups:
+            keys = [key for _, key in members]
+            family = _FAMILIES.get(keys[0], keys[0])
+            if family == "channels" and merged == in_channels:
+                name = "in_channels"
+            elif family == "channels" and merged == [b.shape[0] for b in self.blocks]:
+                name = "out_channels"
+            else:
+                name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
+            name = _unique(name, [n for n, _ in named])
+            self.family[name] = family
+            named.append((name, merged))
+            for where in members:
+                self.columns[where] = Param(name)
+        return named
+
+    def _flags(self, trees: list[dict[str, Node]], params: list[tuple[str, list]]) -> list[tuple[str, list]]:
+        """A flag for each module absent from some blocks whose parent module they have; or,
+        where one of the module's own parameters is None exactly where it is absent (a drop
+        path's rate), the test of that parameter."""
+        flags = []
+        taken = [n for n, _ in params]
+        for path in self.paths:
+            parent = path.rpartition(".")[0]
+            present = [path in t for t in trees]
+            if not any(not here and (not parent or parent in t) for here, t in zip(present, trees)):
+                continue
+            own = {v.name for (where, _), v in self.columns.items() if isinstance(v, Param)
+                   and (where == path or where.startswith(path + "."))}
+            elsewhere = {v.name for (where, _), v in self.columns.items() if isinstance(v, Param)
+                         and not (where == path or where.startswith(path + "."))}
+            tested = [n for n, values in params if n in own - elsewhere
+                      and [v is not None for v in values] == present]
+            if tested:
+                self.flags[path] = Param(f"{tested[0]} is not None")
+                continue
+            top = path.split(".")[0]
+            name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
+            self.flags[path] = Param(name)
+            self.family[name] = "flag"
+            flags.append((name, present))
+        return flags
+
+
+class _Writer:
+    def __init__(self, p: Plan):
+        self.plan = p
+        self.helpers: list[str] = []  # the helper classes used, in order of first use
+        self.ordered_dict = False
+
+    # -- finding the blocks and their classes ----------------------------------
+
+    def stage_indices(self) -> list[int]:
+        """The root's children that are stages: sequentials of blocks, perhaps after modules
+        that are not blocks (ConvNeXt's downsampling between stages)."""
+        return [i for i, c in enumerate(self.plan.root.children)
+                if c.kind == "sequential" and any(b.kind in BLOCK_CONTAINERS for b in c.children)]
+
+    def layouts(self, stages: list[int]) -> dict[int, Layout]:
+        """The class of each block, by id(block node)."""
+        by_kind: dict[str, list[tuple[Node, int]]] = {}
+        channels = self.plan.input_shape[0]
+        for i, child in enumerate(self.plan.root.children):
+            if i in stages:
+                for block in child.children:
+                    if block.kind in BLOCK_CONTAINERS:
+                        by_kind.setdefault(block.label or block.kind, []).append((block, channels))
+                    channels = block.shape[0]
+            elif child.kind in BLOCK_CONTAINERS:
+                raise EjectError(f"eject cannot write {child.name!r} (a {child.kind} outside a stage) yet")
+            channels = child.shape[0]
+        out: dict[int, Layout] = {}
+        for kind, found in by_kind.items():
+            name = camel(kind) + ("" if kind.endswith("block") else "Block")
+            try:
+                layouts = [Layout(name, [b for b, _ in found], [c for _, c in found])]
+            except _Merge:  # one class per distinct module tree
+                same: dict[str, list[tuple[Node, int]]] = {}
+                for block, c in found:
+                    same.setdefault(repr([(p, n.kind, n.args) for p, n in _descendants(block).items()]
+                                         + [block.args]), []).append((block, c))
+                layouts = [Layout(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
+                           for n, group in enumerate(same.values(), 1)]
+            for layout in layouts:
+                out.update({id(b): layout for b in layout.blocks})
+        return out
+
+    # -- writing ------------------------------------------------------------------
+
+    def call(self, kind: str, args: dict) -> str:
+        """`Class(positional, key=value)` for a primitive; args are literals or Params."""
+        prim = PRIMITIVES[kind]
+        if prim.helper and prim.helper not in self.helpers:
+            self.helpers.append(prim.helper)
+        parts = [_literal(args[k]) for k in prim.positional]
+        for key, value in args.items():
+            default = prim.defaults.get(key, _MISSING)
+            if key in prim.positional or (default is not _MISSING and not isinstance(value, Param)
+                                          and _typed(default) == _typed(value)):
+                continue
+            parts.append(f"{key}={_literal(value)}")
+        return f"{prim.cls}({', '.join(parts)})"
+
+    def expression(self, layout: Layout, path: str, indent: str) -> str:
+        """The constructor of module `path` of a layout: a primitive, or a sequential of them."""
+        kind = layout.kinds[path]
+        if kind != "sequential":
+            return self.call(kind, {k: layout.columns[(path, k)] for k in layout.keys[path]})
+        inner = indent + "    "
+        kids = layout.children(path)
+        items = []
+        for kid in kids:
+            text = self.expression(layout, kid, inner)
+            flag = layout.flags.get(kid)
+            items.append(f"{text} if {flag} else nn.Identity()" if flag else text)  # keeps the others' indices
+        names = [k.rpartition(".")[2] for k in kids]
+        if names == [str(i) for i in range(len(names))]:
+            return "nn.Sequential(\n" + "".join(f"{inner}{item},\n" for item in items) + f"{indent})"
+        self.ordered_dict = True
+        return ("nn.Sequential(OrderedDict([\n" + "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
+                + f"{indent}]))")
+
+    def init_lines(self, layout: Layout, skip: set[str] = frozenset()) -> list[str]:
+        lines = []
+        for path in layout.children(""):
+            if path in skip:
+                continue
+            expr = self.expression(layout, path, "        ")
+            if path in layout.flags:
+                expr = f"{expr} if {layout.flags[path]} else None"
+            lines.append(f"        self.{path} = {expr}" if _identifier(path)
+                         else f"        self.add_module({path!r}, {expr})")
+        return lines
+
+    def stages(self, nodes: list[Node], layouts: dict[int, Layout]) -> tuple[list[str], tuple[str, str] | None, dict]:
+        """The stage functions, the stage table and the loop over it (None when the stages do not
+        each fit one row), and the lines of `__init__` that build stages one by one otherwise."""
+        rules = _stage_rules(nodes, layouts)
+        contiguous = [c.name for c in self.plan.root.children if c in nodes] == [n.name for n in nodes]
+        if rules is None or not contiguous or not nodes:
+            return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, layouts)}" for s in nodes}
+        functions, rows, made = [], [], {}
+        for layout, first_rule, rule, by_stage, keys, indexed in rules.values():
+            block = layout.blocks[0]
+            kind = block.label or block.kind
+            name = f"{kind}_stage{layout.name.removeprefix(camel(kind) + 'Block')}"
+            firsts = list(by_stage.values())
+            varying = [k for k in keys if k.endswith("s") and k[:-1] in layout.params and k not in layout.params
+                       or len({_typed(f[k]) for f in firsts}) > 1]
+
+            def fill(expr):  # a Param that every row sets alike becomes its value
+                if not isinstance(expr, Param) or "[" in expr.name or expr.name in varying:
+                    return expr
+                return firsts[0][expr.name]
+
+            first = {k: fill(v) for k, v in first_rule.items()}
+            rest = {k: fill(v) for k, v in rule.items()}
+            args = ["depth: int"] + [f"{k}: {_annotation([f[k] for f in firsts])}" for k in varying]
+            functions.append(
+                _wrap(f"def {name}(", args, ") -> nn.Sequential:", "") + "\n"
+                f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
+                f"    blocks = [{_block_call(layout, first, '    ')}]\n"
+                f"    for {'i in range(1, depth)' if indexed else '_ in range(depth - 1)'}:\n"
+                f"        blocks.append({_block_call(layout, rest, '        ')})\n"
+                f"    return nn.Sequential(*blocks)\n")
+            made[id(layout)] = (name, varying, by_stage)
+        several = len(made) > 1
+        numbered = [n.name for n in nodes] == [f"layer{i}" for i in range(1, len(nodes) + 1)]
+        for stage in nodes:
+            layout = layouts[id(stage.children[0])]
+            name, varying, by_stage = made[id(layout)]
+            first = by_stage[id(stage)]
+            cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
+                [str(len(stage.children))] + [_literal(first[k]) for k in varying]
+            rows.append(f"    ({', '.join(cells)}),")
+        columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
+                                                    else ["depth", *made[id(layouts[id(nodes[0].children[0])])][1]])
+        table = f"# One row per stage: {', '.join(columns)}\nSTAGES = [\n" + "\n".join(rows) + "\n]\n"
+        target = "i" if numbered else "name"
+        unpack = f"{target}, " + ("(make_stage, *row)" if several else "row") if numbered else \
+            ("name, make_stage, *row" if several else "name, *row")
+        module = 'f"layer{i}"' if numbered else "name"
+        builder = "make_stage" if several else next(iter(made.values()))[0]
+        loop = (f"        for {unpack} in {'enumerate(STAGES, 1)' if numbered else 'STAGES'}:\n"
+                f"            self.add_module({module}, {builder}(*row))")
+        return functions, (table, loop), {}
+
+    def unrolled(self, stage: Node, layouts: dict[int, Layout]) -> str:
+        """A stage written block by block, for stages that do not fit a row of the table."""
+        items = []
+        for child in stage.children:
+            if child.kind in BLOCK_CONTAINERS:
+                layout = layouts[id(child)]
+                values = layout.values[layout.index[id(child)]]
+                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", "            "))
+            else:  # a module between stages: its arguments as they are
+                items.append(self.expression(Layout("", [Node("", "sequential", child.shape, children=[child])],
+                                                    [0]), child.name, "            "))
+        names = [c.name for c in stage.children]
+        if names == [str(i) for i in range(len(names))]:
+            return "nn.Sequential(\n" + "".join(f"            {item},\n" for item in items) + "        )"
+        self.ordered_dict = True
+        return ("nn.Sequential(OrderedDict([\n" + "".join(f"            ({n!r}, {item}),\n" for n, item in zip(names, items))
+                + "        ]))")
+
+    def block_class(self, layout: Layout) -> str:
+        block = layout.blocks[0]
+        annotations = [f"{n}: {_annotation([v[n] for v in layout.values])}" for n in layout.params]
+        what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
+        lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
+                 _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
+                 *self.init_lines(layout), "",
+                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
+        return "\n".join(lines) + "\n"
+
+    def source(self) -> str:
+        p, root = self.plan, self.plan.root
+        stages = self.stage_indices()
+        layouts = self.layouts(stages)
+        classes = list({id(layout): layout for layout in layouts.values()}.values())
+        network = Layout(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]])
+        stage_functions, table, built = self.stages([root.children[i] for i in stages], layouts)
+        blocks = [self.block_class(layout) for layout in classes]
+        init = dict(zip([c.name for c in network.blocks[0].children], self.init_lines(network)))
+        init.update(built)
+        lines = [init[c.name] for c in root.children if c.name in init]
+        if table:  # one loop builds the stages, where the first one was
+            lines.insert(stages[0], table[1])
+        forward = [f"        x = self.{c.name}(x)" if _identifier(c.name) else f"        x = getattr(self, {c.name!r})(x)"
+                   for c in root.children]
+        forward[-1:] = [forward[-1].replace("x = ", "return ", 1)] if forward else ["        return x"]
+        spec = p.spec
+        about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
+        imports = ["import torch", "from torch import nn"]
+        if ZERO_PAD in self.helpers or LAYER_NORM_2D in self.helpers:
+            imports.insert(1, "import torch.nn.functional as F")
+        if self.ordered_dict:
+            imports.insert(0, "from collections import OrderedDict\n")
+        header = (f'"""{about}\n\nWritten by `archspec eject`; needs only PyTorch. For an input of '
+                  f"{'×'.join(map(str, p.input_shape))}:\n{count(p.params)} parameters, "
+                  f'{count(p.macs)} multiply-adds.\n"""\n')
+        parts = [header + "\n" + "\n".join(imports) + "\n", *self.helpers, *blocks, *stage_functions]
+        if table:
+            parts.append(table[0])
+        parts.append(f"class {network.name}(nn.Module):\n"
+                     "    def __init__(self):\n        super().__init__()\n" + "\n".join(lines) + "\n\n"
+                     "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(forward) + "\n")
+        parts.append(f"def build() -> nn.Module:\n"
+                     f'    """The network with PyTorch\'s default initialisation; load trained weights with '
+                     f'load_state_dict."""\n    return {network.name}()\n')
+        return "\n\n".join(part.strip("\n") + "\n" for part in parts)
+
+
+def _identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _without(root: Node, stages: list[int]) -> Node:
+    """The root with its stages left out: the network's own modules."""
+    return Node(root.name, root.kind, root.shape,
+                children=[c for i, c in enumerate(root.children) if i not in stages])
+
+
+def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
+    """For each class: how a stage's blocks follow from its row of the table, and each stage's
+    row. The first block takes the row's values; a later block takes the first's value, another
+    of the first's values (`in_channels=out_channels`), a literal, or a `<param>_rest` column; a
+    value that differs from block to block (a drop-path rate) is a `<param>s` column of one
+    value per block. None when a stage does not fit (several classes, modules between stages)."""
+    by_class: dict[int, tuple[Layout, list]] = {}
+    for stage in nodes:
+        if any(b.kind not in BLOCK_CONTAINERS for b in stage.children):
+            return None  # modules between stages: written out stage by stage
+        layout = layouts[id(stage.children[0])]
+        if any(layouts[id(b)] is not layout for b in stage.children):
+            return None
+        values = [layout.values[layout.index[id(b)]] for b in stage.children]
+        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
+    rules = {}
+    for key, (layout, found) in by_class.items():
+        per_block = [k for k in layout.params if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
+        pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
+        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
+        rule: dict[str, object] = {}
+        for k in layout.params:
+            same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
+                    and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
+            constants = {_typed(r[k]) for _, r in pairs}
+            rule[k] = (Param(f"{k}s[i]") if k in per_block else Param(same[0]) if same
+                       else pairs[0][1][k] if len(constants) == 1 else Param(f"{k}_rest"))
+        extra = [k for k, v in rule.items() if isinstance(v, Param) and v.name == f"{k}_rest"]
+        rows = {id(stage): {**values[0], **{f"{k}_rest": values[1:2][0][k] if len(values) > 1 else values[0][k]
+                                            for k in extra},
+                            **{f"{k}s": tuple(v[k] for v in values) for k in per_block}}
+                for stage, values in found}
+        keys = [k for k in layout.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
+            [f"{k}s" for k in per_block]
+        rules[key] = (layout, first, rule, rows, keys, bool(per_block))
+    return rules
+
+
+def _block_call(layout: Layout, args: dict, indent: str) -> str:
+    """`Block(a, b, key=value)`: parameters by position, from the first literal on by name."""
+    parts, by_name = [], False
+    for k in layout.params:
+        value = args[k]
+        by_name = by_name or not isinstance(value, Param)
+        parts.append(f"{k}={_literal(value)}" if by_name else _literal(value))
+    return _wrap(f"{layout.name}(", parts, ")", indent)
+
+
+def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100) -> str:
+    """`start` + items + `end` on one line, or one item a line when that is wider than `width`."""
+    line = start + ", ".join(items) + end
+    if len(indent) + len(line.lstrip()) <= width:
+        return line
+    return start + "\n" + "".join(f"{indent}    {item},\n" for item in items) + indent + end
+
+
+def _residual_forward(layout: Layout) -> list[str]:
+    """The forward of a residual block, as compile.Residual runs it: post(main(pre(x)) + shortcut)."""
+    lines: list[str] = []
+    current = "x"
+
+    def run(name: str) -> None:
+        nonlocal current
+        flag = name in layout.flags
+        if flag and current == "x":
+            lines.append("        out = x")
+            current = "out"
+        call = f"self.{name}({current})"
+        lines.extend([f"        if self.{name} is not None:", f"            out = {call}"] if flag else [f"        out = {call}"])
+        current = "out"
+
+    shortcut = next((b.args["shortcut"] for b in layout.blocks if b.args.get("shortcut")), None)
+    optional = shortcut in layout.flags
+    for name in layout.lists["pre"]:
+        run(name)
+    add = layout.blocks[0].args.get("add")
+    if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
+        module = f"self.{shortcut}({current})"
+        lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
+                     else f"        shortcut = {module}")
+        added = "shortcut"
+    elif add and shortcut:
+        added = f"(x if self.{shortcut} is None else self.{shortcut}(x))" if optional else f"self.{shortcut}(x)"
+    else:
+        added = "x"
+    for name in layout.lists["main"]:
+        run(name)
+    if add:
+        lines.append(f"        out = {current} + {added}")
+        current = "out"
+    for name in layout.lists["post"]:
+        run(name)
+    lines.append(f"        return {current}")
+    return lines
+
+
+def _annotation(values: list) -> str:
+    """'int', or 'float | None' for a setting of a module that some blocks lack."""
+    if values and all(isinstance(v, tuple) for v in values):  # one value per block
+        return f"tuple[{_annotation([x for v in values for x in v])}, ...]"
+    names = list(dict.fromkeys(type(v).__name__ for v in values if v is not None))
+    return " | ".join(names + ["None"] * (None in values))
+
+
+def _literal(value) -> str:
+    """Python source for a value: floats to 12 digits (0.02, not 0.020000000000000004)."""
+    if isinstance(value, float):
+        return repr(float(f"{value:.12g}"))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_literal, value)) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)

@@ -1,0 +1,123 @@
+"""The one pipeline every reader of a spec runs: reference → Source → Spec → Plan.
+
+    read + compose (resolve.py) → schema (spec.py, messages.py) → plan (plan.py)
+
+`load` and `plan` are `archspec.load` and `archspec.plan`; the command line, the
+checks and the weights files call them too, so a spec means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Union
+
+import yaml
+from pydantic import ValidationError
+
+from . import limits
+from .errors import Issue, SpecError, require_torch
+from .layers import Shape
+from .messages import schema_issues
+from .plan import Plan, check_params, plan_spec
+from .resolve import Positions, resolve
+from .source import Source
+from .spec import Scale, Spec
+
+if TYPE_CHECKING:
+    import torch
+
+SpecRef = Union[str, os.PathLike, Source, Spec]  # a path, a built-in name, "-" (stdin), parsed text or a Spec
+Overrides = Union[dict[str, Any], list[str], None]  # {"stages.2.depth": 23} or ["stages.2.depth=23"]
+
+
+def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
+    """The checked Spec that `ref` names, with `overrides` applied; raise SpecError with every
+    problem found. A Spec with overrides gives a new Spec (the original is unchanged)."""
+    if not isinstance(ref, (str, os.PathLike, Source, Spec)):
+        raise TypeError(f"spec: expected a Spec, a path, a built-in spec's name or '-', got {type(ref).__name__}")
+    if isinstance(ref, Spec):
+        if not overrides:
+            return ref
+        ref = ref.source or _as_source(ref)
+    spec = check_tree(resolve(ref, overrides))
+    if spec is None:
+        name = ref.path if isinstance(ref, Source) else os.fsdecode(ref)
+        raise SpecError([Issue(name, None, None, "this spec is abstract: only a base for other specs",
+                               "write a spec with `extends:` naming it, and build that", "AS705")])
+    return spec
+
+
+def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None) -> Plan:
+    """Every shape, parameter count and MAC of the spec `spec` names; never imports torch."""
+    if isinstance(spec, Plan):
+        if input_shape is None and not overrides:
+            return spec
+        spec = spec.spec
+    return plan_spec(load(spec, overrides), input_shape)
+
+
+def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
+          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None) -> "torch.nn.Module":
+    """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
+
+    `seed` makes the initial weights reproducible without touching the global RNG;
+    `device="meta"` builds without allocating memory. A network with more than
+    `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
+    SpecError before anything is allocated. `fuse=True` gives the eval-only model of
+    `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
+    installed it raises TorchMissing.
+    """
+    if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
+    if max_params is not None and not (type(max_params) is int and max_params >= 1):
+        raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
+    p = plan(spec, input_shape, overrides)
+    check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
+    require_torch("archspec.build")
+    from .compile import compile_plan
+    from .fuse import fuse as fold  # the argument `fuse` hides the function here
+
+    model = compile_plan(p, seed=seed, device=device)
+    model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
+    return fold(model) if fuse else model
+
+
+def check_tree(source: Source) -> Spec | None:
+    """Validate a composed tree against the schema; errors point wherever each value was set.
+
+    An abstract spec (`abstract: true`) is checked as a base: what it says must be valid,
+    but it may leave out required keys; it gives None instead of a Spec."""
+    tree = source.tree
+    abstract = isinstance(tree, dict) and tree.get("abstract") is True
+    try:
+        spec = Spec.model_validate(tree)
+    except ValidationError as e:
+        missing = ("missing", "union_tag_not_found")
+        issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
+        if issues:
+            raise SpecError(issues) from None
+        return None
+    if spec.abstract:
+        return None
+    spec._source = source
+    return spec
+
+
+def check_scale(scale: Any, positions: Positions) -> Scale:
+    """`scale:` checked by the schema, its errors located like any other."""
+    try:
+        Spec.model_validate({"scale": scale})  # through Spec, so errors are explained like every other
+    except ValidationError as e:
+        source = Source("spec", "", {"scale": scale}, positions, {})
+        issues = schema_issues(source, e, keep=lambda err: err["loc"][:1] == ("scale",))
+        if issues:
+            raise SpecError(issues) from None
+    return Scale.model_validate(scale)
+
+
+def _as_source(spec: Spec) -> Source:
+    """A Spec made in Python as a tree to compose onto: its settings, no positions."""
+    tree = spec.model_dump(mode="python", exclude_none=True)
+    for key in ("extends", "scale", "abstract"):
+        tree.pop(key, None)
+    return Source(spec.name, yaml.safe_dump(tree, sort_keys=False), tree, {}, {})

@@ -1,0 +1,372 @@
+"""A spec reference → one Source: read it, follow `extends`, apply `scale` and `--set`.
+
+A reference is a path, the name of a built-in spec (anything without `/` and without
+a .yaml/.yml suffix; a path that exists wins), or `-` for standard input. Composition
+keeps the Source's two position maps true: every value still knows the file, line and
+column that set it, or the `--set` option, so every later error is located through
+them (`Source.locate`). Merge rules (the README has the table):
+
+- mappings merge key by key, recursively;
+- a list replaces the base's list whole;
+- a mapping whose keys are all numbers edits the base's list by index, from 0
+  (`stages: {2: {depth: 23}}`); `null` as an item removes it;
+- `null` removes the base's value (back to the default);
+- `scale:` multiplies depths and channels once the chain is merged;
+- `--set KEY=VALUE` is one more child on top of the chain, applied before `scale`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import Issue, SpecError
+from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
+
+SPECS = Path(__file__).parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
+MAX_CHAIN = 16  # specs in one `extends` chain, the spec itself included
+ABSTRACT = "abstract"  # a spec that says `abstract: true` is only a base for others
+
+Ref = Union[str, os.PathLike, Source]
+Positions = dict[tuple, Origin]
+
+
+# ---- references ---------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def builtin_specs() -> dict[str, Path]:
+    """Built-in spec name → file: every .yaml under the shipped specs/, by file stem."""
+    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml")))
+
+
+def is_name(ref: str) -> bool:
+    """Whether `ref` has the form of a built-in spec's name (it is one only if no such path exists)."""
+    return ref != "-" and "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml"))
+
+
+def read(ref: str | os.PathLike, folder: str | None = None) -> tuple[Source, str | None]:
+    """The Source of one spec (no composition) and its real path (None for stdin).
+
+    `folder` is where a relative path is looked up (a child's own folder for `extends`)."""
+    text = os.fsdecode(ref)
+    if text == "-":
+        return read_stdin(), None
+    path = os.path.join(folder, text) if folder else text
+    if os.path.lexists(path) or not is_name(text):
+        return load_source(path), path
+    builtin = builtin_specs().get(text)
+    if builtin is None:
+        close = difflib.get_close_matches(text, builtin_specs(), n=3)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "`archspec list` shows them"
+        raise SpecError([Issue(text[:200], None, None, "no such file, and no built-in spec has this name",
+                               hint, "AS703")])
+    return load_source(builtin, label=str(builtin.relative_to(SPECS))), str(builtin)
+
+
+def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> Source:
+    """The spec `ref` names, composed: `extends` followed, `--set` overrides and `scale` applied.
+
+    `overrides` maps dotted key paths to values (`{"stages.2.depth": 23}`), or is a list of
+    `KEY=VALUE` texts whose values are YAML (`["stages.2.depth=23"]`), as `--set` gives them.
+    """
+    source, real = (ref, None) if isinstance(ref, Source) else read(ref)
+    tree, positions, keys = _chain(source, real, ())
+    composed = "extends" in source.tree if isinstance(source.tree, dict) else False
+    for key, value, origin in _overrides(overrides):
+        tree = _set(tree, positions, keys, key, value, origin)
+        composed = True
+    if isinstance(tree, dict) and "scale" in tree:
+        tree = _scale(tree, positions)
+        composed = True
+    text = _dump(tree) if composed else source.text
+    return Source(source.path, text, tree, positions, keys)
+
+
+def _dump(tree: Any) -> str:
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+
+
+# ---- extends ------------------------------------------------------------------------
+
+def _chain(source: Source, real: str | None, seen: tuple[str, ...]) -> tuple[Any, Positions, Positions]:
+    """The tree of `source` merged onto its bases, `extends` removed, with its positions."""
+    tree, positions, keys = source.tree, dict(source.positions), dict(source.key_positions)
+    if not isinstance(tree, dict) or "extends" not in tree:
+        return tree, positions, keys
+    at = positions[("extends",)]
+    ref = tree["extends"]
+    if not isinstance(ref, str) or not ref.strip():
+        raise SpecError([Issue(*at, "extends: expected the name or path of the base spec",
+                               "write e.g. `extends: resnet50` or `extends: base.yaml`", "AS700")])
+    here = os.path.realpath(real) if real else STDIN
+    if len(seen) + 1 >= MAX_CHAIN:
+        raise SpecError([Issue(*at, f"extends {_shown(ref)}: the chain is longer than {MAX_CHAIN} specs",
+                               "extend a spec nearer the root", "AS702")])
+    try:
+        base, base_real = read(ref, os.path.dirname(real) if real else None)
+    except SpecError as e:
+        raise _through(at, ref, e) from None
+    if base_real and os.path.realpath(base_real) in (*seen, here):
+        raise SpecError([Issue(*at, f"extends {_shown(ref)}, which is already in the chain (a cycle)",
+                               "a spec cannot extend itself or a spec that extends it", "AS701")])
+    try:
+        base_tree, base_positions, base_keys = _chain(base, base_real, (*seen, here))
+        _check_base(base, base_tree, base_positions, base_keys)
+    except SpecError as e:
+        raise _through(at, ref, e) from None
+    child = {k: v for k, v in tree.items() if k != "extends"}
+    base_tree = {k: v for k, v in base_tree.items() if k != ABSTRACT}  # a child is concrete unless it says so
+    _drop(base_positions, (ABSTRACT,)), _drop(base_keys, (ABSTRACT,))
+    del positions[("extends",)], keys[("extends",)]
+    return _merge(base_tree, child, (), base_positions, base_keys, positions, keys), base_positions, base_keys
+
+
+def _check_base(base: Source, tree: Any, positions: Positions, keys: Positions) -> None:
+    """A base must be valid on its own (an abstract one as far as it goes)."""
+    from .pipeline import check_tree  # the schema, which resolution otherwise never needs
+
+    if isinstance(tree, dict) and "scale" in tree:
+        positions, keys = dict(positions), dict(keys)
+        tree = _scale(dict(tree), positions)
+    check_tree(Source(base.path, base.text, tree, positions, keys))
+
+
+def _through(at: Origin, ref: str, error: SpecError) -> SpecError:
+    """The base's problems, told at the child's `extends` line: `extends base.yaml, which …`."""
+    issues = []
+    for issue in error.issues:
+        message = issue.message
+        if message.startswith("extends "):
+            why = message
+        elif issue.line is None:
+            why = message[5:] if message.startswith("file ") else f"is not available: {message}"
+        else:
+            why = f"has an error at {Origin(issue.file, issue.line, issue.column)}: {message}"
+        issues.append(Issue(*at, f"extends {_shown(ref)}, which {why}", issue.hint, "AS700", issue.severity))
+    return SpecError(issues)
+
+
+def _shown(ref: str) -> str:
+    return repr(ref[:80]) if len(ref) > 80 or not re.fullmatch(r"[\w./\-]+", ref) else ref
+
+
+def _merge(base: dict, child: dict, path: tuple, positions: Positions, keys: Positions,
+           child_positions: Positions, child_keys: Positions) -> dict:
+    """`child` merged onto `base` (both mappings); `positions`/`keys` (the base's) updated."""
+    out = dict(base)
+    if path in child_positions:  # the mapping is where the child writes it
+        positions[path] = child_positions[path]
+    for key, value in child.items():
+        at = path + (key,)
+        if at in child_keys:
+            keys[at] = child_keys[at]
+        old = out.get(key)
+        if value is None:
+            out.pop(key, None)
+            _drop(positions, at), _drop(keys, at)
+        elif isinstance(value, dict) and isinstance(old, dict):
+            out[key] = _merge(old, value, at, positions, keys, child_positions, child_keys)
+        elif _is_edit(value) and isinstance(old, list):
+            out[key] = _edit(old, value, at, positions, keys, child_positions, child_keys)
+        else:
+            out[key] = value
+            _drop(positions, at), _drop(keys, at)
+            _copy(child_positions, positions, at), _copy(child_keys, keys, at)
+    return out
+
+
+def _is_edit(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(type(k) is int for k in value)
+
+
+def _edit(base: list, edits: dict, path: tuple, positions: Positions, keys: Positions,
+          child_positions: Positions, child_keys: Positions) -> list:
+    """`base` with items changed by index: a mapping merges into the item, null removes it."""
+    out, removed = list(base), []
+    for index, value in edits.items():
+        at = path + (index,)
+        if not 0 <= index < len(base):
+            last = f"0 to {len(base) - 1}" if base else "none: it is empty"
+            raise SpecError([Issue(*child_keys[at], f"{_dotted(path)} has {len(base)} item"
+                                   f"{'s' * (len(base) != 1)}, so there is no item {index}",
+                                   f"index items from 0 (here {last})", "AS706")])
+        if value is None:
+            removed.append(index)
+        elif isinstance(value, dict) and isinstance(out[index], dict):
+            out[index] = _merge(out[index], value, at, positions, keys, child_positions, child_keys)
+        else:
+            out[index] = value
+            _drop(positions, at), _drop(keys, at)
+            _copy(child_positions, positions, at), _copy(child_keys, keys, at)
+    if removed:  # renumber what follows each removed item
+        kept = [i for i in range(len(out)) if i not in removed]
+        for table in (positions, keys):
+            moved = {p: table.pop(p) for p in [p for p in table if p[:len(path)] == path and len(p) > len(path)]}
+            for p, origin in moved.items():
+                if p[len(path)] in kept:
+                    table[path + (kept.index(p[len(path)]),) + p[len(path) + 1:]] = origin
+        out = [out[i] for i in kept]
+    return out
+
+
+def _drop(table: Positions, path: tuple) -> None:
+    """Forget the positions of `path` and everything under it."""
+    for p in [p for p in table if p[:len(path)] == path]:
+        del table[p]
+
+
+def _copy(source: Positions, target: Positions, path: tuple) -> None:
+    target.update((p, o) for p, o in source.items() if p[:len(path)] == path)
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(map(str, path)) or "the spec"
+
+
+# ---- --set --------------------------------------------------------------------------
+
+MAX_KEY_CHARS = 1000  # a key path is a few words
+
+
+def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple, Any, Positions]]:
+    """(key path, value, positions of the value) for each override, parsed and checked."""
+    if overrides is None:
+        return []
+    out = []
+    if isinstance(overrides, dict):
+        items = [(str(k), v, f"{k}={v!r}") for k, v in overrides.items()]
+    else:
+        items = []
+        for text in overrides:
+            key, sep, value = str(text).partition("=")
+            if not sep:
+                raise SpecError([Issue(f"--set {_clip(text)}", None, None, "expected KEY=VALUE",
+                                       "write e.g. --set stages.2.depth=23", "AS704")])
+            items.append((key, value, text))
+    for key, value, text in items:
+        name = f"--set {_clip(text)}"
+        path = _key_path(key, name)
+        if isinstance(overrides, dict):
+            tree, positions = value, {p: Origin(name) for p in _paths(value, ())}
+        else:
+            tree, positions = parse_value(value, name)
+        out.append((path, tree, positions))
+    return out
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _key_path(key: str, name: str) -> tuple:
+    if len(key) > MAX_KEY_CHARS or key.count(".") >= MAX_DEPTH:
+        raise SpecError([Issue(name, None, None, f"the key path is longer than {MAX_DEPTH} keys or "
+                               f"{MAX_KEY_CHARS:,} characters", "a key path names one setting, e.g. stages.2.depth",
+                               "AS704")])
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise SpecError([Issue(name, None, None, f"{key!r} is not a key path",
+                               "write keys separated by dots, list items by index: stages.2.depth", "AS704")])
+    return tuple(int(p) if p.isdecimal() else p for p in parts)
+
+
+def _paths(value: Any, path: tuple) -> list[tuple]:
+    if isinstance(value, dict):
+        return [path] + [p for k, v in value.items() for p in _paths(v, path + (k,))]
+    if isinstance(value, list):
+        return [path] + [p for i, v in enumerate(value) for p in _paths(v, path + (i,))]
+    return [path]
+
+
+def _set(tree: Any, positions: Positions, keys: Positions, path: tuple, value: Any, given: Positions) -> Any:
+    """`tree` with the value at `path` replaced (merged, for a mapping onto a mapping)."""
+    origin = given[()]
+    child: Any = value
+    for part in reversed(path):  # the override as a child spec with one key
+        child = {part: child}
+    # mappings it creates are located at the option; existing ones keep their place
+    child_positions = {path[:n]: origin for n in range(len(path)) if path[:n] not in positions}
+    child_positions.update((path + p, o) for p, o in given.items())
+    child_keys = {path[:n]: origin for n in range(1, len(path) + 1)}
+    node = tree
+    for n, part in enumerate(path[:-1]):  # check the way down: it must exist where it is a list
+        node = node.get(part) if isinstance(node, dict) else node[part] if _has(node, part) else None
+        if node is None:
+            break
+        if isinstance(node, list) and not isinstance(path[n + 1], int):
+            raise SpecError([Issue(origin.file, None, None, f"{_dotted(path[:n + 1])} is a list: "
+                                   f"{path[n + 1]!r} is not an index", "index list items from 0", "AS704")])
+        if not isinstance(node, (dict, list)):
+            raise SpecError([Issue(origin.file, None, None, f"{_dotted(path[:n + 1])} is a single value, "
+                                   f"it has no key {path[n + 1]!r}", f"set {_dotted(path[:n + 1])} itself", "AS704")])
+    # a number in the path edits a list by index: _merge checks the index
+    return _merge(tree, child, (), positions, keys, child_positions, child_keys)
+
+
+def _has(node: Any, part: Any) -> bool:
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+# ---- scale --------------------------------------------------------------------------
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's `_make_divisible`: the nearest multiple of `divisor`, at least `divisor`,
+    and never more than 10 % below `value`."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _scale(tree: dict, positions: Positions) -> dict:
+    """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed."""
+    from .pipeline import check_scale
+
+    settings = check_scale(tree["scale"], positions)
+    tree = {k: v for k, v in tree.items() if k != "scale"}
+    _drop(positions, ("scale",))
+    w, d, divisor = settings.width, settings.depth, settings.divisor
+
+    def channels(value: Any) -> Any:
+        if isinstance(value, list):
+            return [channels(v) for v in value]
+        return make_divisible(value * w, divisor) if _whole(value) else value
+
+    def depth(value: Any) -> Any:
+        return math.ceil(value * d) if _whole(value) else value
+
+    if "stem" in settings.apply_to and isinstance(tree.get("stem"), dict) and "channels" in tree["stem"]:
+        tree["stem"] = {**tree["stem"], "channels": channels(tree["stem"]["channels"])}
+    if "head" in settings.apply_to and isinstance(tree.get("head"), dict) and "channels" in tree["head"]:
+        tree["head"] = {**tree["head"], "channels": channels(tree["head"]["channels"])}
+    stages = tree.get("stages")
+    if "stages" in settings.apply_to and isinstance(stages, list):
+        tree["stages"] = [_scale_stage(s, channels, depth) if isinstance(s, dict) else s for s in stages]
+    elif "stages" in settings.apply_to and isinstance(stages, dict):  # a generator: scale what it starts from
+        stages = dict(stages)
+        if "depth" in stages:
+            stages["depth"] = depth(stages["depth"])
+        if "w0" in stages and _whole(stages["w0"]):
+            stages["w0"] = make_divisible(stages["w0"] * w, 8)  # RegNet's widths are multiples of 8
+        if isinstance(stages.get("wa"), (int, float)) and not isinstance(stages["wa"], bool):
+            stages["wa"] = stages["wa"] * w
+        tree["stages"] = stages
+    return tree
+
+
+def _scale_stage(stage: dict, channels, depth) -> dict:
+    out = dict(stage)
+    for key, scaled in (("depth", depth), ("channels", channels), ("width", channels)):
+        if key in out:
+            out[key] = scaled(out[key])
+    return out
+
+
+def _whole(value: Any) -> bool:
+    return type(value) is int and 0 < value < 10**12  # others are left for the schema to refuse
