@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import limits  # noqa: F401  (documented as archspec.limits; it imports nothing)
 
 if TYPE_CHECKING:
-    from .checkpoint import load_model
+    from .checkpoint import WriteError, load_model, save
     from .errors import Issue, SpecError, TorchMissing
     from .fuse import fuse
     from .pipeline import build, load, plan
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "plan", "Plan": "plan",
             "plan": "pipeline", "Spec": "spec", "load": "pipeline", "build": "pipeline", "load_model": "checkpoint", "WeightsError": "weights",
+            "save": "checkpoint", "WriteError": "checkpoint",
             "load_weights": "weights", "fuse": "fuse"}
 __all__ = sorted(_EXPORTS)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .errors import printable
-from .pipeline import check_tree, plan
+from .messages import check_tree
+from .pipeline import plan
 from .resolve import builtin_specs, resolve
 from .units import count, dims, si
 

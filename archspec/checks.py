@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from .errors import Issue, SpecError, in_order
 from .layers import Node
-from .pipeline import Overrides, check_tree, plan
+from .messages import check_tree
+from .pipeline import Overrides, plan
 from .plan import Plan, smallest_input, stage_name
 from .resolve import resolve
 from .spec import Spec

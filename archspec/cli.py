@@ -153,6 +153,15 @@ def _parser() -> argparse.ArgumentParser:
     add_spec_arguments(eject)
     eject.add_argument("-o", "--output", help="write to FILE (default: stdout)")
     eject.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
+
+    export = commands.add_parser("export", help="export to ONNX or a torch.export program, verified against eager")
+    export.set_defaults(run=_export)
+    add_spec_arguments(export)
+    export.add_argument("-o", "--output", required=True, help="file to write: model.onnx (+ model.onnx.data) or model.pt2")
+    export.add_argument("--format", choices=("onnx", "pt2"), help="onnx or pt2 (default: from the output's suffix)")
+    export.add_argument("--weights", help="weights to export (safetensors: `archspec.save`, `build -o`, or a "
+                                          "plain state_dict); default the initial weights")
+    export.add_argument("--input", type=_shape, metavar="C,H,W", help="example input size instead of the spec's")
     return parser
 
 
@@ -214,8 +223,8 @@ def _build(args: argparse.Namespace) -> int:
         try:
             save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
                          p.input_shape)
-        except OSError as e:  # the output folder is not writable, the disk is full, ...
-            print(printable(f"{args.output}: error: cannot write the weights: {e.strerror or e}"), file=sys.stderr)
+        except OSError as e:  # the output folder is not writable, the disk is full, ...: one line, nothing left
+            print(e, file=sys.stderr)
             return EXIT_INVALID
         print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -223,10 +232,13 @@ def _build(args: argparse.Namespace) -> int:
 
 def _unwritable(path: Path) -> str:
     """Why `path` cannot be written, found before the build; '' if it looks fine."""
-    if path.is_dir():
-        return "this is a folder; give a file name such as model.safetensors"
-    if not path.parent.is_dir():
-        return f"folder {str(path.parent)!r} does not exist"
+    try:
+        if path.is_dir():
+            return "this is a folder; give a file name such as model.safetensors"
+        if not path.parent.is_dir():
+            return f"folder {str(path.parent)!r} does not exist"
+    except PermissionError:
+        pass  # the write will say so
     return ""
 
 
@@ -350,7 +362,7 @@ def _diagram(args: argparse.Namespace) -> int:
     try:
         write_atomic(args.output, text)
     except OSError as e:  # not writable, disk full, ...
-        print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
+        print(printable(str(e)), file=sys.stderr)  # one line: path and cause
         return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -378,7 +390,40 @@ def _eject(args: argparse.Namespace) -> int:
     try:
         write_atomic(args.output, text)
     except OSError as e:
-        print(printable(f"{args.output}: error: cannot write the source: {e.strerror or e}"), file=sys.stderr)
+        print(printable(str(e)), file=sys.stderr)  # one line: path and cause
         return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .pipeline import plan
+
+    fmt = args.format or Path(args.output).suffix.lstrip(".")
+    if fmt not in ("onnx", "pt2"):
+        print(f"{args.output}: error: give --format onnx or --format pt2 (or an output ending .onnx or .pt2)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        p = plan(args.spec, args.input, overrides=args.overrides)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    if problem := _unwritable(Path(args.output)):
+        print(f"{args.output}: error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    require_torch("archspec export")
+    from .export import ExportError, export
+
+    try:
+        print(export(p, args.output, fmt, args.weights), file=sys.stderr)
+    except SpecError as e:  # over --max-params
+        print(e, file=sys.stderr)
+        return _status(e.issues)
+    except ExportError as e:
+        print(f"{args.output}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as e:  # the write failed (a WriteError: one line), leaving nothing behind
+        print(e, file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK

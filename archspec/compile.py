@@ -46,6 +46,25 @@ class Residual(nn.Module):
         return out
 
 
+class Features(nn.Module):
+    """The network's modules in order, returning the maps of the named ones in the order asked
+    (a `features` head, as timm's `features_only`)."""
+
+    def __init__(self, children: dict[str, nn.Module], outputs: list[str]):
+        super().__init__()
+        for name, module in children.items():
+            self.add_module(name, module)
+        self.outputs = tuple(outputs)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        taken = {}
+        for name, module in self.named_children():
+            x = module(x)
+            if name in self.outputs:
+                taken[name] = x
+        return [taken[name] for name in self.outputs]
+
+
 class SqueezeExcite(nn.Module):
     """Hu et al. 2018; the names (`fc1`, `fc2`) are timm's and torchvision's."""
 
@@ -119,6 +138,8 @@ GLOBAL_POOL_ARGS = {"global_avgpool": {"output_size": 1}, "global_maxpool": {"ou
 def to_module(node: Node) -> nn.Module:
     if node.kind == "sequential":
         return nn.Sequential(OrderedDict((c.name, to_module(c)) for c in node.children))
+    if node.kind == "features":
+        return Features({c.name: to_module(c) for c in node.children}, node.args["outputs"])
     if node.kind == "residual":
         a = node.args
         children = {c.name: to_module(c) for c in node.children}

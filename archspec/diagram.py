@@ -17,7 +17,6 @@ from .errors import printable
 from .layers import Node
 from .plan import Plan, sections
 from .units import dims
-from .writing import write_atomically
 
 
 @dataclass(frozen=True)
@@ -193,5 +192,7 @@ def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all (`writing.write_atomically`)."""
-    write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    """Write `text` to `path` whole or not at all (`checkpoint.write_bytes`); a WriteError if it fails."""
+    from .checkpoint import write_bytes
+
+    write_bytes(path, text.encode("utf-8"))

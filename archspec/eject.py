@@ -184,7 +184,6 @@ def camel(name: str) -> str:
     return "Net" + text if text[0].isdigit() else text
 
 
-
 _MISSING = object()
 _FAMILIES = {  # a parameter's family and name, from the constructor argument it stands for
     "in_channels": "channels", "out_channels": "channels", "num_features": "channels", "num_channels": "channels",
@@ -254,14 +253,18 @@ class Layout:
                 if self.kinds.setdefault(path, node.kind) != node.kind:
                     raise _Merge
         self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
-        if len({b.args.get("add") for b in blocks}) > 1:
-            raise _Merge
         self.columns: dict[tuple[str, str], object] = {}
         self.keys: dict[str, list[str]] = {}
         self.flags: dict[str, Param] = {}
         self.family: dict[str, str] = {}
         values = self._parameters(trees, in_channels)
         values += self._flags(trees, values)
+        adds = [bool(b.args.get("add")) for b in blocks]
+        self.add: bool | str = adds[0]  # whether the blocks add their shortcut, or the parameter that says
+        if len(set(adds)) > 1:  # MobileNet and EfficientNet add only where the shape is kept
+            self.add = _unique("add", [n for n, _ in values])
+            self.family[self.add] = "flag"
+            values.append((self.add, adds))
         values.sort(key=lambda v: _rank(v[0]))
         self.params = [n for n, _ in values]
         self.values = [{n: v[i] for n, v in values} for i in range(len(blocks))]  # per block
@@ -306,10 +309,11 @@ class Layout:
         for merged, members in groups:
             keys = [key for _, key in members]
             family = _FAMILIES.get(keys[0], keys[0])
-            if family == "channels" and merged == in_channels:
-                name = "in_channels"
-            elif family == "channels" and merged == [b.shape[0] for b in self.blocks]:
-                name = "out_channels"
+            outs = [b.shape[0] for b in self.blocks]
+            if family == "channels" and all(v in (None, c) for v, c in zip(merged, in_channels)):
+                name, merged[:] = "in_channels", in_channels  # where the module is absent, any value does
+            elif family == "channels" and all(v in (None, c) for v, c in zip(merged, outs)):
+                name, merged[:] = "out_channels", outs
             else:
                 name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
             name = _unique(name, [n for n, _ in named])
@@ -338,6 +342,10 @@ class Layout:
                       and [v is not None for v in values] == present]
             if tested:
                 self.flags[path] = Param(f"{tested[0]} is not None")
+                continue
+            same = next((n for n, values in flags if values == present), None)
+            if same:  # modules present together (an expansion's conv, norm and act): one flag
+                self.flags[path] = Param(same)
                 continue
             top = path.split(".")[0]
             name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
@@ -418,18 +426,21 @@ class _Writer:
             text = self.expression(layout, kid, inner)
             flag = layout.flags.get(kid)
             items.append(f"{text} if {flag} else nn.Identity()" if flag else text)  # keeps the others' indices
-        names = [k.rpartition(".")[2] for k in kids]
+        return self.sequential([k.rpartition(".")[2] for k in kids], items, indent)
+
+    def sequential(self, names: list[str], items: list[str], indent: str) -> str:
+        """`nn.Sequential(...)` of some constructor expressions: by position where the names are
+        0, 1, 2…, else through an OrderedDict that keeps the names."""
+        inner = indent + "    "
         if names == [str(i) for i in range(len(names))]:
             return "nn.Sequential(\n" + "".join(f"{inner}{item},\n" for item in items) + f"{indent})"
         self.ordered_dict = True
-        return ("nn.Sequential(OrderedDict([\n" + "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
-                + f"{indent}]))")
+        pairs = "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
+        return f"nn.Sequential(OrderedDict([\n{pairs}{indent}]))"
 
-    def init_lines(self, layout: Layout, skip: set[str] = frozenset()) -> list[str]:
+    def init_lines(self, layout: Layout) -> list[str]:
         lines = []
         for path in layout.children(""):
-            if path in skip:
-                continue
             expr = self.expression(layout, path, "        ")
             if path in layout.flags:
                 expr = f"{expr} if {layout.flags[path]} else None"
@@ -492,21 +503,16 @@ class _Writer:
 
     def unrolled(self, stage: Node, layouts: dict[int, Layout]) -> str:
         """A stage written block by block, for stages that do not fit a row of the table."""
-        items = []
+        items, indent = [], " " * 12
         for child in stage.children:
             if child.kind in BLOCK_CONTAINERS:
                 layout = layouts[id(child)]
                 values = layout.values[layout.index[id(child)]]
-                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", "            "))
+                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
             else:  # a module between stages: its arguments as they are
-                items.append(self.expression(Layout("", [Node("", "sequential", child.shape, children=[child])],
-                                                    [0]), child.name, "            "))
-        names = [c.name for c in stage.children]
-        if names == [str(i) for i in range(len(names))]:
-            return "nn.Sequential(\n" + "".join(f"            {item},\n" for item in items) + "        )"
-        self.ordered_dict = True
-        return ("nn.Sequential(OrderedDict([\n" + "".join(f"            ({n!r}, {item}),\n" for n, item in zip(names, items))
-                + "        ]))")
+                alone = Layout("", [Node("", "sequential", child.shape, children=[child])], [0])
+                items.append(self.expression(alone, child.name, indent))
+        return self.sequential([c.name for c in stage.children], items, " " * 8)
 
     def block_class(self, layout: Layout) -> str:
         block = layout.blocks[0]
@@ -514,7 +520,8 @@ class _Writer:
         what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
         lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
-                 *self.init_lines(layout), "",
+                 *self.init_lines(layout), *([f"        self.{layout.add} = {layout.add}"] if layout.add is not True
+                                             and layout.add else []), "",
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
         return "\n".join(lines) + "\n"
 
@@ -531,8 +538,7 @@ class _Writer:
         lines = [init[c.name] for c in root.children if c.name in init]
         if table:  # one loop builds the stages, where the first one was
             lines.insert(stages[0], table[1])
-        forward = [f"        x = self.{c.name}(x)" if _identifier(c.name) else f"        x = getattr(self, {c.name!r})(x)"
-                   for c in root.children]
+        forward = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
         forward[-1:] = [forward[-1].replace("x = ", "return ", 1)] if forward else ["        return x"]
         spec = p.spec
         about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
@@ -560,6 +566,11 @@ def _identifier(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 
 
+def _attribute(name: str) -> str:
+    """`self.name`, or `getattr(self, "0")` for a name that is not an identifier."""
+    return f"self.{name}" if _identifier(name) else f"getattr(self, {name!r})"
+
+
 def _without(root: Node, stages: list[int]) -> Node:
     """The root with its stages left out: the network's own modules."""
     return Node(root.name, root.kind, root.shape,
@@ -583,7 +594,8 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
         by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
     rules = {}
     for key, (layout, found) in by_class.items():
-        per_block = [k for k in layout.params if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
+        per_block = [k for k in layout.params
+                     if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
         pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
         first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
         rule: dict[str, object] = {}
@@ -591,8 +603,14 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
             same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
                     and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
-            rule[k] = (Param(f"{k}s[i]") if k in per_block else Param(same[0]) if same
-                       else pairs[0][1][k] if len(constants) == 1 else Param(f"{k}_rest"))
+            if k in per_block:
+                rule[k] = Param(f"{k}s[i]")
+            elif same and (same[0] == k or layout.family[k] == "channels" or len(constants) > 1):
+                rule[k] = Param(same[0])  # channels follow the first block's; other settings are literals
+            elif len(constants) == 1:
+                rule[k] = pairs[0][1][k]
+            else:
+                rule[k] = Param(f"{k}_rest")
         extra = [k for k, v in rule.items() if isinstance(v, Param) and v.name == f"{k}_rest"]
         rows = {id(stage): {**values[0], **{f"{k}_rest": values[1:2][0][k] if len(values) > 1 else values[0][k]
                                             for k in extra},
@@ -634,14 +652,17 @@ def _residual_forward(layout: Layout) -> list[str]:
             lines.append("        out = x")
             current = "out"
         call = f"self.{name}({current})"
-        lines.extend([f"        if self.{name} is not None:", f"            out = {call}"] if flag else [f"        out = {call}"])
+        if flag:
+            lines.extend([f"        if self.{name} is not None:", f"            out = {call}"])
+        else:
+            lines.append(f"        out = {call}")
         current = "out"
 
     shortcut = next((b.args["shortcut"] for b in layout.blocks if b.args.get("shortcut")), None)
     optional = shortcut in layout.flags
     for name in layout.lists["pre"]:
         run(name)
-    add = layout.blocks[0].args.get("add")
+    add = layout.add
     if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
         module = f"self.{shortcut}({current})"
         lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
@@ -653,9 +674,11 @@ def _residual_forward(layout: Layout) -> list[str]:
         added = "x"
     for name in layout.lists["main"]:
         run(name)
-    if add:
+    if add is True:
         lines.append(f"        out = {current} + {added}")
         current = "out"
+    elif add:
+        lines += [f"        if self.{add}:", f"            {current} = {current} + {added}"]
     for name in layout.lists["post"]:
         run(name)
     lines.append(f"        return {current}")

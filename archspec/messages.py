@@ -14,9 +14,42 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Issue
-from .source import Source
-from .spec import _STAGES_TAGS, Defaults, Spec, Stage
+from .errors import Issue, SpecError
+from .source import Origin, Source
+from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
+
+
+def check_tree(source: Source) -> Spec | None:
+    """Validate a composed tree against the schema; errors point wherever each value was set.
+
+    An abstract spec (`abstract: true`) is checked as a base: what it says must be valid,
+    but it may leave out required keys; it gives None instead of a Spec."""
+    tree = source.tree
+    abstract = isinstance(tree, dict) and tree.get("abstract") is True
+    try:
+        spec = Spec.model_validate(tree)
+    except ValidationError as e:
+        missing = ("missing", "union_tag_not_found")
+        issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
+        if issues:
+            raise SpecError(issues) from None
+        return None
+    if spec.abstract:
+        return None
+    spec._source = source
+    return spec
+
+
+def check_scale(scale: Any, positions: dict[tuple, Origin]) -> Scale:
+    """`scale:` checked by the schema, its errors located like any other."""
+    try:
+        Spec.model_validate({"scale": scale})  # through Spec, so errors are explained like every other
+    except ValidationError as e:
+        source = Source("spec", "", {"scale": scale}, positions, {})
+        issues = schema_issues(source, e, keep=lambda err: err["loc"][:1] == ("scale",))
+        if issues:
+            raise SpecError(issues) from None
+    return Scale.model_validate(scale)
 
 
 def schema_issues(source: Source, error: ValidationError, keep=lambda err: True) -> list[Issue]:

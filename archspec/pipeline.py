@@ -12,16 +12,15 @@ import os
 from typing import TYPE_CHECKING, Any, Union
 
 import yaml
-from pydantic import ValidationError
 
 from . import limits
 from .errors import Issue, SpecError, require_torch
 from .layers import Shape
-from .messages import schema_issues
+from .messages import check_tree
 from .plan import Plan, check_params, plan_spec
-from .resolve import Positions, resolve
+from .resolve import resolve
 from .source import Source
-from .spec import Scale, Spec
+from .spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -47,17 +46,20 @@ def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
     return spec
 
 
-def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None) -> Plan:
-    """Every shape, parameter count and MAC of the spec `spec` names; never imports torch."""
+def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None,
+         features: list[str] | None = None) -> Plan:
+    """Every shape, parameter count and MAC of the spec `spec` names; never imports torch.
+    `features=["layer2", "layer3", "layer4"]` plans a backbone returning those maps instead."""
     if isinstance(spec, Plan):
-        if input_shape is None and not overrides:
+        if input_shape is None and not overrides and features is None:
             return spec
         spec = spec.spec
-    return plan_spec(load(spec, overrides), input_shape)
+    return plan_spec(load(spec, overrides), input_shape, features)
 
 
 def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
-          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None) -> "torch.nn.Module":
+          max_params: int | None = None, fuse: bool = False, overrides: Overrides = None,
+          features: list[str] | None = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
@@ -65,13 +67,14 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     `max_params` parameters (default `limits.MAX_BUILD_PARAMS`) is refused with a
     SpecError before anything is allocated. `fuse=True` gives the eval-only model of
     `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
-    installed it raises TorchMissing.
+    installed it raises TorchMissing. `features=["layer2", "layer3", "layer4"]` builds a
+    backbone that returns those maps (a `features` head) instead of the spec's head.
     """
     if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
         raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
     if max_params is not None and not (type(max_params) is int and max_params >= 1):
         raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
-    p = plan(spec, input_shape, overrides)
+    p = plan(spec, input_shape, overrides, features)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
     from .compile import compile_plan
@@ -80,39 +83,6 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     model = compile_plan(p, seed=seed, device=device)
     model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
     return fold(model) if fuse else model
-
-
-def check_tree(source: Source) -> Spec | None:
-    """Validate a composed tree against the schema; errors point wherever each value was set.
-
-    An abstract spec (`abstract: true`) is checked as a base: what it says must be valid,
-    but it may leave out required keys; it gives None instead of a Spec."""
-    tree = source.tree
-    abstract = isinstance(tree, dict) and tree.get("abstract") is True
-    try:
-        spec = Spec.model_validate(tree)
-    except ValidationError as e:
-        missing = ("missing", "union_tag_not_found")
-        issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
-        if issues:
-            raise SpecError(issues) from None
-        return None
-    if spec.abstract:
-        return None
-    spec._source = source
-    return spec
-
-
-def check_scale(scale: Any, positions: Positions) -> Scale:
-    """`scale:` checked by the schema, its errors located like any other."""
-    try:
-        Spec.model_validate({"scale": scale})  # through Spec, so errors are explained like every other
-    except ValidationError as e:
-        source = Source("spec", "", {"scale": scale}, positions, {})
-        issues = schema_issues(source, e, keep=lambda err: err["loc"][:1] == ("scale",))
-        if issues:
-            raise SpecError(issues) from None
-    return Scale.model_validate(scale)
 
 
 def _as_source(spec: Spec) -> Source:

@@ -3,7 +3,9 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 
 from __future__ import annotations
 
+import difflib
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,7 +17,7 @@ from . import limits
 from .blocks import BLOCKS, PREACT, Placement
 from .errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
-from .spec import ClassifierHead, ConvStem, DeepStem, Spec
+from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, Spec
 from .units import count
 
 
@@ -29,6 +31,17 @@ class Layer:
     params: int
     macs: int
     depth: int  # 1 for the network's direct children, 2 for their children, ...
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One map a `features` head returns: its module name, channels, and how many input
+    pixels one of its pixels spans per side (the product of the strides before it)."""
+
+    name: str
+    channels: int
+    reduction: int
+    shape: Shape
 
 
 class Plan:
@@ -45,6 +58,17 @@ class Plan:
         with _without_cyclic_gc():
             _flatten(self.root, "", 0, layers)
         return layers
+
+    @cached_property
+    def features(self) -> list[Feature]:
+        """The maps a `features` head returns, in its order; [] for other heads."""
+        if self.root.kind != "features":
+            return []
+        found, reduction = {}, 1
+        for child in self.root.children:
+            reduction *= _stride(child)
+            found[child.name] = Feature(child.name, child.shape[0], reduction, child.shape)
+        return [found[name] for name in self.root.args["outputs"]]
 
     def blocks(self) -> list[Layer]:
         """The rows of the summary: stem and head layers, and each block of each stage."""
@@ -68,6 +92,17 @@ def _flatten(node: Node, prefix: str, depth: int, out: list[Layer]) -> None:
         _flatten(child, name + ".", depth + 1, out)
 
 
+def _stride(node: Node) -> int:
+    """How much a node reduces its input per side: the strides along its main path."""
+    if not node.children:
+        stride = node.args.get("stride", 1)
+        return stride if isinstance(stride, int) else stride[0]
+    path = node.children
+    if node.kind == "residual":  # the shortcut runs beside the main path, at the same stride
+        path = [c for c in node.children if c.name in (*node.args["pre"], *node.args["main"])]
+    return math.prod(_stride(c) for c in path)
+
+
 @contextmanager
 def _without_cyclic_gc() -> Iterator[None]:
     """Planning makes many small objects and no reference cycles. The cyclic collector, which
@@ -82,10 +117,13 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def plan_spec(spec: Spec, input_shape: Any = None) -> Plan:
+def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
-    (`archspec.plan` also reads specs by path or name.) An AS302 error (a map shrunk below
-    1×1) says the smallest input the spec accepts."""
+    (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
+    ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`.
+    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts."""
+    if features is not None:
+        spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     shape = input_shape_of(spec, input_shape)
     try:
         with _without_cyclic_gc():
@@ -204,6 +242,8 @@ class _Planner:
             pass  # recorded; later layers cannot be planned without this one
         if self.found:
             raise SpecError(self.issues())
+        if isinstance(self.spec.head, FeaturesHead):
+            return Plan(self.spec, input_shape, self.features(children, self.spec.head.outputs))
         return Plan(self.spec, input_shape, L.sequential("", children))
 
     def fail(self, where: tuple, name: str, e: ShapeError) -> None:
@@ -358,6 +398,35 @@ class _Planner:
             nodes = [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
         self.fail_all(("stages", len(self.stages) - 1), "", found, nodes)
         return nodes
+
+    def features(self, children: list[Node], outputs: list[str]) -> Node:
+        """The root of a `features` head: the modules up to the last output asked for."""
+        names = [c.name for c in children]
+        for k, name in enumerate(outputs):
+            if name in outputs[:k]:
+                self.fail_output(k, f"{name!r} is listed twice", "list each module once", "AS801")
+            elif name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.fail_output(k, f"there is no module {name!r} to take features from",
+                                 hint + f"the network's modules: {', '.join(names)}", "AS800")
+        if self.found:
+            raise SpecError(self.issues())
+        kept = children[:max(names.index(n) for n in outputs) + 1]
+        for k in range(1, len(kept)):  # a map that is returned must not be overwritten by an in-place act
+            if kept[k - 1].name in outputs and kept[k].args.get("inplace"):
+                kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
+        return L.container("", "features", kept, outputs=list(outputs))
+
+    def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
+        """An output name at fault: located at its place in the spec, or given as `features=`."""
+        source, where = self.spec.source, ("head", "outputs", k)
+        if source and where in source.positions:  # in a file, or a --set option
+            issue = source.issue(where, "", hint, code)
+            self.found[("head", message, issue)] = [f"head.outputs.{k}", 1]
+        else:
+            issue = Issue(source.path if source else self.spec.name, None, None, "", hint, code)
+            self.found[("head", message, issue)] = ["features", 1]
 
     def head(self, x: Shape) -> list[Node | None]:
         head = self.spec.head

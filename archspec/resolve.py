@@ -17,6 +17,7 @@ them (`Source.locate`). Merge rules (the README has the table):
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -26,9 +27,9 @@ from pathlib import Path
 from typing import Any, Union
 
 import yaml
-from pydantic import ValidationError
 
 from .errors import Issue, SpecError
+from .messages import check_scale, check_tree
 from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
@@ -83,11 +84,12 @@ def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> So
     for key, value, origin in _overrides(overrides):
         tree = _set(tree, positions, keys, key, value, origin)
         composed = True
+    scaled: set[tuple] = set()
     if isinstance(tree, dict) and "scale" in tree:
-        tree = _scale(tree, positions)
+        tree = _scale(tree, positions, scaled)
         composed = True
     text = _dump(tree) if composed else source.text
-    return Source(source.path, text, tree, positions, keys)
+    return Source(source.path, text, tree, positions, keys, frozenset(scaled))
 
 
 def _dump(tree: Any) -> str:
@@ -131,11 +133,9 @@ def _chain(source: Source, real: str | None, seen: tuple[str, ...]) -> tuple[Any
 
 def _check_base(base: Source, tree: Any, positions: Positions, keys: Positions) -> None:
     """A base must be valid on its own (an abstract one as far as it goes)."""
-    from .pipeline import check_tree  # the schema, which resolution otherwise never needs
-
     if isinstance(tree, dict) and "scale" in tree:
         positions, keys = dict(positions), dict(keys)
-        tree = _scale(dict(tree), positions)
+        tree = _scale(dict(tree), positions, set())
     check_tree(Source(base.path, base.text, tree, positions, keys))
 
 
@@ -254,6 +254,9 @@ def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple
     for key, value, text in items:
         name = f"--set {_clip(text)}"
         path = _key_path(key, name)
+        if path[0] == "extends":  # the chain is read before overrides apply
+            raise SpecError([Issue(name, None, None, "extends cannot be set from the command line",
+                                   "name the base spec itself as SPEC, or write a spec that extends it", "AS704")])
         if isinstance(overrides, dict):
             tree, positions = value, {p: Origin(name) for p in _paths(value, ())}
         else:
@@ -324,12 +327,11 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _scale(tree: dict, positions: Positions) -> dict:
-    """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed."""
-    from .pipeline import check_scale
-
+def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
+    """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.
+    The key paths of the values it changes are added to `scaled`."""
     settings = check_scale(tree["scale"], positions)
-    tree = {k: v for k, v in tree.items() if k != "scale"}
+    tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))
     w, d, divisor = settings.width, settings.depth, settings.divisor
 
@@ -341,31 +343,40 @@ def _scale(tree: dict, positions: Positions) -> dict:
     def depth(value: Any) -> Any:
         return math.ceil(value * d) if _whole(value) else value
 
-    if "stem" in settings.apply_to and isinstance(tree.get("stem"), dict) and "channels" in tree["stem"]:
-        tree["stem"] = {**tree["stem"], "channels": channels(tree["stem"]["channels"])}
-    if "head" in settings.apply_to and isinstance(tree.get("head"), dict) and "channels" in tree["head"]:
-        tree["head"] = {**tree["head"], "channels": channels(tree["head"]["channels"])}
+    def regnet_w0(value: Any) -> Any:
+        return make_divisible(value * w, 8) if _whole(value) else value  # RegNet's widths are multiples of 8
+
+    def slope(value: Any) -> Any:
+        return value * w if type(value) in (int, float) else value
+
+    rules: list[tuple[tuple, Any]] = []  # (key path, how its value scales)
+    if "stem" in settings.apply_to:
+        rules.append((("stem", "channels"), channels))
+    if "head" in settings.apply_to:  # the head's conv and hidden layers, where it has them
+        rules += [(("head", key), channels) for key in ("conv", "channels", "hidden")]
     stages = tree.get("stages")
     if "stages" in settings.apply_to and isinstance(stages, list):
-        tree["stages"] = [_scale_stage(s, channels, depth) if isinstance(s, dict) else s for s in stages]
+        rules += [(("stages", i, key), rule) for i in range(len(stages))
+                  for key, rule in (("depth", depth), ("channels", channels), ("width", channels))]
     elif "stages" in settings.apply_to and isinstance(stages, dict):  # a generator: scale what it starts from
-        stages = dict(stages)
-        if "depth" in stages:
-            stages["depth"] = depth(stages["depth"])
-        if "w0" in stages and _whole(stages["w0"]):
-            stages["w0"] = make_divisible(stages["w0"] * w, 8)  # RegNet's widths are multiples of 8
-        if isinstance(stages.get("wa"), (int, float)) and not isinstance(stages["wa"], bool):
-            stages["wa"] = stages["wa"] * w
-        tree["stages"] = stages
+        rules += [(("stages", "depth"), depth), (("stages", "w0"), regnet_w0), (("stages", "wa"), slope)]
+    for path, rule in rules:
+        parent = _at(tree, path[:-1])
+        if isinstance(parent, dict) and path[-1] in parent and rule(parent[path[-1]]) != parent[path[-1]]:
+            parent[path[-1]] = rule(parent[path[-1]])
+            scaled.add(path)
     return tree
 
 
-def _scale_stage(stage: dict, channels, depth) -> dict:
-    out = dict(stage)
-    for key, scaled in (("depth", depth), ("channels", channels), ("width", channels)):
-        if key in out:
-            out[key] = scaled(out[key])
-    return out
+def _at(tree: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(tree, dict):
+            tree = tree.get(part)
+        elif isinstance(tree, list) and isinstance(part, int) and 0 <= part < len(tree):
+            tree = tree[part]
+        else:
+            return None
+    return tree
 
 
 def _whole(value: Any) -> bool:

@@ -31,13 +31,15 @@ def origins(spec: Spec) -> dict[tuple, Origin | None]:
 
 def show(spec: Spec) -> str:
     """The resolved spec as annotated YAML."""
-    found = origins(spec)
+    scaled = spec.source.scaled if spec.source else frozenset()
+    found = {path: _where(origin) + (", scaled" if path in scaled else "") for path, origin in origins(spec).items()}
     lines: list[str] = []
     _mapping(resolved_tree(spec), (), 0, found, lines, first_prefix="")
     return "\n".join(lines) + "\n"
 
 
 def show_json(spec: Spec) -> dict:
+    """{"spec": every setting, "origins": {"stages.2.depth": "resnet50.yaml:11" | "--set …" | "default"}}"""
     return {"spec": resolved_tree(spec),
             "origins": {".".join(map(str, p)): _where(o) for p, o in origins(spec).items()}}
 
@@ -69,7 +71,7 @@ def _mapping(tree: dict, path: tuple, indent: int, found: dict, lines: list[str]
             for i, item in enumerate(value):
                 _mapping(item, at + (i,), indent + 4, found, lines, " " * (indent + 2) + "- ")
         else:
-            lines.append(f"{prefix}{key}: {_scalar(value)}  # {printable(_where(found.get(at)))}")
+            lines.append(f"{prefix}{key}: {_scalar(value)}  # {printable(found[at])}")
 
 
 def _scalar(value: Any) -> str:

@@ -80,6 +80,7 @@ class Source:
     tree: Any  # dict / list / str / int / float / bool / None
     positions: dict[tuple, Origin]  # key path -> where its value was set
     key_positions: dict[tuple, Origin]  # key path -> where its key was written
+    scaled: frozenset[tuple] = frozenset()  # key paths whose values `scale:` changed (they keep their origin)
 
     def locate(self, path: tuple, key: bool = False) -> Origin:
         """Origin of the deepest prefix of `path` that exists (of its key if key=True and available)."""

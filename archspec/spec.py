@@ -163,8 +163,18 @@ class NoHead(_Model):
     type: Literal["none"]
 
 
+class FeaturesHead(_Model):
+    """No classifier: the model returns a list of feature maps (timm's `features_only`), for a
+    detection or segmentation head; the modules after the last one are not built."""
+
+    type: Literal["features"]
+    outputs: Annotated[list[str], Field(min_length=1)] = Field(
+        description="modules whose outputs to return, in this order, named as in the summary: "
+                    "e.g. [layer2, layer3, layer4]; the stem's output is `maxpool` (or `relu` before it)")
+
+
 Stem = Annotated[Union[ConvStem, DeepStem, NoStem], Field(discriminator="type")]
-Head = Annotated[Union[ClassifierHead, NoHead], Field(discriminator="type")]
+Head = Annotated[Union[ClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
 
 # `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
 _STAGES_TAGS = {"list": Stage, "regnet": RegNetStages}  # tag -> the model of its items
@@ -218,7 +228,8 @@ class Scale(_Model):
     depth: Annotated[float, Field(gt=0)] = Field(1.0, description="each stage's depth × depth, rounded up")
     divisor: PositiveInt = Field(8, description="scaled channels are multiples of this (torchvision's _make_divisible)")
     apply_to: list[Literal["stem", "stages", "head"]] = Field(
-        ["stem", "stages", "head"], description="whose channels the width scales; stage depths scale with `stages`")
+        ["stem", "stages", "head"], description="whose channels the width scales (the stem's convs, each stage's "
+                                                "channels and width, the head's conv and hidden layers); depths scale with `stages`")
 
 
 class Spec(_Model):
@@ -258,7 +269,16 @@ class Spec(_Model):
 
 
 def json_schema() -> dict:
-    """The JSON Schema of the spec format: draft-07, which yaml-language-server reads."""
-    return {"$schema": "http://json-schema.org/draft-07/schema#", **Spec.model_json_schema(),
-            "title": "archspec spec", "description": "A CNN described for archspec: stem, stages, head."}
+    """The JSON Schema of the spec format: draft-07, which yaml-language-server reads.
+
+    A spec with `extends:` holds only changes (list edits, nulls): for it the schema checks
+    the top-level keys, and archspec checks the rest once it is merged onto its base."""
+    strict = Spec.model_json_schema()
+    defs = strict.pop("$defs")
+    child = {"type": "object", "additionalProperties": False,
+             "properties": {key: {"description": field.get("description", "")}
+                            for key, field in strict["properties"].items()}}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "archspec spec",
+            "description": "A CNN described for archspec: stem, stages, head.", "$defs": defs,
+            "if": {"required": ["extends"]}, "then": child, "else": strict}
 

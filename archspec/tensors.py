@@ -52,6 +52,11 @@ def _groupnorm(a: dict) -> list[tuple[str, Tensor]]:
     return [("weight", Tensor(c, True)), ("bias", Tensor(c, True))]
 
 
+def _layernorm(a: dict) -> list[tuple[str, Tensor]]:
+    c = (a["normalized_shape"],)
+    return [("weight", Tensor(c, True)), ("bias", Tensor(c, True))]
+
+
 def _linear(a: dict) -> list[tuple[str, Tensor]]:
     out = a["out_features"]
     return [("weight", Tensor((out, a["in_features"]), True)), ("bias", Tensor((out,), True))]
@@ -63,13 +68,25 @@ def _se(a: dict) -> list[tuple[str, Tensor]]:
             ("fc2.weight", Tensor((c, r, 1, 1), True)), ("fc2.bias", Tensor((c,), True))]
 
 
+def _eca(a: dict) -> list[tuple[str, Tensor]]:
+    return [("conv.weight", Tensor((1, 1, a["kernel_size"]), True))]  # a 1-D conv across the channels
+
+
+def _layer_scale(a: dict) -> list[tuple[str, Tensor]]:
+    return [("gamma", Tensor((a["channels"], 1, 1), True))]
+
+
 # Node kind → the tensors its module holds. Kinds not listed (activations, pools, ...) hold none.
 TENSORS: dict[str, Callable[[dict], list[tuple[str, Tensor]]]] = {
     "conv": _conv,
     "batchnorm": _batchnorm,
     "groupnorm": _groupnorm,
+    "layernorm": _layernorm,
+    "layernorm2d": _layernorm,
     "linear": _linear,
     "se": _se,
+    "eca": _eca,
+    "layer_scale": _layer_scale,
 }
 
 

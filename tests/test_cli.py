@@ -132,6 +132,9 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 
 
 @pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
+                                     "archspec show specs/examples/resnet20_wide.yaml --set head.classes=100",
+                                     "archspec validate tests/hostile/extends_cycle_a.yaml",
+                                     "archspec validate resnet50 --set stages.2.dpeth=23",
                                      "archspec diff specs/resnet50.yaml specs/resnet101.yaml",
                                      "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml"])
 def test_the_readme_shows_real_output(command):

@@ -9,6 +9,7 @@ import pytest
 
 import archspec
 from archspec import SpecError
+from archspec.cli import main
 from archspec.resolve import make_divisible
 from archspec.show import origins, show
 from conftest import ROOT, TINY_SPEC
@@ -175,7 +176,10 @@ def test_an_edit_of_a_missing_list_item_is_located_at_its_index(tmp_path):
 def test_an_abstract_base_validates_as_a_base_and_does_not_build(tmp_path):
     base = write(tmp_path, "base.yaml", "abstract: true\narchspec: 1\ndefaults: {block: bottleneck}\n"
                                         "stem: {type: conv, channels: 64}\n")
-    assert cli("validate", base).returncode == 0
+    write(tmp_path, "child.yaml", "extends: base.yaml\nname: c\ninput: {size: 64}\nhead: {type: none}\n"
+                                  "stages: [{depth: 1, channels: 64}]\n")
+    folder = cli("validate", tmp_path)
+    assert (folder.returncode, folder.stderr) == (0, "2 files checked, 0 invalid\n")
     issue = only_issue(lambda: archspec.load(base))
     assert (issue.file, issue.code) == (base, "AS705")
     typo = write(tmp_path, "typo.yaml", "abstract: true\nstem: {type: conv, chanels: 64}\n")
@@ -197,12 +201,13 @@ def test_set_on_the_command_line_prints_resnet101():
     ("name.first=a", "--set name.first=a: error: name is a single value, it has no key 'first'"),
     ("stages.2.depth", "--set stages.2.depth: error: expected KEY=VALUE"),
     ("stages..depth=2", "--set stages..depth=2: error: 'stages..depth' is not a key path"),
+    ("extends=resnet18", "--set extends=resnet18: error: extends cannot be set from the command line"),
     ("head.dropout=[1", "--set head.dropout=[1: error: did not find expected ',' or ']'"),
 ])
-def test_set_errors_are_located_at_the_option(option, message):
-    r = cli("validate", "resnet50", "--set", option)
-    assert r.returncode == 1
-    assert r.stdout.splitlines()[0].startswith(message), r.stdout
+def test_set_errors_are_located_at_the_option(option, message, capsys):
+    assert main(["validate", "resnet50", "--set", option]) == 1  # in this process: no start-up to pay
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(message), out
 
 
 def test_overrides_in_python_and_deriving_a_spec():
@@ -290,3 +295,24 @@ def test_list_prints_every_built_in_spec():
     assert text[0].split() == ["name", "params", "MACs", "input", "description"]
     assert next(l for l in text if l.startswith("resnet50 ")).split()[:5] == ["resnet50", "25,557,032", "4.09", "G",
                                                                              "3×224×224"]
+
+
+def test_the_readme_shows_the_example_child_as_shipped():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in readme
+
+
+@pytest.mark.skipif(not (ROOT / "specs/efficientnet_b0.yaml").exists(), reason="EfficientNet arrives with issue 8")
+def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):
+    child = write(tmp_path, "b1.yaml", "extends: efficientnet_b0\nname: efficientnet_b1\n"
+                                       "scale: {width: 1.0, depth: 1.1}\ninput: {size: 240}\n")
+    spec = archspec.load(child)
+    assert [s.depth for s in spec.stages] == [2, 3, 3, 4, 4, 5, 2]  # torchvision: ceil(depth × 1.1)
+    assert archspec.plan(spec).params == 7_794_184  # torchvision's efficientnet_b1
+
+
+def test_a_spec_on_stdin_extends_relative_to_the_working_folder(tmp_path):
+    write(tmp_path, "base.yaml", TINY_SPEC)
+    r = cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == ["piped", "input 3×32×32 → output 5"]

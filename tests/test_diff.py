@@ -142,3 +142,17 @@ def test_diff_and_diagram_never_import_torch(command):
     imported = imported_modules(r)
     assert "archspec.plan" in imported
     assert not {name for name in imported if name.split(".")[0] == "torch"}
+
+
+def test_built_in_names_and_stdin_give_the_same_diff(cli):
+    by_path = json.loads(cli("diff", R50, R101, "--format", "json").stdout)
+    by_name = json.loads(cli("diff", "resnet50", "resnet101", "--format", "json").stdout)
+    assert (by_name["old"]["file"], by_name["new"]["file"]) == ("resnet50.yaml", "resnet101.yaml")
+    for side in ("old", "new"):
+        by_path[side].pop("file"), by_name[side].pop("file")
+    assert by_name == by_path
+    # as in `git show main:specs/resnet50.yaml | archspec diff - specs/resnet101.yaml`
+    piped = run_cli("diff", "-", R101, "--format", "json", stdin=(ROOT / R50).read_text())
+    from_stdin = json.loads(piped.stdout)
+    assert from_stdin["old"]["file"] == "<stdin>"
+    assert from_stdin["parts"] == by_path["parts"] and from_stdin["weights"] == by_path["weights"]

@@ -51,7 +51,7 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("{type: conv, channels: 64, ", "{channels: 64, ",
      "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, none"),
     ("head: {type: classifier, pool: avg, classes: 1000}", "head: 1000",
-     "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, none"),
+     "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, none, features"),
     ("  - {depth: 2, channels: 64}\n", "  - 64\n",
      "net.yaml:7:5: error: stages.0: expected a mapping, got 64 — write a mapping with keys from: "
      "block, shortcut, norm, norm_groups, act, width, bottleneck_ratio, groups, group_width, stride_on, se, se_base, "

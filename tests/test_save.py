@@ -1,0 +1,171 @@
+"""`archspec.save` and `load_model`: a trained model leaves in a file with its spec and comes
+back identical in another process; a write that fails says why in one line and leaves nothing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+import torch
+from safetensors.torch import save_file
+
+import archspec
+from archspec.checkpoint import read_metadata
+from conftest import ROOT
+
+RESNET20 = ROOT / "specs" / "cifar" / "resnet20.yaml"
+SMALL = ROOT / "specs" / "examples" / "mnist_small.yaml"
+
+
+def python(code: str, *args, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, **kwargs)
+
+
+def trained_resnet20(steps: int = 20) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = archspec.build(RESNET20, seed=0)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(steps):
+        x, target = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), target).backward()
+        optimiser.step()
+    return model.eval()
+
+
+def test_a_trained_model_comes_back_identical_in_a_fresh_process(tmp_path):
+    model = trained_resnet20()
+    untrained = archspec.build(RESNET20, seed=0).state_dict()
+    assert not torch.equal(model.state_dict()["layer3.2.bn2.running_mean"], untrained["layer3.2.bn2.running_mean"])
+    archspec.save(model, tmp_path / "trained.safetensors")
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    save_file({"x": x}, tmp_path / "x.safetensors")
+
+    r = python("import sys, archspec, torch; from safetensors.torch import load_file, save_file\n"
+               "model = archspec.load_model(sys.argv[1]).eval()\n"
+               "with torch.no_grad(): save_file({'y': model(load_file(sys.argv[2])['x'])}, sys.argv[3])",
+               tmp_path / "trained.safetensors", tmp_path / "x.safetensors", tmp_path / "y.safetensors")
+    assert r.returncode == 0, r.stderr
+    from safetensors.torch import load_file
+
+    with torch.no_grad():
+        assert torch.equal(load_file(tmp_path / "y.safetensors")["y"], model(x))
+    meta = read_metadata(tmp_path / "trained.safetensors")
+    assert meta["input"] == "[3, 32, 32]" and meta["seed"] == "null"
+    rebuilt = archspec.Spec.model_validate(yaml.safe_load(meta["spec"]))
+    assert rebuilt.model_dump() == archspec.load(RESNET20).model_dump()
+
+
+def test_the_spec_of_a_features_backbone_travels_too(tmp_path):
+    model = archspec.build(RESNET20, seed=0, features=["layer1", "layer3"], input_shape=(3, 40, 40)).eval()
+    archspec.save(model, tmp_path / "backbone.safetensors")
+    loaded = archspec.load_model(tmp_path / "backbone.safetensors").eval()
+    assert [f.name for f in loaded.archspec_plan.features] == ["layer1", "layer3"]
+    assert loaded.archspec_plan.input_shape == (3, 40, 40)
+    x = torch.randn(2, 3, 40, 40)
+    assert all(torch.equal(a, b) for a, b in zip(loaded(x), model(x)))
+
+
+def test_save_looks_inside_torch_compile(tmp_path):
+    model = archspec.build(SMALL, seed=0)
+    archspec.save(torch.compile(model), tmp_path / "m.safetensors")  # compiles nothing until it is called
+    assert list(archspec.load_model(tmp_path / "m.safetensors").state_dict()) == list(model.state_dict())
+
+
+def test_a_module_archspec_did_not_build_is_refused(tmp_path):
+    with pytest.raises(TypeError, match=r"^archspec.save: this Linear was not built by archspec.build or "
+                                        r"archspec.load_model, so it carries no spec"):
+        archspec.save(torch.nn.Linear(2, 2), tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plain_state_dict_loads_with_its_spec(tmp_path, write_spec):
+    model = archspec.build(SMALL, seed=3).eval()
+    save_file(model.state_dict(), tmp_path / "plain.safetensors")
+    with pytest.raises(ValueError, match=r"not an archspec weights file .*archspec.load_model\(path, spec=...\)"):
+        archspec.load_model(tmp_path / "plain.safetensors")
+    loaded = archspec.load_model(tmp_path / "plain.safetensors", spec=SMALL).eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(loaded(x), model(x))
+    five_classes = write_spec(SMALL.read_text().replace("classes: 10", "classes: 5"))
+    with pytest.raises(archspec.WeightsError, match=r"fc.weight: shape \[10, 1024\] does not fit fc.weight \[5, 1024\]"):
+        archspec.load_model(tmp_path / "plain.safetensors", spec=five_classes)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_follow_the_users_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        archspec.save(archspec.build(SMALL), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == mode
+
+
+# One process tries every way a write can fail, each through `archspec build -o`: importing
+# torch once keeps this quick. Under `unshare -m` (root in CI, here) a full and a read-only
+# file system are mounted for it; elsewhere those two cases are left out.
+WRITE_FAILURES = r"""
+import contextlib, io, json, os, resource, signal, sys
+from archspec import cli
+results = {}
+for name, target in json.loads(sys.argv[1]).items():
+    err, limit = io.StringIO(), resource.getrlimit(resource.RLIMIT_FSIZE)
+    if name == "file too large":
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so that write() fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, limit[1]))
+    if name == "permission" and os.geteuid() == 0:
+        os.seteuid(65534)  # root may write anywhere: be nobody for this one
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["build", "specs/examples/mnist_small.yaml", "-o", target])
+    if name == "permission" and os.getuid() == 0:
+        os.seteuid(0)
+    resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    folder = os.path.dirname(target)
+    results[name] = [code, err.getvalue(), sorted(os.listdir(folder)) if os.path.isdir(folder) else None]
+print(json.dumps(results))
+"""
+
+
+def test_every_write_failure_is_one_line_and_leaves_nothing(tmp_path):
+    places = {name: tmp_path / name.replace(" ", "_") for name in
+              ("no space", "read-only", "file too large", "permission", "folder in the way", "file in the way")}
+    for folder in places.values():
+        folder.mkdir()
+    (places["folder in the way"] / "m.safetensors").mkdir()
+    (places["file in the way"] / "a").write_bytes(b"")
+    if os.geteuid() != 0:
+        places["permission"].chmod(0o555)
+    targets = {name: str(folder / "m.safetensors") for name, folder in places.items()}
+    targets["no space"] = str(places["no space"] / "old.safetensors")
+    targets["file in the way"] = str(places["file in the way"] / "a" / "m.safetensors")
+    causes = {
+        "no space": "cannot write: No space left on device",
+        "read-only": "cannot write: Read-only file system",
+        "file too large": "cannot write: File too large",
+        "permission": "cannot write: Permission denied",
+        "folder in the way": "this is a folder; give a file name such as model.safetensors",
+        "file in the way": f"folder '{places['file in the way'] / 'a'}' does not exist",
+    }
+    mounts = (f"mount -t tmpfs -o size=64k tmpfs {places['no space']} && "
+              f"echo -n 'old weights' > {targets['no space']} && "
+              f"mount -t tmpfs -o ro,size=64k tmpfs {places['read-only']} && ")
+    command = [sys.executable, "-c", WRITE_FAILURES, json.dumps(targets)]
+    if shutil.which("unshare") and subprocess.run(
+            ["unshare", "-m", "true"], capture_output=True).returncode == 0:
+        command = ["unshare", "-m", "sh", "-c", mounts + 'exec "$@"', "sh", *command]
+    else:
+        for name in ("no space", "read-only"):
+            del targets[name], causes[name]
+        command[-1] = json.dumps(targets)
+    r = subprocess.run(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    left = {"no space": ["old.safetensors"], "folder in the way": ["m.safetensors"], "file in the way": None}
+    assert json.loads(r.stdout) == {name: [1, f"{targets[name]}: error: {causes[name]}\n", left.get(name, [])]
+                                    for name in targets}
