@@ -7,12 +7,13 @@ Pure Python, like the plan, so `archspec validate` runs them without torch.
 from __future__ import annotations
 
 from .errors import Issue, SpecError, in_order
+from .layers import Node
 from .messages import check_tree
 from .pipeline import Overrides, plan
-from .plan import Plan
+from .plan import Plan, smallest_input, stage_name
 from .resolve import resolve
 from .spec import Spec
-from .units import dims, si
+from .units import count, dims, si
 
 
 def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:
@@ -50,13 +51,13 @@ def budget_issues(p: Plan) -> list[Issue]:
     c, issues = p.spec.constraints, []
     if c.max_params is not None and p.params > c.max_params:
         issues.append(_at(p.spec, ("constraints", "max_params"),
-                          f"the network has {p.params:,} parameters ({si(p.params)}), "
-                          f"more than max_params {c.max_params:,}",
+                          f"the network has {count(p.params)} parameters ({si(p.params)}), "
+                          f"more than max_params {count(c.max_params)}",
                           f"{_largest(p, 'params')}: make it narrower or shallower, or raise max_params", "AS401"))
     if c.max_macs is not None and p.macs > c.max_macs:
         issues.append(_at(p.spec, ("constraints", "max_macs"),
-                          f"the network needs {p.macs:,} MACs ({si(p.macs)}) at {dims(p.input_shape)}, "
-                          f"more than max_macs {c.max_macs:,}",
+                          f"the network needs {count(p.macs)} MACs ({si(p.macs)}) at {dims(p.input_shape)}, "
+                          f"more than max_macs {count(c.max_macs)}",
                           f"{_largest(p, 'macs')}: make it narrower or shallower, use a smaller input, "
                           f"or raise max_macs", "AS402"))
     if c.min_input is not None:
@@ -65,11 +66,12 @@ def budget_issues(p: Plan) -> list[Issue]:
 
 
 def _largest(p: Plan, figure: str) -> str:
-    """'stage 4 has 14,964,736 of them (59%)': where the budget goes."""
+    """'stages.3 (layer4) has 14,964,736 of them (59%)': where the budget goes."""
     part = max(p.root.children, key=lambda n: getattr(n, figure))
-    name = f"stage {part.name[5:]}" if part.name.startswith("layer") else part.name
+    stage = part.name.removeprefix("layer")
+    name = stage_name(int(stage) - 1) if stage.isdigit() else part.name
     amount, total = getattr(part, figure), getattr(p, figure)
-    return f"{name} has {amount:,} of them ({100 * amount // max(total, 1)}%)"
+    return f"{name} has {count(amount)} of them ({100 * amount // max(total, 1)}%)"
 
 
 def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
@@ -86,8 +88,8 @@ def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
     for ours, theirs in zip(p.layers, small.layers):
         if ours.params != theirs.params:  # only a flattened head's linear layer depends on the size
             return [_at(p.spec, ("constraints", "min_input"),
-                        f"the network must accept {size} inputs, but {ours.name} has {ours.params:,} parameters "
-                        f"for {dims(p.input_shape[1:])} and would need {theirs.params:,} for {size}",
+                        f"the network must accept {size} inputs, but {ours.name} has {count(ours.params)} parameters "
+                        f"for {dims(p.input_shape[1:])} and would need {count(theirs.params)} for {size}",
                         "a `pool: flatten` head fixes the input size: use `pool: avg` to accept any size",
                         "AS403")]
     return []
@@ -96,21 +98,67 @@ def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
 # ---- warnings -----------------------------------------------------------------------
 
 def warning_issues(p: Plan) -> list[Issue]:
-    return _collapsed_early(p) + _wide_bottlenecks(p.spec)
+    return _collapsed_early(p) + _wide_bottlenecks(p.spec) + _input_changes_params(p)
 
 
 def _collapsed_early(p: Plan) -> list[Issue]:
     """AS501: a stage already outputs 1×1, so the stages after it see a single pixel."""
+    i, last = _collapsed_stage(p), len(p.spec.all_stages)
+    if i is None:
+        return []
+    later = f"layer{last} sees" if i + 2 == last else f"layer{i + 2}–layer{last} see"
+    smallest = smallest_input(p.spec, p.input_shape[0], lambda q: _collapsed_stage(q) is None, max(p.input_shape[1:]))
+    fix = f"use an input of at least {smallest}×{smallest}" if smallest else "use a larger input size"
+    return [_at(p.spec, ("stages", i), f"{stage_name(i)} already outputs 1×1 ({_first_to_1x1(p)}), "
+                                       f"so {later} a single pixel",
+                f"{fix}, or stride 1 in the later stages", "AS501", "warning")]
+
+
+def _collapsed_stage(p: Plan) -> int | None:
+    """The first stage, before the last, that outputs 1×1."""
     stages = {n.name: n for n in p.root.children}
-    last = len(p.spec.all_stages)
-    for i in range(last - 1):
-        node = stages.get(f"layer{i + 1}")
-        if node is not None and node.shape[1:] == (1, 1):
-            later = f"stage {last} sees" if i + 2 == last else f"stages {i + 2}–{last} see"
-            return [_at(p.spec, ("stages", i), f"stage {i + 1} reduces the {dims(p.input_shape[1:])} input to 1×1, "
-                                               f"so {later} a single pixel",
-                        "use a larger input size, or stride 1 in the later stages", "AS501", "warning")]
-    return []
+    return next((i for i in range(len(p.spec.all_stages) - 1)
+                 if stages[f"layer{i + 1}"].shape[1:] == (1, 1)), None)
+
+
+def _first_to_1x1(p: Plan) -> str:
+    """'layer2.0.conv2 takes 2×2 to 1×1': the first layer, in the order they run, whose output is 1×1."""
+    size = p.input_shape[1:]
+    if size == (1, 1):
+        return "the input is 1×1"
+    for name, node in _leaves(p.root, ""):
+        if len(node.shape) == 3 and node.shape[1:] == (1, 1):
+            return f"{name} takes {dims(size)} to 1×1"
+        if len(node.shape) == 3:
+            size = node.shape[1:]
+    return "the head pools to 1×1"
+
+
+def _leaves(node: Node, prefix: str):
+    """(module name, node) of each primitive layer under `node`, in the order the plan lists them."""
+    for child in node.children:
+        name = prefix + child.name
+        if child.children:
+            yield from _leaves(child, name + ".")
+        else:
+            yield name, child
+
+
+def _input_changes_params(p: Plan) -> list[Issue]:
+    """AS503: planned for an input other than the spec's, the network has other parameters
+    (a flatten head's linear layer): weights made for the spec's input would not load."""
+    spec_shape = p.spec.input.shape
+    if p.input_shape == spec_shape:
+        return []
+    at_spec = plan(p.spec, spec_shape)
+    if at_spec.params == p.params:
+        return []
+    changed = next(ours.name for ours, theirs in zip(p.layers, at_spec.layers) if ours.params != theirs.params)
+    return [_at(p.spec, ("head", "pool"),
+                f"the input {dims(p.input_shape)} changes the parameter count: {count(p.params)} against "
+                f"{count(at_spec.params)} at the spec's input {dims(spec_shape)} ({changed} depends on the input size)",
+                f"weights made for {dims(spec_shape)} will not load into this network; "
+                f"a `pool: avg` head accepts any size", "AS503", "warning")]
 
 
 def _width_path(spec: Spec, i: int) -> tuple:
@@ -124,7 +172,7 @@ def _wide_bottlenecks(spec: Spec) -> list[Issue]:
         s = spec.stage_settings(i)
         if s.block == "bottleneck" and s.width is not None and s.width > stage.channels:
             issues.append(_at(spec, _width_path(spec, i),
-                              f"stage {i + 1}: bottleneck width {s.width} is larger than its "
+                              f"{stage_name(i)}: bottleneck width {s.width} is larger than its "
                               f"{stage.channels} output channels",
                               f"a bottleneck narrows: the default width is channels / 4 = {stage.channels // 4}; "
                               f"are width and channels swapped?", "AS502", "warning"))

@@ -1,7 +1,7 @@
 """`archspec build`, `archspec validate` and `archspec schema`.
 
-Exit codes: 0 ok, 1 invalid spec (or warnings with --strict), 2 usage or file errors,
-or a command that needs PyTorch without it. Each command imports what it needs when
+Exit codes: 0 ok, 1 invalid spec (or warnings with --strict) or an output file that
+cannot be written, 2 usage or file errors, or a command that needs PyTorch without it. Each command imports what it needs when
 it runs, so `--help` costs little more than Python's own start-up.
 """
 
@@ -55,9 +55,14 @@ def _batch(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    seed = int(text)  # a ValueError becomes argparse's "invalid _seed value"
+    # argparse names the option in front of an ArgumentTypeError's message; any other error
+    # would show this function's name instead
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
     if not 0 <= seed < 2**64:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**64 - 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**64 - 1, got {text!r}")
     return seed
 
 
@@ -225,7 +230,7 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.output and (problem := _unwritable(Path(args.output))):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     if args.json:
         print(json.dumps(p.to_dict(args.batch, args.dtype), indent=1))
     else:
@@ -241,7 +246,7 @@ def _build(args: argparse.Namespace) -> int:
                          p.input_shape)
         except OSError as e:  # the output folder is not writable, the disk is full, ...: one line, nothing left
             print(e, file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_INVALID
         print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -366,7 +371,7 @@ def _diagram(args: argparse.Namespace) -> int:
             "" if kind else "unknown diagram format: name it .svg, .mmd or .md")
         if problem:
             print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_INVALID
     try:
         text = render(plan(args.spec, overrides=args.overrides), kind, args.depth)
     except SpecError as e:
@@ -378,8 +383,8 @@ def _diagram(args: argparse.Namespace) -> int:
     try:
         write_atomic(args.output, text)
     except OSError as e:  # not writable, disk full, ...
-        print(printable(f"{args.output}: error: cannot write the diagram: {e.strerror or e}"), file=sys.stderr)
-        return EXIT_USAGE
+        print(printable(str(e)), file=sys.stderr)  # one line: path and cause
+        return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -391,7 +396,7 @@ def _eject(args: argparse.Namespace) -> int:
 
     if args.output and (problem := _unwritable(Path(args.output))):
         print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     try:
         text = eject(plan(args.spec, args.input, overrides=args.overrides))
     except SpecError as e:
@@ -407,7 +412,7 @@ def _eject(args: argparse.Namespace) -> int:
         write_bytes(args.output, text.encode("utf-8"))  # whole or not at all, with the user's umask
     except WriteError as e:
         print(printable(str(e)), file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -427,7 +432,7 @@ def _export(args: argparse.Namespace) -> int:
         return _status(e.issues)
     if problem := _unwritable(Path(args.output)):
         print(f"{args.output}: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     require_torch("archspec export")
     from .export import ExportError, export
 
@@ -441,5 +446,5 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except OSError as e:  # the write failed (a WriteError: one line), leaving nothing behind
         print(e, file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INVALID
     return EXIT_OK

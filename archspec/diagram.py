@@ -8,8 +8,6 @@ in pure Python: a column of boxes needs no layout engine, so no drawing dependen
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -199,16 +197,7 @@ def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it into place: a failed
-    write leaves no partial file and does not touch an existing one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write `text` to `path` whole or not at all (`checkpoint.write_bytes`); a WriteError if it fails."""
+    from .checkpoint import write_bytes
+
+    write_bytes(path, text.encode("utf-8"))

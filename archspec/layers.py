@@ -8,6 +8,9 @@ every linear `out * in`; norms, activations, pools, adds and SE gating are free.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) after flatten
@@ -30,15 +33,42 @@ class Node:
 class ShapeError(Exception):
     """A layer cannot be applied to its input; the planner adds where in the spec.
 
-    `shape` is the output the network would have had, when planning can go on
-    past this mistake to find the next one. `key` names the block setting at
+    `layer` names the failing primitive within what is being planned (e.g. "conv2"),
+    when one does. `shape` is the output the network would have had, when planning can
+    go on past this mistake to find the next one. `key` names the block setting at
     fault (e.g. "groups"), so that the error can point at it.
     """
 
     def __init__(self, message: str, hint: str = "", code: str = "AS301", shape: Shape | None = None,
-                 key: str | None = None):
+                 key: str | None = None, layer: str = ""):
         super().__init__(message)
-        self.message, self.hint, self.code, self.shape, self.key = message, hint, code, shape, key
+        self.message, self.hint, self.code, self.shape, self.key, self.layer = message, hint, code, shape, key, layer
+        self.node: Node | None = None  # the layer as planned anyway, for an error that planning got past
+
+
+_found: ContextVar[list[ShapeError] | None] = ContextVar("found", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[ShapeError]]:
+    """Collect, instead of raising, the errors after which a layer's output is still known
+    (channels that do not divide): the planner goes on and reports every one in one run."""
+    found: list[ShapeError] = []
+    token = _found.set(found)
+    try:
+        yield found
+    finally:
+        _found.reset(token)
+
+
+def _got_past(error: ShapeError, node: Node) -> Node:
+    """`node` as if it were valid, with `error` collected; raised when nothing collects."""
+    found = _found.get()
+    if found is None:
+        raise error
+    error.node = node
+    found.append(error)
+    return node
 
 
 def container(name: str, kind: str, children: list[Node | None], **args) -> Node:
@@ -65,9 +95,9 @@ def _spatial(name: str, what: str, x: Shape, kernel: int, stride: int, padding: 
     oh, ow = (_out_size(s, kernel, stride, padding, dilation, ceil) for s in (h, w))
     if oh < 1 or ow < 1:
         raise ShapeError(
-            f"{name} ({what} {kernel}×{kernel}, stride {stride}, padding {padding}) reduces {h}×{w} to {max(oh, 0)}×{max(ow, 0)}",
+            f"{what} {kernel}×{kernel}, stride {stride}, padding {padding} reduces {h}×{w} to {max(oh, 0)}×{max(ow, 0)}",
             "use a larger input size, or fewer stride-2 layers",
-            code="AS302",
+            code="AS302", layer=name,
         )
     return oh, ow
 
@@ -77,14 +107,15 @@ def conv(name: str, x: Shape, out: int, kernel: int, stride: int = 1, padding: i
     c = x[0]
     if padding is None:
         padding = dilation * (kernel - 1) // 2
-    if c % groups or out % groups:
-        raise ShapeError(f"{name}: groups={groups} must divide both {c} input and {out} output channels",
-                         "choose groups (or widths) so that they divide", code="AS303")
     oh, ow = _spatial(name, "conv", x, kernel, stride, padding, dilation)
     per_output = (c // groups) * kernel * kernel
-    return Node(name, "conv", (out, oh, ow), out * per_output + (out if bias else 0), out * oh * ow * per_output,
+    node = Node(name, "conv", (out, oh, ow), out * per_output + (out if bias else 0), out * oh * ow * per_output,
                 dict(in_channels=c, out_channels=out, kernel_size=kernel, stride=stride, padding=padding,
                      dilation=dilation, groups=groups, bias=bias))
+    if c % groups or out % groups:
+        return _got_past(ShapeError(f"groups={groups} must divide both {c} input and {out} output channels",
+                                    "choose groups (or widths) so that they divide", code="AS303", layer=name), node)
+    return node
 
 
 def norm(name: str, settings, x: Shape) -> Node | None:
@@ -95,11 +126,12 @@ def norm(name: str, settings, x: Shape) -> Node | None:
         return None
     if kind == "groupnorm":
         groups = settings.norm_groups
+        node = Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c, eps=eps))
         if c % groups:
-            raise ShapeError(f"{name}: groupnorm with {groups} groups cannot split {c} channels",
-                             "set `norm_groups:` to a divisor of every layer's channels", code="AS307",
-                             key="norm_groups")
-        return Node(name, kind, x, 2 * c, 0, dict(num_groups=groups, num_channels=c, eps=eps))
+            return _got_past(ShapeError(f"groupnorm with {groups} groups cannot split {c} channels",
+                                        _norm_groups_hint(groups, c), code="AS307", key="norm_groups", layer=name),
+                             node)
+        return node
     if kind == "layernorm":
         return Node(name, "layernorm2d", x, 2 * c, 0, dict(normalized_shape=c, eps=eps))
     return Node(name, kind, x, 2 * c, 0, dict(num_features=c, eps=eps, momentum=settings.norm_momentum))
@@ -118,6 +150,10 @@ def permute(name: str, x: Shape, dims: tuple[int, ...]) -> Node:
 def layer_scale(name: str, x: Shape, init: float) -> Node:
     """A learned per-channel scale of a C×H×W map, starting at `init` (Touvron et al. 2021; ConvNeXt)."""
     return Node(name, "layer_scale", x, x[0], 0, dict(channels=x[0], init=init))
+
+
+def _norm_groups_hint(groups: int, channels: int) -> str:
+    return f"set `norm_groups:` to a divisor of {channels} such as {math.gcd(groups, channels)}, or change the channels"
 
 
 def act(name: str, kind: str, x: Shape, inplace: bool = True) -> Node | None:

@@ -234,6 +234,9 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     about = f"{loc[-1] if isinstance(loc[-1], str) else where}: {field.description}" if field and field.description else ""
     if kind in _RANGE:
         size, sign, bound = _RANGE[kind]
+        if loc[-1] == "se" and isinstance(got, (int, float)) and got >= 2:  # SE papers speak of a reduction, 1/se
+            return (f"{where}: {_show(got)} is too large: `se` is a ratio of channels, at most 1",
+                    f"a reduction of {got:g} is `se: {1 / got:g}`")
         return f"{where}: {_show(got)} is too {size}", f"use a number {sign} {ctx[bound]:g}"
     if kind == "finite_number":
         return f"{where}: {_show(got)} is not a finite number", "use a finite number"

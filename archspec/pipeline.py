@@ -32,6 +32,8 @@ Overrides = Union[dict[str, Any], list[str], None]  # {"stages.2.depth": 23} or 
 def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
     """The checked Spec that `ref` names, with `overrides` applied; raise SpecError with every
     problem found. A Spec with overrides gives a new Spec (the original is unchanged)."""
+    if not isinstance(ref, (str, os.PathLike, Source, Spec)):
+        raise TypeError(f"spec: expected a Spec, a path, a built-in spec's name or '-', got {type(ref).__name__}")
     if isinstance(ref, Spec):
         if not overrides:
             return ref
@@ -68,6 +70,10 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     installed it raises TorchMissing. `features=["layer2", "layer3", "layer4"]` builds a
     backbone that returns those maps (a `features` head) instead of the spec's head.
     """
+    if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
+    if max_params is not None and not (type(max_params) is int and max_params >= 1):
+        raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
     p = plan(spec, input_shape, overrides, features)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")

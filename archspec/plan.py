@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import gc
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 from . import layers as L
 from . import limits
@@ -53,7 +57,8 @@ class Plan:
     def layers(self) -> list[Layer]:
         """Every module, parents before children; built on first use (`validate` never needs it)."""
         layers: list[Layer] = []
-        _flatten(self.root, "", 0, layers)
+        with _without_cyclic_gc():
+            _flatten(self.root, "", 0, layers)
         return layers
 
     @cached_property
@@ -123,13 +128,77 @@ def _stride(node: Node) -> int:
     return math.prod(_stride(c) for c in path)
 
 
-def plan_spec(spec: Spec, input_shape: Shape | None = None, features: list[str] | None = None) -> Plan:
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Planning makes many small objects and no reference cycles. The cyclic collector, which
+    runs every few hundred new objects and then scans the older ones too, would make planning
+    grow faster than the number of blocks (a third of the time at 1,000 blocks)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
     (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
-    ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`."""
+    ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`.
+    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts."""
     if features is not None:
         spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
-    return _Planner(spec).run(tuple(input_shape) if input_shape else spec.input.shape)
+    shape = input_shape_of(spec, input_shape)
+    try:
+        with _without_cyclic_gc():
+            return _Planner(spec).run(shape)
+    except SpecError as e:
+        if not any(i.code == "AS302" for i in e.issues):
+            raise
+        size = smallest_input(spec, shape[0], lambda p: True, shape[1])
+        if size is None:
+            raise
+        raise SpecError([replace(i, hint=f"use an input of at least {size}×{size} (the smallest this spec "
+                                         f"accepts), or fewer stride-2 layers") if i.code == "AS302" else i
+                         for i in e.issues]) from None
+
+
+def input_shape_of(spec: Spec, given: Any) -> Shape:
+    """`given` as (C, H, W): C, H, W as given, or (H, W) or H with the spec's channels; the
+    spec's input for None. A TypeError or ValueError names the argument and its forms."""
+    if given is None:
+        return spec.input.shape
+    forms = "(C, H, W), (H, W) or H, in whole numbers"
+    sizes = [given] if isinstance(given, int) else list(given) if isinstance(given, (tuple, list)) else None
+    if sizes is None or not 1 <= len(sizes) <= 3 or not all(type(d) is int for d in sizes):
+        raise TypeError(f"input_shape: expected {forms}, got {given!r}")
+    if min(sizes) < 1:
+        raise ValueError(f"input_shape: sizes must be at least 1, got {given!r}")
+    if len(sizes) == 3:
+        return tuple(sizes)
+    return (spec.input.channels, sizes[0], sizes[-1])
+
+
+def smallest_input(spec: Spec, channels: int, works: Callable[[Plan], bool], start: int) -> int | None:
+    """The smallest square size above `start` at which `spec` plans and the plan `works`, or None
+    if there is none up to 2¹⁶. Every map shrinks or grows with the input, so a binary search
+    finds it; each dimension is computed alone, so it is the least height and the least width."""
+    def ok(size: int) -> bool:
+        try:
+            return works(_Planner(spec).run((channels, size, size)))
+        except SpecError:
+            return False
+
+    low, high = start, max(start, 1)
+    while not ok(high):
+        low, high = high, 2 * high
+        if high > 2**16:
+            return None
+    while high - low > 1:  # ok(high), not ok(low)
+        middle = (low + high) // 2
+        low, high = (low, middle) if ok(middle) else (middle, high)
+    return high
 
 
 def check_params(p: Plan, max_params: int) -> None:
@@ -139,6 +208,29 @@ def check_params(p: Plan, max_params: int) -> None:
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
                                "raise the limit with --max-params (build(max_params=...))", "AS602")])
+
+
+def stage_name(i: int) -> str:
+    """Stage `i` as messages name it: its data path and its module name, `stages.1 (layer2)`."""
+    return f"stages.{i} (layer{i + 1})"
+
+
+def _joined(prefix: str, name: str) -> str:
+    return ".".join(part for part in (prefix, name) if part)
+
+
+def _path_to(nodes: list[Node | None], target: Node | None) -> str | None:
+    """The module path of `target` among `nodes` and their descendants (`conv1.1`), if there."""
+    if target is None:
+        return None
+    for node in nodes:
+        if node is target:
+            return node.name
+        if node is not None:
+            below = _path_to(node.children, target)
+            if below is not None:
+                return f"{node.name}.{below}"
+    return None
 
 
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:
@@ -154,7 +246,7 @@ class _Planner:
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
         self.kinds = [KINDS[s.block] for s in self.settings]
         self.preact = [k.preact for k in self.kinds]
-        self.issues: list[Issue] = []
+        self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
 
     def run(self, input_shape: Shape) -> Plan:
@@ -174,18 +266,35 @@ class _Planner:
             children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
-        if self.issues:
-            raise SpecError(self.issues)
+        if self.found:
+            raise SpecError(self.issues())
         head = self.spec.head
         root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else L.sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
 
-    def fail(self, where: tuple, prefix: str, e: ShapeError) -> None:
+    def fail(self, where: tuple, name: str, e: ShapeError) -> None:
+        """Record `e`, said of `name` (a module name, or a stage as `stages.1 (layer2)`) and located at
+        the setting at fault. Repeats within a stage are counted, not listed."""
         source = self.spec.source
-        message = f"{prefix}: {e.message}"
-        self.issues.append(source.issue(self.key_path(where, e.key), message, e.hint, e.code) if source else
-                           Issue(self.spec.name, None, None, message, e.hint, e.code))
+        issue = source.issue(self.key_path(where, e.key), "", e.hint, e.code) if source else \
+            Issue(self.spec.name, None, None, "", e.hint, e.code)
+        part = f"layer{where[1] + 1}" if where[0] == "stages" else where[0]
+        repeat = self.found.setdefault((part, e.message, issue), [name, 0])
+        repeat[1] += 1
+
+    def issues(self) -> list[Issue]:
+        """Each distinct mistake once per stage (stem, layerN, head), its repeats there counted."""
+        issues = []
+        for (part, message, issue), (name, n) in self.found.items():
+            more = f" (and {n - 1} more like it in {part})" if n > 1 else ""
+            issues.append(replace(issue, message=f"{name}: {message}{more}"))
+        return issues
+
+    def fail_all(self, where: tuple, prefix: str, found: list[ShapeError], nodes: list[Node | None]) -> None:
+        """Record the errors that planning `nodes` got past, each named by its module's path."""
+        for e in found:
+            self.fail(where, _joined(prefix, _path_to(nodes, e.node) or e.layer), e)
 
     def key_path(self, where: tuple, key: str | None) -> tuple:
         """Point at the setting at fault: the stage's own, else the one in `defaults`."""
@@ -218,19 +327,25 @@ class _Planner:
             return self.patchify(stem, x)
         if not isinstance(stem, (ConvStem, DeepStem)):
             return []
+        nodes: list[Node | None] = []
         try:
-            c = self.stem_convs(stem, x)
-            nodes = [c]
-            if not self.preact[0]:  # a pre-activated first block norms its input itself
-                nodes += [L.norm("bn1", d, c.shape), L.act(d.act, d.act, c.shape)]
-            if stem.pool == "conv":  # named as timm's replace_stem_pool
-                conv = L.conv("0", c.shape, c.shape[0], 3, 2, bias=d.norm == "none")
-                nodes.append(L.sequential("maxpool", [conv, L.norm("1", d, conv.shape), L.act("2", d.act, conv.shape)]))
-            elif stem.pool != "none":
-                nodes.append(L.pool("maxpool" if stem.pool == "max" else "pool", stem.pool + "pool", c.shape, 3, 2, 1))
+            with L.collecting() as found:
+                c = self.stem_convs(stem, x)
+                nodes.append(c)
+                if not self.preact[0]:  # a pre-activated first block norms its input itself
+                    nodes += [L.norm("bn1", d, c.shape), L.act(d.act, d.act, c.shape)]
+                if stem.pool == "conv":  # named as timm's replace_stem_pool
+                    conv = L.conv("0", c.shape, c.shape[0], 3, 2, bias=d.norm == "none")
+                    nodes.append(L.sequential("maxpool", [conv, L.norm("1", d, conv.shape),
+                                                          L.act("2", d.act, conv.shape)]))
+                elif stem.pool != "none":
+                    nodes.append(L.pool("maxpool" if stem.pool == "max" else "pool", stem.pool + "pool", c.shape,
+                                        3, 2, 1))
         except ShapeError as e:
-            self.fail(("stem",), "stem", e)
+            self.fail_all(("stem",), "", found, nodes)
+            self.fail(("stem",), e.layer or "stem", e)
             raise
+        self.fail_all(("stem",), "", found, nodes)
         return [n for n in nodes if n is not None]
 
     def patchify(self, stem: PatchifyStem, x: Shape) -> list[Node | None]:
@@ -248,12 +363,16 @@ class _Planner:
         if isinstance(stem, ConvStem):
             return L.conv("conv1", x, stem.channels, stem.kernel, stem.stride, padding=stem.padding, bias=bias)
         nodes: list[Node | None] = []
-        for k, channels in enumerate(stem.channels):
-            if k:  # between convs; indices as timm's deep stem: conv 0, norm 1, act 2, conv 3, ...
-                nodes += [L.norm(str(3 * k - 2), d, x), L.act(str(3 * k - 1), d.act, x)]
-            conv = L.conv(str(3 * k), x, channels, 3, stem.stride if k == 0 else 1, bias=bias)
-            nodes.append(conv)
-            x = conv.shape
+        try:
+            for k, channels in enumerate(stem.channels):
+                if k:  # between convs; indices as timm's deep stem: conv 0, norm 1, act 2, conv 3, ...
+                    nodes += [L.norm(str(3 * k - 2), d, x), L.act(str(3 * k - 1), d.act, x)]
+                conv = L.conv(str(3 * k), x, channels, 3, stem.stride if k == 0 else 1, bias=bias)
+                nodes.append(conv)
+                x = conv.shape
+        except ShapeError as e:
+            e.layer = f"conv1.{e.layer}"
+            raise
         return L.sequential("conv1", nodes)
 
     def stage_start(self, i: int, x: Shape) -> list[Node]:
@@ -261,7 +380,7 @@ class _Planner:
         adding the whole stage's cost to the totals."""
         stage = self.stages[i]
         if stage.dilation > 1 and stage.stride > 1:
-            self.fail(("stages", i), f"stage {i + 1}", ShapeError(
+            self.fail(("stages", i), stage_name(i), ShapeError(
                 f"dilation {stage.dilation} with stride {stage.stride}: dilation replaces the stride",
                 "set `stride: 1` on a dilated stage", code="AS306", key="dilation"))
         entry = self.transition(i, x)
@@ -271,7 +390,7 @@ class _Planner:
         # The blocks after the second repeat it (stride 1, same shape in and out), so the
         # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
         first = [entry, blocks[0]] if entry else [blocks[0]]
-        self.spend(("stages", i), f"stage {i + 1}", stage.depth,
+        self.spend(("stages", i), stage_name(i), stage.depth,
                    sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
                    sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
         return first + blocks[1:]
@@ -284,7 +403,7 @@ class _Planner:
         try:
             return make(x, self.placement(i, 0), self.settings[i])
         except ShapeError as e:
-            self.fail(("stages", i), f"stage {i + 1}, downsample", e)
+            self.fail(("stages", i), _joined(f"layer{i + 1}.downsample", e.layer), e)
             raise
 
     def stage(self, i: int, blocks: list[Node]) -> Node:
@@ -294,18 +413,22 @@ class _Planner:
         return L.sequential(f"layer{i + 1}", blocks)
 
     def block(self, i: int, b: int, x: Shape) -> Node:
-        """Block `b` of stage `i`, or a stand-in after a shape error that leaves the output known."""
-        settings = self.settings[i]
+        """Block `b` of stage `i`, or after a shape error a stand-in, so that the later blocks and
+        stages are checked too: with the output the block would have had, or else the one a
+        residual block gives (its channels, the size divided by its stride, rounded up)."""
+        settings, placement, name = self.settings[i], self.placement(i, b), f"layer{i + 1}.{b}"
         try:
-            placement = self.placement(i, b)
             if self.kinds[i].transition:  # the module before the blocks took the stride and the width
                 placement = dataclasses.replace(placement, stride=1)
-            return self.kinds[i].layout(str(b), x, placement, settings)
+            with L.collecting() as found:
+                block = self.kinds[i].layout(str(b), x, placement, settings)
         except ShapeError as e:
-            self.fail(("stages", i), f"stage {i + 1}, block {b}", e)
-            if e.shape is None:
-                raise
-            return Node(str(b), "residual", e.shape)  # so that later stages are checked too
+            self.fail_all(("stages", i), name, found, [])
+            self.fail(("stages", i), _joined(name, e.layer), e)
+            size = tuple(-(-d // placement.stride) for d in x[1:])
+            return Node(str(b), "residual", e.shape or (placement.channels, *size))
+        self.fail_all(("stages", i), f"layer{i + 1}", found, [block])
+        return block
 
     def placement(self, i: int, b: int) -> Placement:
         """Block `b` of stage `i`: the stride on the first block; the first block's first 3×3 keeps
@@ -328,11 +451,10 @@ class _Planner:
         if not self.preact[-1]:
             return []
         last = self.settings[-1]
-        try:
-            return [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
-        except ShapeError as e:
-            self.fail(("stages", len(self.stages) - 1), "final norm", e)
-            raise
+        with L.collecting() as found:
+            nodes = [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
+        self.fail_all(("stages", len(self.stages) - 1), "", found, nodes)
+        return nodes
 
     def features(self, children: list[Node], outputs: list[str]) -> Node:
         """The root of a `features` head: the modules up to the last output asked for."""
@@ -345,8 +467,8 @@ class _Planner:
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 self.fail_output(k, f"there is no module {name!r} to take features from",
                                  hint + f"the network's modules: {', '.join(names)}", "AS800")
-        if self.issues:
-            raise SpecError(self.issues)
+        if self.found:
+            raise SpecError(self.issues())
         kept = children[:max(names.index(n) for n in outputs) + 1]
         for k in range(1, len(kept)):  # a map that is returned must not be overwritten by an in-place act
             if kept[k - 1].name in outputs and kept[k].args.get("inplace"):
@@ -357,10 +479,11 @@ class _Planner:
         """An output name at fault: located at its place in the spec, or given as `features=`."""
         source, where = self.spec.source, ("head", "outputs", k)
         if source and where in source.positions:  # in a file, or a --set option
-            self.issues.append(source.issue(where, f"head.outputs.{k}: {message}", hint, code))
+            issue = source.issue(where, "", hint, code)
+            self.found[("head", message, issue)] = [f"head.outputs.{k}", 1]
         else:
-            self.issues.append(Issue(source.path if source else self.spec.name, None, None,
-                                     f"features: {message}", hint, code))
+            issue = Issue(source.path if source else self.spec.name, None, None, "", hint, code)
+            self.found[("head", message, issue)] = ["features", 1]
 
     def head(self, x: Shape) -> list[Node | None]:
         """[1×1 conv, norm, act] → pool → [norm] → flatten → [hidden linear, act]… → dropout → linear."""

@@ -22,6 +22,7 @@ from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartE
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import Issue, SpecError
+from .units import count
 
 MAX_FILE_BYTES = 1_000_000  # a spec is a few kilobytes
 MAX_NODES = 20_000  # nodes (keys included) after alias expansion; ResNet-50's spec has 70
@@ -184,7 +185,7 @@ def _parse(text: str | bytes, path: str, mapping: bool) -> Source:
 
 def _check_size(size: int) -> None:
     if size > MAX_FILE_BYTES:
-        raise _Problem(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+        raise _Problem(f"file is {count(size)} bytes; the limit is {count(MAX_FILE_BYTES)}",
                        "is this the right file? (limit: archspec.source.MAX_FILE_BYTES)", "AS100")
 
 
@@ -246,7 +247,7 @@ def _check_stream(text: str) -> None:
             if depth > MAX_DEPTH:
                 raise _too_deep(event)
             if nodes > MAX_NODES:
-                raise _Problem(f"the file has more than {MAX_NODES:,} nodes", "a spec never needs this many",
+                raise _Problem(f"the file has more than {count(MAX_NODES)} nodes", "a spec never needs this many",
                                "AS104", event)
     finally:
         loader.dispose()
@@ -262,6 +263,9 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> _Problem:
     if "duplicate anchor" in (e.context or ""):
         return _Problem(f"anchor defined twice (first at line {e.context_mark.line + 1})",
                         "give each anchor its own name", at=mark)
+    slip = _structure_slip(e, text.splitlines()) if e.problem_mark else None
+    if slip:
+        return slip
     message = e.problem or "invalid YAML"
     if e.context and e.context_mark and e.problem_mark:
         start = e.context_mark
@@ -273,6 +277,64 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> _Problem:
     else:
         hint = next((h for fragment, h in _SYNTAX_HINTS.items() if fragment in message), "")
     return _Problem(message, hint, at=mark)
+
+
+_KEY_WITHOUT_COLON = re.compile(r"(\s*(?:- +)?)([^\s:#{}\[\],'\"-][^\s:#{}\[\],'\"]*) +([^\s:#].*?)\s*$")
+_KEY = re.compile(r"(\s*(?:- +)?)([^\s:#][^:#]*?):(\s|$)")
+
+
+def _structure_slip(e: yaml.MarkedYAMLError, lines: list[str]) -> _Problem | None:
+    """libyaml notices a missing colon, dash or space a line or more after the slip: name the line
+    that most likely holds it, in plain words. None when no rule fits (libyaml's words are kept)."""
+    problem, at = e.problem or "", e.problem_mark.line
+    lines = [*lines, ""]  # the end of the file is a line too
+    above = next((n for n in range(at - 1, -1, -1) if _content(lines[n])), None)
+    if "mapping values are not allowed" in problem or "could not find expected ':'" in problem:
+        # `block basic` then `shortcut: auto`: YAML reads both lines as one text, then meets a colon
+        start = min(e.context_mark.line, at) if e.context_mark and e.context else at
+        for n in dict.fromkeys(x for x in (above, start, at) if x is not None):
+            if missing := _KEY_WITHOUT_COLON.match(lines[n]):
+                indent, key, value = missing.groups()
+                value = value if len(value) <= 24 else value[:20] + " ..."
+                return _Problem(f"missing ':' after '{key}'", f"a `key: value` pair needs a colon and a space: "
+                                f"`{key}: {value}`", at=(n + 1, len(indent) + 1))
+        if _content(lines[start]).startswith(("{", "[")):
+            return _Problem("a list item without its '- '", "list items start with `- `",
+                            at=(start + 1, _indent(lines[start]) + 1))
+        if above is not None and _indent(lines[at]) > _indent(lines[above]):
+            return _Problem(f"line {at + 1} is indented more than line {above + 1}",
+                            f"keys of one mapping line up under each other (or is line {above + 1} a list item "
+                            "missing its `- `?)", at=(at + 1, _indent(lines[at]) + 1))
+    if above is not None and ("did not find expected '-'" in problem or "did not find expected key" in problem):
+        spaces = _indent(lines[at])
+        return _Problem(f"line {at + 1} is indented by {spaces} space{'s' * (spaces != 1)}, like no key above it",
+                        f"keys of one mapping line up under each other: {_alignments(lines, at)}; "
+                        "list items start with `- `", at=(at + 1, _indent(lines[at]) + 1))
+    return None
+
+
+def _alignments(lines: list[str], at: int) -> str:
+    """'indent it 4 spaces, under `depth` (line 9), or 0, under `stages` (line 8)': the nearest keys
+    above line `at` indented more and less than it."""
+    indent, found = _indent(lines[at]), {}
+    for n in range(at - 1, -1, -1):
+        key = _KEY.match(lines[n])
+        column = len(key[1]) if key else None
+        if key and column != indent and (column > indent) not in found:
+            found[column > indent] = f"{column}, under `{key[2]}` (line {n + 1})"
+        if column is not None and column < indent:
+            break  # the keys above this one belong to other mappings
+    return "indent it " + " or ".join(found[k] for k in (True, False) if k in found).replace(",", " spaces,", 1)
+
+
+def _content(line: str) -> str:
+    """The line without its indentation; '' for a blank or comment line."""
+    text = line.strip()
+    return "" if text.startswith("#") else text
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 # ---- alias expansion ----------------------------------------------------------------
@@ -312,7 +374,7 @@ def _measure(root: yaml.Node) -> None:
                 size, height = size + child_size, max(height, child_height)
                 if size > MAX_NODES:  # stops at the smallest node that is too big
                     what = "aliases expand to" if shared else "the file has"
-                    raise _Problem(f"{what} more than {MAX_NODES:,} nodes",
+                    raise _Problem(f"{what} more than {count(MAX_NODES)} nodes",
                                    "a spec never needs this many", "AS104", node)
             height += collection
             open_nodes.discard(key)

@@ -112,7 +112,8 @@ class ConvStem(_Model):
     channels: PositiveInt = Field(description="channels of the stem's conv")
     kernel: PositiveInt = 7
     stride: PositiveInt = 2
-    padding: Annotated[int, Field(ge=0)] | None = Field(None, description="default kernel // 2")
+    padding: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="default (kernel - 1) // 2: the size divided by the stride, for an odd kernel")
     pool: StemPool = "max"
 
 
@@ -232,8 +233,8 @@ class Spec(_Model):
     scale: Scale | None = Field(None, description="multiply depths and channels of the resolved spec")
     abstract: bool = Field(False, description="only a base for other specs (`extends:`); may be incomplete")
     archspec: Literal[1] = Field(description="format version")
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = Field(
-        description="use letters, digits, '_', '.' and '-' only")
+    name: Annotated[str, Field(min_length=1, pattern=r"^[\w.\-]+$")] = Field(
+        description="use letters (of any alphabet), digits, '_', '.' and '-' only")
     description: str = ""
     input: Input
     defaults: Defaults = Defaults()

@@ -1,8 +1,6 @@
 """The block vocabulary: each option's structure, shapes and counts, and the example
 variants that no reference table names."""
 
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,7 +8,6 @@ from torch import nn
 
 import archspec
 from archspec import regnet
-from conftest import ROOT
 
 TINY = """\
 archspec: 1
@@ -81,7 +78,7 @@ def test_output_stride_8_keeps_28_by_28_and_dilates_from_the_second_block():
     assert model.layer4[1].conv2.padding == (4, 4)
 
 
-def test_variant_without_reference_builds_and_trains():
+def test_variant_without_reference_builds_as_written():
     p = archspec.plan("specs/examples/resnet50_v1_gn.yaml")
     model = archspec.build(p, device="meta")
     block = model.layer2[0]
@@ -235,11 +232,25 @@ def test_every_option_at_once_trains_on_cpu(write_spec):
     p = tiny(write_spec, "block: bottleneck, groups: 2, se: 0.25, shortcut: avgpool, drop_path: 0.2, "
                          "norm: groupnorm, norm_groups: 4, act: silu, stride_on: 1x1",
              stem="{type: deep, channels: [8, 8, 16], stride: 1, pool: max}")
-    model = archspec.build(p, seed=0).train()
-    x, target = torch.randn(4, 3, 33, 33), torch.tensor([0, 1, 2, 3])
-    loss = nn.functional.cross_entropy(model(x), target)
-    loss.backward()
-    assert all(t.grad is not None for t in model.parameters())
+    model = archspec.build(p, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    x, target = torch.randn(4, 3, 33, 33, generator=generator), torch.tensor([0, 1, 2, 3])
+
+    def loss() -> torch.Tensor:
+        return nn.functional.cross_entropy(model(x), target)
+
+    model.eval()  # no drop-path: the loss of the network itself
+    before = loss().item()
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with torch.random.fork_rng(devices=[]):  # drop-path draws
+        torch.manual_seed(0)
+        for _ in range(20):
+            optimizer.zero_grad()
+            loss().backward()
+            optimizer.step()
+    model.eval()
+    assert loss().item() < before / 2  # it learns the fixed batch
 
 
 # ---- RegNet ------------------------------------------------------------------------------------------
@@ -277,11 +288,6 @@ def test_regnet_y_block_uses_group_width_and_se_of_the_input_width():
     model = archspec.build("specs/regnet_y_400mf.yaml", device="meta")
     block = model.layer2[0]  # 48 → 104 channels, groups of 8
     assert block.conv2.groups == 13 and block.se.fc1.weight.shape == (12, 104, 1, 1)  # 0.25 × 48 inputs
-
-
-def test_planning_a_generated_regnet_never_imports_torch():
-    code = "import archspec, sys; archspec.plan('specs/regnet_y_400mf.yaml'); assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
 
 
 def test_every_new_setting_is_described_in_the_json_schema():

@@ -157,8 +157,11 @@ def test_an_error_set_by_the_base_points_into_the_base(tmp_path):
     base = write(tmp_path, "base.yaml", "abstract: true\ndefaults: {block: bottleneck, width: 64}\n")
     child = write(tmp_path, "child.yaml", TINY_SPEC.replace("archspec: 1\n", "archspec: 1\nextends: base.yaml\n")
                   .replace("defaults: {block: basic, shortcut: auto}\n", "defaults: {block: basic}\n"))
-    issue = only_issue(lambda: archspec.plan(child))
-    assert (issue.file, issue.line, issue.column, issue.code) == (base, 2, 38, "AS305")
+    with pytest.raises(SpecError) as e:
+        archspec.plan(child)
+    # the same setting fails in both stages: once for each, both at the base's line
+    assert [(i.file, i.line, i.column, i.code, i.message[:9]) for i in e.value.issues] == [
+        (base, 2, 38, "AS305", "layer1.0:"), (base, 2, 38, "AS305", "layer2.0:")]
 
 
 def test_an_edit_of_a_missing_list_item_is_located_at_its_index(tmp_path):

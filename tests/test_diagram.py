@@ -90,7 +90,7 @@ def test_without_an_output_the_mermaid_goes_to_stdout(cli):
 def test_an_output_that_cannot_be_written_is_one_line_and_writes_nothing(cli, tmp_path, name, message):
     out = tmp_path / name
     r = cli("diagram", "specs/resnet18.yaml", "-o", out)
-    assert (r.returncode, r.stdout) == (2, "")
+    assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == f"{out}: error: {message.format(tmp=tmp_path)}\n"
     assert list(tmp_path.iterdir()) == []
 

@@ -1,4 +1,5 @@
-"""Fuzzing: YAML text, bytes and spec-shaped trees through load, check and plan.
+"""Fuzzing: YAML text and bytes through load, check and plan (random spec-shaped trees,
+mutated, are test_properties.py's).
 
 Whatever comes in, the only exception out is SpecError, and each of its issues names
 the file and, unless the whole file is at fault, a line. A spec that passes prints.
@@ -6,11 +7,9 @@ A bounded, derandomised number of examples runs by default (the same ones on eve
 run, so CI is stable); set ARCHSPEC_FUZZ_EXAMPLES=N to fuzz longer, on new examples.
 """
 
-import copy
 import json
 import os
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,77 +90,3 @@ def test_random_bytes(data):
 
 
 # ---- spec-shaped trees --------------------------------------------------------------
-
-ABSURD = [0, -1, -(2**63), 2**63, 10**9, 10**12, 10**4000, 1.5, 64.0, float("nan"), float("inf"), True, None, "64",
-          "", [], {}]
-scalars = (st.integers(-3, 70) | st.sampled_from(ABSURD) | st.floats() | st.booleans() | st.none()
-           | st.text(max_size=8))
-KEYS = st.sampled_from(["type", "channels", "depth", "size", "extra", "<<", "1"]) | st.text(max_size=4)
-anything = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(KEYS, kids, max_size=3),
-                        max_leaves=6)
-
-
-def mapping(required: dict, optional: dict | None = None) -> st.SearchStrategy:
-    return st.fixed_dictionaries(required, optional=optional or {})
-
-
-small = st.integers(1, 4)
-huge = st.sampled_from([10**9, 10**12, 10**4000])  # valid to the schema; the planner refuses them
-channels = st.sampled_from([1, 3, 4, 8, 16, 64])
-settings_fields = {
-    "block": st.sampled_from(["basic", "bottleneck"]),
-    "shortcut": st.sampled_from(["auto", "identity", "projection", "zeropad", "none"]),
-    "norm": st.sampled_from(["batchnorm", "none"]),
-    "act": st.sampled_from(["relu", "none"]),
-    "width": channels,
-    "zero_init_residual": st.booleans(),
-}
-stage = mapping({"depth": small | small | huge, "channels": channels | channels | huge},
-                {"stride": small, **settings_fields})
-stem = mapping({"type": st.just("conv"), "channels": channels},
-               {"kernel": st.integers(1, 7), "stride": small, "padding": st.integers(0, 3),
-                "pool": st.sampled_from(["max", "avg", "none"])}) | st.just({"type": "none"})
-head = mapping({"type": st.just("classifier"), "classes": st.integers(1, 20)},
-               {"pool": st.sampled_from(["avg", "max", "flatten"]), "dropout": st.floats(0, 0.99)}) \
-    | st.just({"type": "none"})
-valid_trees = mapping(
-    {"archspec": st.just(1), "name": st.from_regex(r"[a-z0-9_.\-]{1,8}", fullmatch=True),
-     "input": mapping({"channels": small, "size": st.integers(1, 64) | st.lists(st.integers(1, 64), min_size=2,
-                                                                                 max_size=2) | huge}),
-     "stem": stem, "stages": st.lists(stage, min_size=1, max_size=4), "head": head},
-    {"description": st.text(max_size=20), "defaults": mapping({}, settings_fields)},
-)
-
-
-@st.composite
-def spec_trees(draw) -> dict:
-    """A tree the schema accepts, with up to three entries replaced, added or deleted."""
-    tree = copy.deepcopy(draw(valid_trees))  # st.just gives the same dict every time
-    for _ in range(draw(st.integers(0, 3))):
-        _corrupt(draw, tree)
-    return tree
-
-
-def _corrupt(draw, node) -> None:
-    while True:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        key = draw(st.sampled_from(keys)) if keys else None
-        if key is not None and isinstance(node[key], (dict, list)) and node[key] and draw(st.booleans()):
-            node = node[key]  # go deeper
-            continue
-        action = draw(st.sampled_from(["replace", "delete", "add"])) if key is not None else "add"
-        if action == "replace":
-            node[key] = draw(anything)
-        elif action == "delete":
-            del node[key]
-        elif isinstance(node, dict):
-            node[draw(KEYS)] = draw(anything)
-        else:
-            node.append(draw(anything))
-        return
-
-
-@FUZZ
-@given(spec_trees())
-def test_spec_shaped_trees(tree):
-    check(yaml.safe_dump(tree, sort_keys=False, allow_unicode=True))

@@ -85,12 +85,12 @@ CASES = {
     "name_escape_codes.yaml": Case((1, 1), 2, 7, SCHEMA + "name: "),
     "key_escape_codes.yaml": Case((1, 1), 10, 1, r"unknown key '\x1b[2J\x1b[31mpwned'"),
     # absurd sizes: refused by the planner, with the computed count, before any memory is used
-    "depth_billion.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 18,560,000,005,776 parameters here; "
+    "depth_billion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 18,560,000,005,776 parameters here; "
                                              "the planning limit is 100,000,000,000"),
-    "channels_trillion.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 2.70e+25 parameters here"),
-    "channels_4000_digits.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 2.70e+8001 parameters here"),
+    "channels_trillion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 2.70e+25 parameters here"),
+    "channels_4000_digits.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 2.70e+8001 parameters here"),
     "input_size_huge.yaml": Case((1, 1), 5, 7, "stem: the network reaches 4.32e+26 multiply-adds here"),
-    "too_many_blocks.yaml": Case((1, 1), 8, 5, "stage 2: the network reaches 20,002 blocks here, "
+    "too_many_blocks.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 20,002 blocks here, "
                                                "with 449,961 parameters; the planning limit is 10,000"),
     # valid specs that `build` refuses or prints safely
     "over_build_limit.yaml": Case((0, 1), None, None, "",

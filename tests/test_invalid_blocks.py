@@ -4,18 +4,11 @@ import pytest
 
 import archspec
 from archspec import SpecError
+from conftest import TINY_SPEC
 
-BASE = """\
-archspec: 1
-name: tiny
-input: {channels: 3, size: 32}
-defaults: {block: bottleneck, shortcut: auto}
-stem: {type: conv, channels: 16, kernel: 3, stride: 1, pool: none}
-stages:
-  - {depth: 2, channels: 64, stride: 1}
-  - {depth: 2, channels: 128, stride: 2}
-head: {type: classifier, pool: avg, classes: 10}
-"""
+# conftest's tiny spec, with bottlenecks wide enough for groups and SE
+BASE = (TINY_SPEC.replace("block: basic", "block: bottleneck").replace("channels: 16, stride: 1}", "channels: 64, stride: 1}")
+        .replace("channels: 32, stride: 2}", "channels: 128, stride: 2}"))
 STAGE_LIST = """\
   - {depth: 2, channels: 64, stride: 1}
   - {depth: 2, channels: 128, stride: 2}
@@ -42,13 +35,13 @@ def generated(mapping: str) -> str:
 CASES = {  # text, line, column, code, message fragment
     "groups that do not divide the width": (
         stage2("width: 48, groups: 32"), 8, 61, "AS303",
-        "stage 2, block 0: groups=32 does not divide the inner width 48 — choose groups that divide `width`"),
+        "layer2.0: groups=32 does not divide the inner width 48 (and 1 more like it in layer2) — choose groups that divide `width`"),
     "groups from defaults": (
-        defaults("groups: 5"), 4, 55, "AS303", "stage 1, block 0: groups=5 does not divide the inner width 16"),
+        defaults("groups: 5"), 4, 55, "AS303", "layer1.0: groups=5 does not divide the inner width 16"),
     "group width that does not divide the width": (
         stage2("group_width: 24"), 8, 55, "AS303", "group_width 24 does not divide the inner width 32"),
     "both groups and group width": (
-        stage2("groups: 2, group_width: 16"), 8, 66, "AS305", "both groups and group_width are set — set one of them"),
+        stage2("groups: 2, group_width: 16"), 8, 66, "AS305", "layer2.0: both groups and group_width are set (and 1 more like it in layer2) — set one of them"),
     "groups on a basic block": (
         stage2("block: basic, groups: 2"), 8, 64, "AS305", "stages.1.groups: `groups` does not apply to basic blocks — it applies to bottleneck, preact_bottleneck, regnet"),
     "stride on the 1x1 of a basic block": (
@@ -62,19 +55,21 @@ CASES = {  # text, line, column, code, message fragment
         defaults("stride_on: 3"), 4, 58, "AS205", "defaults.stride_on: 3 is not one of: 3x3, 1x1"),
     "dilation with a stride": (
         stage2("dilation: 2"), 8, 52, "AS306",
-        "stage 2: dilation 2 with stride 2: dilation replaces the stride — set `stride: 1` on a dilated stage"),
+        "stages.1 (layer2): dilation 2 with stride 2: dilation replaces the stride — set `stride: 1` on a dilated stage"),
     "SE ratio rounding to zero channels": (
         stage2("se: 0.003"), 8, 46, "AS304",
-        "stage 2, block 0: squeeze-excitation ratio 0.003 of 128 channels rounds to 0 channels"),
+        "layer2.0: squeeze-excitation ratio 0.003 of 128 channels rounds to 0 channels"),
     "SE divisor rounding to zero channels": (
         defaults("se: 0.03, se_divisor: 8"), 4, 51, "AS304", "ratio 0.03 of 64 channels rounds to 0 channels"),
     "SE ratio above one": (defaults("se: 1.5"), 4, 51, "AS204", "defaults.se: 1.5 is too large — use a number ≤ 1"),
+    "SE written as a reduction": (defaults("se: 16"), 4, 51, "AS204", "defaults.se: 16 is too large: `se` is a ratio "
+                                  "of channels, at most 1 — a reduction of 16 is `se: 0.0625`"),
     "SE base that is neither in nor out": (
         defaults("se: 0.25, se_base: output"), 4, 66, "AS205",
         "defaults.se_base: 'output' is not one of: out, in, mid — did you mean 'out'?"),
     "groupnorm groups that do not divide the channels": (
         defaults("norm: groupnorm, norm_groups: 24"), 4, 77, "AS307",
-        "stem: bn1: groupnorm with 24 groups cannot split 16 channels"),
+        "bn1: groupnorm with 24 groups cannot split 16 channels — set `norm_groups:` to a divisor of 16 such as 8"),
     "unknown norm": (
         defaults("norm: instancenorm"), 4, 53, "AS205",
         "defaults.norm: 'instancenorm' is not one of: batchnorm, groupnorm, layernorm, none"),

@@ -45,14 +45,14 @@ CASES = {
     "wrong version": (variant("archspec: 1", "archspec: 2"), 1, 11, "archspec: 2 is not one of: 1"),
     "identity shortcut with a stride": (variant("defaults: {block: basic, shortcut: auto}",
                                                 "defaults: {block: basic, shortcut: identity}"), 8, 5,
-                                        "stage 2, block 0: identity shortcut cannot carry 16×32×32 to 32×16×16 "
+                                        "layer2.0: identity shortcut cannot carry 16×32×32 to 32×16×16 "
                                         "(stride 2, channels change) — use `shortcut: auto` or `projection`"),
     "zeropad that shrinks": (variant("channels: 32, stride: 2}", "channels: 8, stride: 2, shortcut: zeropad}"), 8, 5,
-                             "stage 2, block 0: zeropad shortcut cannot reduce 16 channels to 8"),
+                             "layer2.0: zeropad shortcut cannot reduce 16 channels to 8"),
     "stem collapses the input": (variant("size: 32", "size: 4").replace("kernel: 3, stride: 1", "kernel: 7, stride: 2, padding: 0"),
-                                 5, 7, "stem: conv1 (conv 7×7, stride 2, padding 0) reduces 4×4 to 0×0"),
+                                 5, 7, "conv1: conv 7×7, stride 2, padding 0 reduces 4×4 to 0×0 — use an input of at least 7×7 (the smallest this spec accepts)"),
     "bottleneck narrower than 1": (variant("block: basic", "block: bottleneck").replace("channels: 16, stride: 1}", "channels: 2, stride: 1}"),
-                                   7, 5, "stage 1, block 0: bottleneck width is channels / 4 = 0.5 — set `width:`"),
+                                   7, 5, "layer1.0: bottleneck width is channels / 4 = 0.5 (and 1 more like it in layer1) — set `width:`"),
 }
 
 
@@ -74,7 +74,7 @@ def test_mnist_small_with_identity_shortcuts_fails_at_each_stage_line(tmp_path):
     with pytest.raises(SpecError) as e:
         archspec.plan(path)
     assert [(i.line, i.column) for i in e.value.issues] == [(n, 5) for n in stage_lines]
-    assert "stage 1, block 0: identity shortcut cannot carry 1×28×28 to 16×14×14 (stride 2, channels change)" in str(e.value)
+    assert "layer1.0: identity shortcut cannot carry 1×28×28 to 16×14×14 (stride 2, channels change)" in str(e.value)
 
 
 def test_every_mistake_of_a_file_is_reported_in_line_order(write_spec):

@@ -33,14 +33,14 @@ def test_a_depth_of_a_billion_is_refused_at_once_with_its_parameter_count(write_
     assert time.perf_counter() - start < 0.5  # not 10⁹ blocks
     assert (issue.line, issue.column, issue.code) == (8, 5, "AS601")
     # stem 464 + stage 1 9,344 + stage 2: 14,528 + (10⁹ - 1) × 18,560
-    assert issue.message == ("stage 2: the network reaches 18,560,000,005,776 parameters here; "
+    assert issue.message == ("stages.1 (layer2): the network reaches 18,560,000,005,776 parameters here; "
                              "the planning limit is 100,000,000,000")
     assert issue.hint == "check the channels, depths and classes (limit: archspec.limits.MAX_PARAMS)"
 
 
 def test_a_trillion_channels_is_refused_with_the_parameter_count(write_spec):
     issue = only_issue(spec(write_spec, depth=1, channels=10**12))
-    assert issue.message == ("stage 2: the network reaches 9.00e+24 parameters here; "
+    assert issue.message == ("stages.1 (layer2): the network reaches 9.00e+24 parameters here; "
                              "the planning limit is 100,000,000,000")
 
 
@@ -49,7 +49,7 @@ def test_too_many_blocks_is_refused_before_any_is_planned(write_spec):
     start = time.perf_counter()
     issue = only_issue(path)
     assert time.perf_counter() - start < 0.5
-    assert issue.message == ("stage 2: the network reaches 100,000,002 blocks here, with 2,200,009,961 parameters; "
+    assert issue.message == ("stages.1 (layer2): the network reaches 100,000,002 blocks here, with 2,200,009,961 parameters; "
                              "the planning limit is 10,000")
 
 

@@ -47,7 +47,7 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
      "net.yaml:4:33: error: defaults.width: expected a whole number, got 2.5 — write a whole number"),
     ("archspec: 1", "archspec: 2", "net.yaml:1:11: error: archspec: 2 is not one of: 1 — write 1"),
     ("name: net", "name: my net", "net.yaml:2:7: error: name: 'my net' has characters that are not allowed — "
-                                  "name: use letters, digits, '_', '.' and '-' only"),
+                                  "name: use letters (of any alphabet), digits, '_', '.' and '-' only"),
     ("{type: conv, channels: 64, ", "{channels: 64, ",
      "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, patchify, none"),
     ("head: {type: classifier, pool: avg, classes: 1000}", "head: 1000",
@@ -81,11 +81,11 @@ def test_schema_errors_teach(old, new, expected):
 def test_shape_error_names_the_stage_block_and_sizes():
     text = edit("{block: basic}", "{block: basic, shortcut: identity}")
     assert messages(text) == [
-        "net.yaml:8:5: error: stage 2, block 0: identity shortcut cannot carry 64×56×56 to 128×28×28 "
+        "net.yaml:8:5: error: layer2.0: identity shortcut cannot carry 64×56×56 to 128×28×28 "
         "(stride 2, channels change) — use `shortcut: auto` or `projection`",
-        "net.yaml:9:5: error: stage 3, block 0: identity shortcut cannot carry 128×28×28 to 256×14×14 "
+        "net.yaml:9:5: error: layer3.0: identity shortcut cannot carry 128×28×28 to 256×14×14 "
         "(stride 2, channels change) — use `shortcut: auto` or `projection`",
-        "net.yaml:10:5: error: stage 4, block 0: identity shortcut cannot carry 256×14×14 to 512×7×7 "
+        "net.yaml:10:5: error: layer4.0: identity shortcut cannot carry 256×14×14 to 512×7×7 "
         "(stride 2, channels change) — use `shortcut: auto` or `projection`",
     ]
 
@@ -118,9 +118,9 @@ def test_budgets_give_the_measured_figures_and_where_they_go():
     text = RESNET18 + "constraints: {max_params: 11M, max_macs: 1.5G}\n"
     assert messages(text) == [
         "net.yaml:12:27: error: the network has 11,689,512 parameters (11.69 M), more than max_params 11,000,000 "
-        "— stage 4 has 8,393,728 of them (71%): make it narrower or shallower, or raise max_params",
+        "— stages.3 (layer4) has 8,393,728 of them (71%): make it narrower or shallower, or raise max_params",
         "net.yaml:12:42: error: the network needs 1,814,073,344 MACs (1.81 G) at 3×224×224, more than max_macs "
-        "1,500,000,000 — stage 1 has 462,422,016 of them (25%): make it narrower or shallower, use a smaller input, "
+        "1,500,000,000 — stages.0 (layer1) has 462,422,016 of them (25%): make it narrower or shallower, use a smaller input, "
         "or raise max_macs",
     ]
 
@@ -132,8 +132,8 @@ def test_budgets_that_are_met_say_nothing():
 def test_min_input_that_collapses_names_the_layer():
     text = edit("kernel: 7, stride: 2, pool: max", "kernel: 7, stride: 2, padding: 0, pool: max")
     assert messages(text + "constraints: {min_input: [6, 32]}\n") == [
-        "net.yaml:12:26: error: the network must accept 6×32 inputs, but at that size stem: conv1 "
-        "(conv 7×7, stride 2, padding 0) reduces 6×32 to 0×13 (line 5) — use a larger input size, "
+        "net.yaml:12:26: error: the network must accept 6×32 inputs, but at that size conv1: conv 7×7, stride 2, "
+        "padding 0 reduces 6×32 to 0×13 (line 5) — use an input of at least 7×7 (the smallest this spec accepts), "
         "or fewer stride-2 layers"]
 
 
@@ -147,8 +147,8 @@ def test_min_input_with_a_flatten_head_needs_the_same_linear_layer():
 
 def test_warns_when_the_map_is_1x1_long_before_the_head():
     assert messages(edit("size: 224", "size: 8")) == [
-        "net.yaml:8:5: warning: stage 2 reduces the 8×8 input to 1×1, so stages 3–4 see a single pixel "
-        "— use a larger input size, or stride 1 in the later stages"]
+        "net.yaml:8:5: warning: stages.1 (layer2) already outputs 1×1 (layer2.0.conv1 takes 2×2 to 1×1), "
+        "so layer3–layer4 see a single pixel — use an input of at least 17×17, or stride 1 in the later stages"]
 
 
 def test_no_warning_when_only_the_last_stage_is_1x1():
@@ -158,8 +158,62 @@ def test_no_warning_when_only_the_last_stage_is_1x1():
 def test_warns_once_for_a_default_width_on_bottlenecks_wider_than_their_output():
     text = edit("{block: basic}", "{block: bottleneck, width: 200}")
     assert messages(text) == [
-        "net.yaml:4:38: warning: stage 1: bottleneck width 200 is larger than its 64 output channels — a bottleneck "
+        "net.yaml:4:38: warning: stages.0 (layer1): bottleneck width 200 is larger than its 64 output channels — a bottleneck "
         "narrows: the default width is channels / 4 = 16; are width and channels swapped?",
-        "net.yaml:4:38: warning: stage 2: bottleneck width 200 is larger than its 128 output channels — a bottleneck "
+        "net.yaml:4:38: warning: stages.1 (layer2): bottleneck width 200 is larger than its 128 output channels — a bottleneck "
         "narrows: the default width is channels / 4 = 32; are width and channels swapped?",
     ]
+
+
+def test_every_stage_reports_each_distinct_mistake_once_with_a_count_named_as_the_summary_names_layers():
+    text = edit("stem: {type: conv, channels: 64, kernel: 7, stride: 2, pool: max}",
+                "stem: {type: deep, channels: [32, 32, 64]}")
+    text = edit("{block: basic}", "{block: basic, norm: groupnorm, norm_groups: 24}", text)
+    hint = "set `norm_groups:` to a divisor of {} such as 8, or change the channels"
+    assert messages(text) == [
+        f"net.yaml:4:56: error: {name}: groupnorm with 24 groups cannot split {c} channels{more} — {hint.format(c)}"
+        for name, c, more in [("conv1.1", 32, " (and 1 more like it in stem)"), ("bn1", 64, ""),
+                              ("layer1.0.bn1", 64, " (and 3 more like it in layer1)"),
+                              ("layer2.0.bn1", 128, " (and 4 more like it in layer2)"),
+                              ("layer3.0.bn1", 256, " (and 4 more like it in layer3)"),
+                              ("layer4.0.bn1", 512, " (and 4 more like it in layer4)")]]
+
+
+def test_an_input_too_small_names_the_first_layer_to_reach_1x1_and_the_smallest_input_that_works():
+    p = plan(load(parse_source(RESNET18, "net.yaml")), (3, 1, 1))
+    assert [str(i) for i in check_plan(p)] == [
+        "net.yaml:7:5: warning: stages.0 (layer1) already outputs 1×1 (the input is 1×1), so layer2–layer4 see "
+        "a single pixel — use an input of at least 17×17, or stride 1 in the later stages"]
+    p = plan(p.spec, (3, 16, 16))
+    assert [str(i) for i in check_plan(p)] == [
+        "net.yaml:9:5: warning: stages.2 (layer3) already outputs 1×1 (layer3.0.conv1 takes 2×2 to 1×1), so layer4 "
+        "sees a single pixel — use an input of at least 17×17, or stride 1 in the later stages"]
+    assert check_plan(plan(p.spec, (3, 17, 17))) == []
+
+
+def test_an_input_that_changes_the_parameter_count_is_a_warning():
+    text = edit("pool: avg, classes", "pool: flatten, classes")
+    p = plan(load(parse_source(text, "net.yaml")), (3, 256, 256))
+    assert [str(i) for i in check_plan(p)] == [
+        "net.yaml:11:32: warning: the input 3×256×256 changes the parameter count: 43,945,512 against 36,265,512 "
+        "at the spec's input 3×224×224 (fc depends on the input size) — weights made for 3×224×224 will not load "
+        "into this network; a `pool: avg` head accepts any size"]
+    assert check_plan(plan(load(parse_source(RESNET18)), (3, 256, 256))) == []  # an avg head: no warning
+
+
+def test_names_may_use_the_letters_of_any_alphabet():
+    assert load(parse_source(edit("name: net", "name: крошка-v1.2_नमस्ते"))).name == "крошка-v1.2_नमस्ते"
+    assert messages(edit("name: net", "name: 'a😀'")) == [
+        "net.yaml:2:7: error: name: 'a😀' has characters that are not allowed — name: use letters (of any "
+        "alphabet), digits, '_', '.' and '-' only"]
+
+
+def test_the_stem_pads_kernel_minus_one_halved_as_documented_and_an_even_kernel_follows_it():
+    text = edit("kernel: 7, stride: 2, pool: max", "kernel: 4, stride: 1, pool: none")
+    p = plan(load(parse_source(edit("size: 224", "size: 32", text))))
+    assert (p.layers[0].name, p.layers[0].shape) == ("conv1", (64, 31, 31))  # padding (4 - 1) // 2 = 1
+    from archspec.spec import ConvStem
+    from conftest import ROOT
+    documented = "(kernel - 1) // 2"
+    assert ConvStem.model_fields["padding"].description.startswith(f"default {documented}")
+    assert f"`padding` {documented.replace('-', '−')}" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -160,7 +160,7 @@ def test_a_network_over_max_params_is_refused_before_torch_is_imported(tmp_path)
 ])
 def test_an_output_that_cannot_be_written_is_refused_before_building(tmp_path, capsys, monkeypatch, output, message):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["build", str(SMALL), "-o", output]) == 2
+    assert cli.main(["build", str(SMALL), "-o", output]) == 1
     assert capsys.readouterr().err == f"{output}: {message}\n"
     assert list(tmp_path.iterdir()) == []
 
@@ -176,7 +176,7 @@ def _fails_halfway(error):
 
 def test_a_write_that_fails_halfway_leaves_the_old_file(old_output, capsys, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "write_bytes", _fails_halfway(OSError(28, "No space left on device")))
-    assert cli.main(["build", str(SMALL), "-o", str(old_output)]) == 2
+    assert cli.main(["build", str(SMALL), "-o", str(old_output)]) == 1
     assert capsys.readouterr().err == f"{old_output}: error: cannot write: No space left on device\n"
     assert_untouched(old_output)
 

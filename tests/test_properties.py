@@ -229,8 +229,10 @@ def mutated_specs(draw):
 def test_mutated_specs_are_accepted_or_refused_with_a_location(tree):
     source = parse_source(to_yaml(tree), "mutated.yaml")
     try:
-        issues = check_plan(plan(load(source)))
+        p = plan(load(source))
         event("accepted")
+        assert p.params == sum(l.params for l in p.layers if l.depth == 1) and p.output_shape == p.layers[-1].shape
+        issues = check_plan(p)
     except SpecError as e:
         issues = e.issues
         assert issues
@@ -251,15 +253,19 @@ def assert_located(issue: Issue, source) -> None:
     assert issue.message and "\n" not in str(issue), issue
 
 
-@pytest.mark.parametrize("text", [
-    "archspec: 1\n",  # almost everything missing
-    "archspec: 1\nstages: []\n",
-    "archspec: 1\nname: n\ninput: {size: 1}\nstem: {type: none}\nstages: [{depth: 1, channels: 1}]\nhead: {type: none}\n",
+@pytest.mark.parametrize("text, outcome", [
+    ("archspec: 1\n", ["AS202"] * 5),  # almost everything missing
+    ("archspec: 1\nstages: []\n", ["AS202"] * 4 + ["AS204"]),
+    ("archspec: 1\nname: n\ninput: {size: 1}\nstem: {type: none}\nstages: [{depth: 1, channels: 1}]\n"
+     "head: {type: none}\n", (45, (1, 1, 1))),  # the smallest network: params and output
 ])
-def test_edge_specs_are_handled(text):
+def test_edge_specs_are_handled(text, outcome):
     source = parse_source(text, "mutated.yaml")
     try:
-        check_plan(plan(load(source)))
+        p = plan(load(source))
     except SpecError as e:
         for issue in e.issues:
             assert_located(issue, source)
+        assert [i.code for i in e.issues] == outcome
+    else:
+        assert (p.params, p.output_shape) == outcome

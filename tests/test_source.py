@@ -305,7 +305,10 @@ def nested(depth):
 
 
 def test_nesting_up_to_the_limit_is_fine():
-    parse_source(nested(MAX_DEPTH - 1))  # the top-level mapping is level 1
+    value, depth = parse_source(nested(MAX_DEPTH - 1)).tree["v"], 0  # the top-level mapping is level 1
+    while value:
+        value, depth = value[0], depth + 1
+    assert (value, depth) == ([], MAX_DEPTH - 2)
 
 
 def test_nesting_too_deep_points_at_first_too_deep_node():
@@ -364,7 +367,7 @@ def test_several_documents():
     ("a:\n  b: 1\n\tc: 2\n", 3, 1, "", "indent with spaces"),
     ("a: 'abc\nb: 2\n", 3, 1, "quoted scalar at line 1, column 4", "close the quote"),
     ('a: "abc\n', 2, 1, "end of stream", "close the quote"),
-    ("a: 1\n b: 2\n", 2, 3, "mapping values are not allowed", "indentation"),
+    ("a: 1\n b: 2\n", 2, 2, "line 2 is indented more than line 1", "keys of one mapping line up"),
     ("a: [1, 2\nb: 3\n", 2, 2, "flow sequence", ""),
     ("a: {b: 1\n", 2, 1, "flow mapping", ""),
     ("a: 1\nb\n", 3, 1, "could not find expected ':'", "key: value"),
@@ -400,15 +403,19 @@ def test_limits_can_be_changed(monkeypatch):
     check(only_issue("v: [[1]]\n"), 1, 5, "AS104", "deeper than 2 levels")
 
 
-def test_only_spec_error_escapes_whatever_the_input():
-    samples = [b"\x00\x01", b"{", b"]", b"&", b"*", b"!", b"%YAML 1.1\n%YAML 1.1\n", b"? ", b"a: !<> 1",
-               b"a: |\n b\nc", b": :", b"- &a\n- *a\n", "\u2028a: 1\n".encode(), b"\xef\xbb\xbf",
-               b"a: 9" + b"9" * 5000, b"{a: [b, {c: d}], e: f}"]
-    for data in samples:
-        try:
-            parse_source(data)
-        except SpecError:
-            pass
+@pytest.mark.parametrize("data, outcome", [
+    (b"\x00\x01", (1, 1)), (b"{", (2, 1)), (b"]", (1, 1)), (b"&", (1, 2)), (b"*", (1, 2)), (b"!", (1, 1)),
+    (b"%YAML 1.1\n%YAML 1.1\n", (2, 1)), (b"a: !<> 1", (1, 6)), (b"a: |\n b\nc", (4, 1)), (b": :", (1, 1)),
+    (b"- &a\n- *a\n", (1, 1)), (b"\xef\xbb\xbf", (None, None)),
+    (b"? ", {None: None}), ("\u2028a: 1\n".encode(), {"a": 1}), (b"a: 9" + b"9" * 5000, {"a": "9" * 5001}),
+    (b"{a: [b, {c: d}], e: f}", {"a": ["b", {"c": "d"}], "e": "f"}),
+])
+def test_odd_input_gives_a_tree_or_one_located_syntax_error(data, outcome):
+    if isinstance(outcome, dict):
+        assert parse_source(data).tree == outcome
+    else:
+        issue = only_issue(data)
+        assert ((issue.line, issue.column), issue.code) == (outcome, "AS101"), issue
 
 
 # ---- load_source --------------------------------------------------------------------
@@ -479,3 +486,45 @@ def test_shipped_specs_load():
     from conftest import shipped_specs
     for path in shipped_specs():
         assert isinstance(load_source(path).tree, dict)
+
+
+SLIP_BASE = """\
+archspec: 1
+defaults:
+  block: basic
+  shortcut: auto
+stem: {type: conv, channels: 16}
+stages:
+  - depth: 2
+    channels: 16
+  - {depth: 2, channels: 32}
+"""
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("  block: basic", "  block basic",
+     "spec.yaml:3:3: error: missing ':' after 'block' — a `key: value` pair needs a colon and a space: "
+     "`block: basic`"),
+    ("  shortcut: auto", "  shortcut auto",
+     "spec.yaml:4:3: error: missing ':' after 'shortcut' — a `key: value` pair needs a colon and a space: "
+     "`shortcut: auto`"),
+    ("stem: {type", "stem {type",
+     "spec.yaml:5:1: error: missing ':' after 'stem' — a `key: value` pair needs a colon and a space: "
+     "`stem: {type: conv, channel ...`"),
+    ("  - {depth: 2, channels: 32}", "  {depth: 2, channels: 32}",
+     "spec.yaml:9:3: error: a list item without its '- ' — list items start with `- `"),
+    ("  shortcut: auto", "    shortcut: auto",
+     "spec.yaml:4:5: error: line 4 is indented more than line 3 — keys of one mapping line up under each other "
+     "(or is line 3 a list item missing its `- `?)"),
+    ("    channels: 16", "   channels: 16",
+     "spec.yaml:8:4: error: line 8 is indented by 3 spaces, like no key above it — keys of one mapping line up "
+     "under each other: indent it 4 spaces, under `depth` (line 7) or 0, under `stages` (line 6); "
+     "list items start with `- `"),
+    ("  shortcut: auto", " shortcut: auto",
+     "spec.yaml:4:2: error: line 4 is indented by 1 space, like no key above it — keys of one mapping line up "
+     "under each other: indent it 2 spaces, under `block` (line 3) or 0, under `defaults` (line 2); "
+     "list items start with `- `"),
+])
+def test_a_structure_slip_points_at_its_line_in_plain_words(old, new, expected):
+    assert old in SLIP_BASE
+    assert str(only_issue(SLIP_BASE.replace(old, new))) == expected

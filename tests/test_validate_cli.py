@@ -39,7 +39,7 @@ def test_the_broken_spec_reports_seven_errors_of_six_codes_in_line_order():
 def test_text_format_is_path_line_column_severity_message_hint():
     result = archspec("validate", BROKEN[2])
     assert result.stdout == (
-        "tests/data/ci/shape_error.yaml:8:5: error: stage 2, block 0: identity shortcut cannot carry "
+        "tests/data/ci/shape_error.yaml:8:5: error: layer2.0: identity shortcut cannot carry "
         "256×56×56 to 512×28×28 (stride 2, channels change) — use `shortcut: auto` or `projection`\n")
 
 
@@ -59,7 +59,7 @@ def test_warnings_exit_0_unless_strict(write_spec):
     path = write_spec(text)
     relaxed, strict = archspec("validate", str(path)), archspec("validate", "--strict", str(path))
     assert relaxed.stdout == strict.stdout == (
-        f"{path}:9:50: warning: stage 3: bottleneck width 2048 is larger than its 1024 output channels — "
+        f"{path}:9:50: warning: stages.2 (layer3): bottleneck width 2048 is larger than its 1024 output channels — "
         "a bottleneck narrows: the default width is channels / 4 = 256; are width and channels swapped?\n")
     assert (relaxed.returncode, strict.returncode) == (0, 1)
     assert relaxed.stderr == "1 file checked, 0 invalid, 1 warning\n"
@@ -77,12 +77,13 @@ def test_missing_paths_are_usage_errors_in_every_format(tmp_path):
 def test_build_fails_on_a_budget_and_prints_warnings(write_spec):
     result = archspec("build", BROKEN[1])
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0].startswith("tests/data/ci/over_budget.yaml:9:50: warning: stage 3:")
+    assert result.stderr.splitlines()[0].startswith("tests/data/ci/over_budget.yaml:9:50: warning: stages.2 (layer3):")
     assert result.stderr.splitlines()[1].startswith("tests/data/ci/over_budget.yaml:12:27: error: the network has 269,656,104")
 
 
-@pytest.mark.parametrize("command", [["validate", "specs", "tests/data/ci"], ["schema"]])
-def test_validate_and_schema_never_import_torch(command):
+@pytest.mark.parametrize("command", [["validate", "specs", "tests/data/ci"], ["schema"],
+                                     ["build", "specs/regnet_y_400mf.yaml"]])  # a generated plan, no -o
+def test_validate_schema_and_planning_never_import_torch(command):
     result = archspec(*command, flags=("-X", "importtime"))
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "archspec.spec" in imported
