@@ -110,7 +110,7 @@ def test_usage_errors_exit_2(args, message):
                                            "got 'abc'"),
     (["build", "x.yaml", "--seed", "-1"], "build: error: argument --seed: expected a whole number from 0 to 2**64 - 1, "
                                           "got '-1'"),
-    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected C,H,W such as 3,224,224, "
+    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected CxHxW such as 3x224x224 (or 3,224,224), "
                                               "got '3,a,4'"),
     (["build", "x.yaml", "--input", "0,4,4"], "build: error: argument --input: sizes must be positive, got '0,4,4'"),
     (["build", "x.yaml", "--max-params", "lots"], "build: error: argument --max-params: expected a whole number such "
