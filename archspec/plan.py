@@ -353,7 +353,7 @@ class _Planner:
             c = L.conv("conv1", x, stem.channels, stem.patch, stem.patch, padding=0, bias=True)
             return [n for n in (c, L.norm("bn1", self.spec.defaults, c.shape)) if n is not None]
         except ShapeError as e:
-            self.fail(("stem",), "stem", e)
+            self.fail(("stem",), e.layer or "stem", e)
             raise
 
     def stem_convs(self, stem: ConvStem | DeepStem, x: Shape) -> Node:
@@ -496,7 +496,7 @@ class _Planner:
             try:
                 nodes += [conv, L.norm("bn_head", d, conv.shape), L.act(f"{d.act}_head", d.act, conv.shape)]
             except ShapeError as e:
-                self.fail(("head", "conv"), "head", e)
+                self.fail(("head", "conv"), e.layer or "head", e)
                 raise
             x = conv.shape
         if head.pool != "flatten":

@@ -40,8 +40,8 @@ def test_a_too_small_input_gives_its_located_error(capsys, write_spec):
                       "stages: [{depth: 1, channels: 16}]\nhead: {type: classifier, classes: 10}\n")
     code, out, err = build(capsys, path, "--input", "3x4x4")
     assert (code, out) == (1, "")
-    assert err == (f"{path}:5:7: error: stem: conv1 (conv 7×7, stride 2, padding 0) reduces 4×4 to 0×0 — "
-                   "use a larger input size, or fewer stride-2 layers\n")
+    assert err == (f"{path}:5:7: error: conv1: conv 7×7, stride 2, padding 0 reduces 4×4 to 0×0 — "
+                   "use an input of at least 7×7 (the smallest this spec accepts), or fewer stride-2 layers\n")
 
 
 def test_depth_stages_folds_each_stage_into_one_row():

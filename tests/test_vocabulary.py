@@ -153,9 +153,9 @@ def stage(extra: str) -> str:
 
 CASES = {  # text, line, column, code, message fragment
     "even depthwise kernel": (stage("kernel: 4"), 7, 60, "AS310",
-                              "stage 1, block 0: kernel 4 is even: the conv could not keep the map centred — use an odd kernel"),
+                              "layer1.0: kernel 4 is even: the conv could not keep the map centred (and 1 more like it in layer1) — use an odd kernel"),
     "expand rounding to no channels": (stage("expand: 0.01").replace("expand: 6, ", ""), 7, 49, "AS311",
-                                       "stage 1, block 0: expand 0.01 of 16 input channels rounds to 0 channels"),
+                                       "layer1.0: expand 0.01 of 16 input channels rounds to 0 channels"),
     "layer scale on a bottleneck": (stage("block: bottleneck, layer_scale: 0.1"), 7, 84, "AS305",
                                     "stages.0.layer_scale: `layer_scale` does not apply to bottleneck blocks — "
                                     "it applies to convnext blocks"),
@@ -164,17 +164,17 @@ CASES = {  # text, line, column, code, message fragment
     "shortcut on an inverted residual": (stage("shortcut: projection"), 7, 62, "AS305",
                                          "stages.0.shortcut: `shortcut` does not apply to inverted_residual blocks"),
     "eca together with se": (stage("se: 0.25, eca: true"), 7, 67, "AS305",
-                             "stage 1, block 0: both eca and se are set — choose one attention"),
+                             "layer1.0: both eca and se are set (and 1 more like it in layer1) — choose one attention"),
     "norm eps of zero": (BASE.replace("act: relu6}", "act: relu6, norm_eps: 0}"), 4, 60, "AS204",
                          "defaults.norm_eps: 0 is too small — use a number > 0"),
     "unknown SE gate": (stage("se: 0.25, se_gate: relu"), 7, 71, "AS205",
                         "stages.0.se_gate: 'relu' is not one of: sigmoid, hardsigmoid"),
     "head conv whose groups do not divide": (
         BASE.replace("act: relu6}", "act: relu6, norm: groupnorm, norm_groups: 8}").replace("conv: 64", "conv: 60"),
-        4, 80, "AS307", "head: bn_head: groupnorm with 8 groups cannot split 60 channels"),
+        4, 80, "AS307", "bn_head: groupnorm with 8 groups cannot split 60 channels"),
     "patch larger than the input": (BASE.replace("{type: conv, channels: 16, kernel: 3, stride: 2, pool: none}",
                                                  "{type: patchify, channels: 16, patch: 64}"), 5, 7, "AS302",
-                                    "stem: conv1 (conv 64×64, stride 64, padding 0) reduces 32×32 to 0×0"),
+                                    "conv1: conv 64×64, stride 64, padding 0 reduces 32×32 to 0×0 — use an input of at least 64×64"),
     "stem pool of an unknown kind": (BASE.replace("pool: none}", "pool: strided}"), 5, 62, "AS205",
                                      "stem.pool: 'strided' is not one of: max, avg, conv, none"),
     "hidden layer of no width": (BASE.replace("conv: 64,", "hidden: [0],"), 8, 35, "AS204",
