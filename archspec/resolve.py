@@ -172,7 +172,7 @@ def _merge(base: dict, child: dict, path: tuple, positions: Positions, keys: Pos
         if value is None:
             out.pop(key, None)
             _drop(positions, at), _drop(keys, at)
-        elif isinstance(value, dict) and isinstance(old, dict):
+        elif isinstance(value, dict) and isinstance(old, dict) and not _retyped(old, value):
             out[key] = _merge(old, value, at, positions, keys, child_positions, child_keys)
         elif _is_edit(value) and isinstance(old, list):
             out[key] = _edit(old, value, at, positions, keys, child_positions, child_keys)
@@ -181,6 +181,12 @@ def _merge(base: dict, child: dict, path: tuple, positions: Positions, keys: Pos
             _drop(positions, at), _drop(keys, at)
             _copy(child_positions, positions, at), _copy(child_keys, keys, at)
     return out
+
+
+def _retyped(base: dict, child: dict) -> bool:
+    """A child mapping of another `type:` (a features head over a classifier): the base's
+    settings belong to its type, so the child replaces the mapping whole."""
+    return "type" in child and "type" in base and child["type"] != base["type"]
 
 
 def _is_edit(value: Any) -> bool:

@@ -96,6 +96,16 @@ def test_mappings_merge_and_null_removes(tmp_path):
     assert spec.source.locate(("head", "classes")).file == "resnet50.yaml"
 
 
+def test_a_mapping_of_another_type_replaces_the_base_mapping(tmp_path):
+    child = write(tmp_path, "child.yaml", "extends: resnet50\nhead: {type: features, outputs: [layer2, layer4]}\n")
+    from_file = archspec.plan(child)
+    from_set = archspec.plan("resnet50", overrides=["head={type: features, outputs: [layer2, layer4]}"])
+    for p in (from_file, from_set):
+        assert p.spec.head.model_dump() == {"type": "features", "outputs": ["layer2", "layer4"]}  # no pool, classes
+        assert [(f.name, f.channels, f.reduction) for f in p.features] == [("layer2", 512, 8), ("layer4", 2048, 32)]
+        assert p.params == 23_508_032  # ResNet-50 without its 2,049,000-parameter fc
+
+
 def test_a_list_item_set_to_null_is_removed(tmp_path):
     child = write(tmp_path, "child.yaml", "extends: resnet18\nstages: {3: null}\nhead: {classes: 10}\n")
     assert [s.channels for s in archspec.load(child).stages] == [64, 128, 256]
