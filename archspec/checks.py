@@ -85,14 +85,21 @@ def _min_input_issues(p: Plan, shape: tuple) -> list[Issue]:
         return [_at(p.spec, ("constraints", "min_input"),
                     f"the network must accept {size} inputs, but at that size {first.message}{where}",
                     first.hint, "AS403")]
-    for ours, theirs in zip(p.layers, small.layers):
-        if ours.params != theirs.params:  # only a flattened head's linear layer depends on the size
-            return [_at(p.spec, ("constraints", "min_input"),
-                        f"the network must accept {size} inputs, but {ours.name} has {count(ours.params)} parameters "
-                        f"for {dims(p.input_shape[1:])} and would need {count(theirs.params)} for {size}",
-                        "a `pool: flatten` head fixes the input size: use `pool: avg` to accept any size",
-                        "AS403")]
-    return []
+    changed = _first_param_change(p, small)
+    if changed is None:
+        return []
+    ours, theirs = changed
+    return [_at(p.spec, ("constraints", "min_input"),
+                f"the network must accept {size} inputs, but {ours.name} has {count(ours.params)} parameters "
+                f"for {dims(p.input_shape[1:])} and would need {count(theirs.params)} for {size}",
+                "a `pool: flatten` head fixes the input size: use `pool: avg` to accept any size",
+                "AS403")]
+
+
+def _first_param_change(a: Plan, b: Plan):
+    """The first pair of layers (a's, b's) whose parameters differ between two inputs of one spec,
+    or None: only a flattened head's linear layer depends on the input size."""
+    return next(((ours, theirs) for ours, theirs in zip(a.layers, b.layers) if ours.params != theirs.params), None)
 
 
 # ---- warnings -----------------------------------------------------------------------
@@ -153,7 +160,7 @@ def _input_changes_params(p: Plan) -> list[Issue]:
     at_spec = plan(p.spec, spec_shape)
     if at_spec.params == p.params:
         return []
-    changed = next(ours.name for ours, theirs in zip(p.layers, at_spec.layers) if ours.params != theirs.params)
+    changed = _first_param_change(p, at_spec)[0].name
     return [_at(p.spec, ("head", "pool"),
                 f"the input {dims(p.input_shape)} changes the parameter count: {count(p.params)} against "
                 f"{count(at_spec.params)} at the spec's input {dims(spec_shape)} ({changed} depends on the input size)",

@@ -361,7 +361,7 @@ def _check_weights(args: argparse.Namespace) -> int:
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from .diagram import FORMATS as DIAGRAM_FORMATS, render, write_atomic
+    from .diagram import FORMATS as DIAGRAM_FORMATS, render
     from .pipeline import plan
 
     kind = "mermaid"
@@ -377,20 +377,26 @@ def _diagram(args: argparse.Namespace) -> int:
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e.issues)
-    if not args.output:
+    return _emit(text, args.output)
+
+
+def _emit(text: str, output: str | None) -> int:
+    """`text` to stdout, or to the file `output` whole or not at all (with the user's umask)."""
+    from .checkpoint import WriteError, write_bytes
+
+    if not output:
         print(text, end="")
         return EXIT_OK
     try:
-        write_atomic(args.output, text)
-    except OSError as e:  # not writable, disk full, ...
+        write_bytes(output, text.encode("utf-8"))
+    except WriteError as e:  # not writable, disk full, a file-size limit, ...
         print(printable(str(e)), file=sys.stderr)  # one line: path and cause
         return EXIT_INVALID
-    print(f"wrote {args.output}", file=sys.stderr)
+    print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
 
 
 def _eject(args: argparse.Namespace) -> int:
-    from .checkpoint import WriteError, write_bytes
     from .eject import EjectError, eject
     from .pipeline import plan
 
@@ -405,16 +411,7 @@ def _eject(args: argparse.Namespace) -> int:
     except EjectError as e:
         print(printable(f"{args.spec}: error: {e}"), file=sys.stderr)
         return EXIT_INVALID
-    if not args.output:
-        print(text, end="")
-        return EXIT_OK
-    try:
-        write_bytes(args.output, text.encode("utf-8"))  # whole or not at all, with the user's umask
-    except WriteError as e:
-        print(printable(str(e)), file=sys.stderr)
-        return EXIT_INVALID
-    print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return _emit(text, args.output)
 
 
 def _export(args: argparse.Namespace) -> int:
