@@ -324,3 +324,11 @@ def test_a_spec_on_stdin_extends_relative_to_the_working_folder(tmp_path):
     r = cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:2] == ["piped", "input 3×32×32 → output 5"]
+
+
+def test_the_shipped_example_child_plans_its_counted_network():
+    # ResNet-20 at widths 32/64/128 with depths 3/3/4, counted by hand: stem 928, stages 55,680 +
+    # 203,520 + 1,107,968 (zero-pad shortcuts have no weights), fc 1,290
+    p = archspec.plan("specs/examples/resnet20_wide.yaml")
+    assert [(s.depth, s.channels) for s in p.spec.all_stages] == [(3, 32), (3, 64), (4, 128)]
+    assert (p.params, p.spec.head.dropout) == (1_369_386, 0.1)
