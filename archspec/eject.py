@@ -17,7 +17,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from .layers import Node, Shape
+from .layers import Node
 from .plan import Plan
 from .units import count, dims
 

@@ -11,7 +11,6 @@ import torch
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-import archspec
 from archspec import load, plan
 from archspec.compile import to_module
 from archspec.errors import SpecError
