@@ -111,8 +111,11 @@ def test_files_follow_the_users_umask(tmp_path, umask, mode):
 # torch once keeps this quick. Under `unshare -m` (root in CI, here) a full and a read-only
 # file system are mounted for it; elsewhere those two cases are left out.
 WRITE_FAILURES = r"""
-import contextlib, io, json, os, resource, signal, sys
+import contextlib, io, json, os, resource, shutil, signal, sys, tempfile
 from archspec import cli
+readable = tempfile.mkdtemp()  # the spec where nobody (the permission case) can read it, whatever the checkout's folder
+os.chmod(readable, 0o755)
+spec = shutil.copy("specs/examples/mnist_small.yaml", readable)
 results = {}
 for name, target in json.loads(sys.argv[1]).items():
     err, limit = io.StringIO(), resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -122,12 +125,13 @@ for name, target in json.loads(sys.argv[1]).items():
     if name == "permission" and os.geteuid() == 0:
         os.seteuid(65534)  # root may write anywhere: be nobody for this one
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = cli.main(["build", "specs/examples/mnist_small.yaml", "-o", target])
+        code = cli.main(["build", spec, "-o", target])
     if name == "permission" and os.getuid() == 0:
         os.seteuid(0)
     resource.setrlimit(resource.RLIMIT_FSIZE, limit)
     folder = os.path.dirname(target)
     results[name] = [code, err.getvalue(), sorted(os.listdir(folder)) if os.path.isdir(folder) else None]
+shutil.rmtree(readable)
 print(json.dumps(results))
 """
 
