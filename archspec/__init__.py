@@ -9,25 +9,23 @@ what they run.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING
 
 from . import limits  # noqa: F401  (documented as archspec.limits; it imports nothing)
 
 if TYPE_CHECKING:
-    from .checkpoint import WriteError, load_model, save
+    from .building.checkpoint import WriteError, load_model, save
     from .errors import Issue, SpecError, TorchMissing
-    from .fuse import fuse
+    from .building.fuse import fuse
     from .pipeline import build, load, plan
-    from .plan import Layer, Plan
-    from .spec import Spec
-    from .weights import WeightsError, load_weights
+    from .planning.plan import Layer, Plan
+    from .reading.spec import Spec
+    from .building.weights import WeightsError, load_weights
 
-_EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "plan", "Plan": "plan",
-            "plan": "pipeline", "Spec": "spec", "load": "pipeline", "build": "pipeline", "load_model": "checkpoint", "WeightsError": "weights",
-            "save": "checkpoint", "WriteError": "checkpoint",
-            "load_weights": "weights", "fuse": "fuse"}
+_EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "planning.plan", "Plan": "planning.plan",
+            "plan": "pipeline", "Spec": "reading.spec", "load": "pipeline", "build": "pipeline", "load_model": "building.checkpoint", "WeightsError": "building.weights",
+            "save": "building.checkpoint", "WriteError": "building.checkpoint",
+            "load_weights": "building.weights", "fuse": "building.fuse"}
 __all__ = sorted(_EXPORTS)
 
 
@@ -42,16 +40,3 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'archspec' has no attribute {name!r}")
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """Importing the submodule `archspec.plan` makes Python set the package's `plan` to that
-    module; the function of the same name, the public one, keeps the name."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if not (isinstance(value, types.ModuleType) and name in _EXPORTS):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-

@@ -2,7 +2,7 @@
 specs (a depth of 10⁹, 10¹² channels) before they cost time or memory.
 
 Read when used, so a program can change them: `archspec.limits.MAX_PARAMS = 10**12`.
-The limits on the YAML file itself are in `archspec.source` (MAX_FILE_BYTES,
+The limits on the YAML file itself are in `archspec.reading.source` (MAX_FILE_BYTES,
 MAX_NODES, MAX_DEPTH).
 """
 

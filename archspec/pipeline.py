@@ -15,12 +15,12 @@ import yaml
 
 from . import limits
 from .errors import Issue, SpecError, require_torch
-from .layers import Shape
-from .messages import check_tree
-from .plan import Plan, check_params, plan_spec
-from .resolve import resolve
-from .source import Source
-from .spec import Spec
+from .planning.layers import Shape
+from .reading.messages import check_tree
+from .planning.plan import Plan, check_params, plan_spec
+from .reading.resolve import resolve
+from .reading.source import Source
+from .reading.spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -77,8 +77,8 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     p = plan(spec, input_shape, overrides, features)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
-    from .compile import compile_plan
-    from .fuse import fuse as fold  # the argument `fuse` hides the function here
+    from .building.compile import compile_plan
+    from .building.fuse import fuse as fold  # the argument `fuse` hides the function here
 
     model = compile_plan(p, seed=seed, device=device)
     model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict

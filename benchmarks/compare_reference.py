@@ -23,7 +23,7 @@ import torch
 import torchvision
 
 import archspec
-from archspec.weights import translate
+from archspec.building.weights import translate
 
 SPECS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
          "regnet_x_400mf", "regnet_y_400mf", "regnet_x_1_6gf", "regnet_y_1_6gf",

@@ -57,7 +57,7 @@ def startup(runs: int) -> None:
 def planning(runs: int) -> None:
     sys.path.insert(0, str(ROOT))
     from archspec import limits, plan
-    from archspec.source import parse_source
+    from archspec.reading.source import parse_source
 
     limits.MAX_BLOCKS = 10**6
     print(f"\n{'blocks':>7} {'best s':>8} {'µs/block':>9}")

@@ -83,7 +83,7 @@ def imported_modules(result: subprocess.CompletedProcess) -> set[str]:
 @pytest.fixture
 def cli(capsys):
     """Run the command line in this process (no interpreter start-up): returns what `run_cli` does."""
-    from archspec.cli import main
+    from archspec.commands.cli import main
 
     def run(*args) -> subprocess.CompletedProcess:
         code = main([str(a) for a in args])

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import archspec
-from archspec import regnet
+from archspec.reading import regnet
 
 TINY = """\
 archspec: 1
@@ -149,7 +149,7 @@ def test_se_sits_after_the_3x3_in_regnet_blocks_and_before_the_add_elsewhere(wri
 
 
 def test_squeeze_excite_module_gates_channels():
-    from archspec.compile import SqueezeExcite
+    from archspec.building.compile import SqueezeExcite
 
     se = SqueezeExcite(8, 2)
     x = torch.randn(2, 8, 5, 5)

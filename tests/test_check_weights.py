@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import archspec
-from archspec.checkpoint import save_weights
-from archspec.tensors import state_dict_of
-from archspec.weights import check
+from archspec.building.checkpoint import save_weights
+from archspec.planning.tensors import state_dict_of
+from archspec.building.weights import check
 from conftest import ROOT, imported_modules, reference_state_dict, run_cli
 
 R50_TENSORS, R50_PARAMS = 320, 25_557_032

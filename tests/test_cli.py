@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 import archspec
-from archspec import cli
-from archspec.checkpoint import load_model, read_metadata
+from archspec.commands import cli
+from archspec.building.checkpoint import load_model, read_metadata
 from conftest import ROOT
 
 

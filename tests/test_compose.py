@@ -1,4 +1,4 @@
-"""Composition (archspec.resolve): built-in names, `extends`, list edits, `null`, `scale`,
+"""Composition (archspec.reading.resolve): built-in names, `extends`, list edits, `null`, `scale`,
 `--set`, abstract bases, and every value's origin through all of them."""
 
 import os
@@ -9,9 +9,9 @@ import pytest
 
 import archspec
 from archspec import SpecError
-from archspec.cli import main
-from archspec.resolve import make_divisible
-from archspec.show import origins, show
+from archspec.commands.cli import main
+from archspec.reading.resolve import make_divisible
+from archspec.commands.show import origins, show
 from conftest import ROOT, TINY_SPEC
 
 RESNET101 = 44_549_160

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archspec
-from archspec.diagram import mermaid, svg, write_atomic
+from archspec.commands.diagram import mermaid, svg, write_atomic
 from conftest import ROOT, shipped_specs, spec_id
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -62,7 +62,7 @@ def test_resnet50_mermaid_nodes_and_edges():
 
 
 def test_mermaid_escapes_what_would_end_a_label():
-    from archspec.diagram import _mermaid_text
+    from archspec.commands.diagram import _mermaid_text
 
     assert _mermaid_text('a "b" <c> #d') == "a #quot;b#quot; #lt;c#gt; #35;d"
 

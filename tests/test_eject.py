@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.eject import EjectError, eject
+from archspec.commands.eject import EjectError, eject
 from conftest import ROOT, TINY_SPEC, shipped_specs, spec_id
 
 
@@ -69,7 +69,7 @@ def test_the_ejected_resnet50_in_docs_and_readme_is_current():
 
 def test_cli_writes_the_file_without_importing_torch(tmp_path):
     out = tmp_path / "model.py"
-    code = ("import sys; from archspec.cli import main; "
+    code = ("import sys; from archspec.commands.cli import main; "
             f"assert main(['eject', 'specs/cifar/resnet20.yaml', '-o', {str(out)!r}]) == 0; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 import archspec
-from archspec import cli
+from archspec.commands import cli
 from conftest import ROOT, TINY_SPEC
 
 REPORT = re.compile(r"wrote (?P<files>.+): dynamic (?P<dynamic>.+); matches eager at "
@@ -102,7 +102,7 @@ def test_onnx_is_verified_with_onnxruntime(tmp_path, write_spec, capsys):
 
 
 def test_export_needs_torch(tmp_path, write_spec):
-    code = ("import sys; sys.modules['torch'] = None; from archspec import cli; "
+    code = ("import sys; sys.modules['torch'] = None; from archspec.commands import cli; "
             "sys.exit(cli.main(['export', sys.argv[1], '-o', sys.argv[2]]))")
     r = subprocess.run([sys.executable, "-c", code, str(write_spec(TINY_SPEC)), str(tmp_path / "m.pt2")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.fuse import conv_norm_pairs
+from archspec.building.fuse import conv_norm_pairs
 
 
 def with_random_statistics(model: torch.nn.Module, seed: int = 1) -> torch.nn.Module:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archspec import SpecError, load, plan
-from archspec.report import summary
-from archspec.source import parse_source
+from archspec.planning.report import summary
+from archspec.reading.source import parse_source
 from conftest import shipped_specs
 
 EXAMPLES = os.environ.get("ARCHSPEC_FUZZ_EXAMPLES")  # set: fuzz longer, with new examples each run

@@ -1,4 +1,4 @@
-"""Block kinds are declared once (archspec/blocks/): the schema, the README's table, the
+"""Block kinds are declared once (archspec/planning/blocks/): the schema, the README's table, the
 "does not apply" error, the planner and the initialisation all follow the declarations."""
 
 import re
@@ -10,14 +10,14 @@ import pytest
 
 import archspec
 from archspec import SpecError
-from archspec.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies, kinds_table
-from archspec.blocks.kind import NETWORK
-from archspec.spec import json_schema
+from archspec.planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies, kinds_table
+from archspec.planning.blocks.kind import NETWORK
+from archspec.reading.spec import json_schema
 from conftest import ROOT
 
 
 def test_readme_block_table_is_the_declarations():
-    """If this fails, paste `python -c 'from archspec.blocks import kinds_table; print(kinds_table())'`."""
+    """If this fails, paste `python -c 'from archspec.planning.blocks import kinds_table; print(kinds_table())'`."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert kinds_table() in readme
 
@@ -31,9 +31,9 @@ def test_schema_lists_every_kind_and_every_setting_with_its_description():
 
 
 def test_compile_knows_primitives_and_init_schemes_never_block_kinds():
-    from archspec import compile as compile_module
+    from archspec.building import compile as compile_module
 
-    source = (ROOT / "archspec" / "compile.py").read_text(encoding="utf-8")
+    source = (ROOT / "archspec" / "building" / "compile.py").read_text(encoding="utf-8")
     assert not [k for k in KINDS if f'"{k}"' in source and k not in INIT_SCHEMES]  # a family may name both
     assert "isinstance" not in source
     assert set(compile_module.INIT) == set(INIT_SCHEMES)
@@ -104,7 +104,7 @@ USE_IT = """\
 import sys
 import torch
 import archspec
-from archspec.blocks import kinds_table
+from archspec.planning.blocks import kinds_table
 p = archspec.plan(sys.argv[1])
 m = archspec.build(p, seed=0)
 assert "| `plain` | one 3×3 conv, norm and act (VGG) |" in kinds_table()
@@ -115,7 +115,7 @@ print(p.params, sum(t.numel() for t in m.parameters()), tuple(m(torch.zeros(1, 3
 def test_adding_a_kind_is_one_new_file(tmp_path, write_spec):
     """A copy of archspec plus one file in blocks/: the new kind validates, plans and builds."""
     shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "archspec" / "blocks" / "plain.py").write_text(NEW_KIND, encoding="utf-8")
+    (tmp_path / "archspec" / "planning" / "blocks" / "plain.py").write_text(NEW_KIND, encoding="utf-8")
     spec = write_spec(SPEC.format(kind="plain", setting="stride", value=2), "plain.yaml")
     r = subprocess.run([sys.executable, "-c", USE_IT, str(spec)], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -8,7 +8,7 @@ import pytest
 
 import archspec
 from archspec import SpecError, limits
-from archspec.cli import _count
+from archspec.commands.cli import _count
 from archspec.units import count
 from conftest import TINY_SPEC
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.weights import ARCHSPEC, WeightsError, translate
+from archspec.building.weights import ARCHSPEC, WeightsError, translate
 from conftest import reference_state_dict
 
 FOREIGN = ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_1_6gf", "regnet_y_1_6gf", "resnetv2_50"]

@@ -12,10 +12,10 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from archspec import load, plan
-from archspec.compile import to_module
+from archspec.building.compile import to_module
 from archspec.errors import SpecError
-from archspec.memory import activation_memory, layer_memory
-from archspec.source import parse_source
+from archspec.planning.memory import activation_memory, layer_memory
+from archspec.reading.source import parse_source
 from conftest import SPECS, shipped_specs, spec_id
 from test_properties import SPECS as RANDOM_SPECS, to_yaml
 

@@ -3,9 +3,9 @@
 import pytest
 
 from archspec import load, plan
-from archspec.checks import check_plan
+from archspec.planning.checks import check_plan
 from archspec.errors import SpecError
-from archspec.source import parse_source
+from archspec.reading.source import parse_source
 
 RESNET18 = """\
 archspec: 1
@@ -212,7 +212,7 @@ def test_the_stem_pads_kernel_minus_one_halved_as_documented_and_an_even_kernel_
     text = edit("kernel: 7, stride: 2, pool: max", "kernel: 4, stride: 1, pool: none")
     p = plan(load(parse_source(edit("size: 224", "size: 32", text))))
     assert (p.layers[0].name, p.layers[0].shape) == ("conv1", (64, 31, 31))  # padding (4 - 1) // 2 = 1
-    from archspec.spec import ConvStem
+    from archspec.reading.spec import ConvStem
     from conftest import ROOT
     documented = "(kernel - 1) // 2"
     assert ConvStem.model_fields["padding"].description.startswith(f"default {documented}")

@@ -14,8 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 import archspec
-from archspec import SpecError, cli
-from archspec.checkpoint import read_metadata, save_weights
+from archspec import SpecError
+from archspec.commands import cli
+from archspec.building.checkpoint import read_metadata, save_weights
 from conftest import ROOT
 
 RESNET20 = ROOT / "specs" / "cifar" / "resnet20.yaml"

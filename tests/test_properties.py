@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 import archspec
 from archspec import load, plan
-from archspec.checks import check_plan
+from archspec.planning.checks import check_plan
 from archspec.errors import Issue, SpecError
-from archspec.formats import FORMATS, render
-from archspec.source import parse_source
-from archspec.blocks import KINDS as BLOCK_KINDS, SETTINGS, applies
-from archspec.blocks.kind import NETWORK
-from archspec.spec import ActKind, BlockKind, NormKind, ShortcutKind
+from archspec.commands.formats import FORMATS, render
+from archspec.reading.source import parse_source
+from archspec.planning.blocks import KINDS as BLOCK_KINDS, SETTINGS, applies
+from archspec.planning.blocks.kind import NETWORK
+from archspec.reading.spec import ActKind, BlockKind, NormKind, ShortcutKind
 
 KINDS = {name: list(typing.get_args(kind)) for name, kind in
          [("block", BlockKind), ("shortcut", ShortcutKind), ("norm", NormKind), ("act", ActKind)]}

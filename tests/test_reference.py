@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.weights import ARCHSPEC, TorchvisionFeatures, compatible, translate
+from archspec.building.weights import ARCHSPEC, TorchvisionFeatures, compatible, translate
 from conftest import reference_figures, reference_state_dict, shipped_specs, spec_id
 
 SPECS = shipped_specs()

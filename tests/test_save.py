@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 import archspec
-from archspec.checkpoint import read_metadata
+from archspec.building.checkpoint import read_metadata
 from conftest import ROOT
 
 RESNET20 = ROOT / "specs" / "cifar" / "resnet20.yaml"
@@ -112,7 +112,7 @@ def test_files_follow_the_users_umask(tmp_path, umask, mode):
 # file system are mounted for it; elsewhere those two cases are left out.
 WRITE_FAILURES = r"""
 import contextlib, io, json, os, resource, shutil, signal, sys, tempfile
-from archspec import cli
+from archspec.commands import cli
 readable = tempfile.mkdtemp()  # the spec where nobody (the permission case) can read it, whatever the checkout's folder
 os.chmod(readable, 0o755)
 spec = shutil.copy("specs/examples/mnist_small.yaml", readable)

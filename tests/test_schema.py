@@ -8,8 +8,8 @@ import pytest
 
 from archspec import load
 from archspec.errors import SpecError
-from archspec.source import load_source, parse_source
-from archspec.spec import json_schema
+from archspec.reading.source import load_source, parse_source
+from archspec.reading.spec import json_schema
 from conftest import ROOT, SPECS, shipped_specs, spec_id
 
 SCHEMA_FILE = ROOT / "archspec.schema.json"

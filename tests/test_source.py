@@ -1,4 +1,4 @@
-"""archspec.source: YAML text -> tree + positions, YAML 1.2 scalars, safety limits."""
+"""archspec.reading.source: YAML text -> tree + positions, YAML 1.2 scalars, safety limits."""
 
 import math
 import os
@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from archspec import source
+from archspec.reading import source
 from archspec.errors import SpecError
-from archspec.source import MAX_DEPTH, MAX_FILE_BYTES, Source, load_source, parse_source
+from archspec.reading.source import MAX_DEPTH, MAX_FILE_BYTES, Source, load_source, parse_source
 
 
 def issues_of(text, path="spec.yaml"):

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from archspec import limits, load, plan
-from archspec.source import parse_source
+from archspec.reading.source import parse_source
 from conftest import ROOT
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 import archspec
-from archspec.cli import main
-from archspec.memory import layer_memory
+from archspec.commands.cli import main
+from archspec.planning.memory import layer_memory
 from conftest import SPECS
 from test_memory import RESNET50_BFLOAT16
 from test_properties import measured

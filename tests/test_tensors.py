@@ -3,7 +3,7 @@
 import pytest
 
 import archspec
-from archspec.tensors import state_dict_of
+from archspec.planning.tensors import state_dict_of
 from conftest import shipped_specs, spec_id
 
 

@@ -6,14 +6,14 @@ Pure Python, like the plan, so `archspec validate` runs them without torch.
 
 from __future__ import annotations
 
-from .errors import Issue, SpecError, in_order
+from ..errors import Issue, SpecError, in_order
 from .layers import Node
-from .messages import check_tree
-from .pipeline import Overrides, plan
+from ..reading.messages import check_tree
+from ..pipeline import Overrides, plan
 from .plan import Plan, smallest_input, stage_name
-from .resolve import resolve
-from .spec import Spec
-from .units import count, dims, si
+from ..reading.resolve import resolve
+from ..reading.spec import Spec
+from ..units import count, dims, si
 
 
 def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Node
-from .plan import Plan
+from ..planning.layers import Node
+from ..planning.plan import Plan
 
 
 class Residual(nn.Module):

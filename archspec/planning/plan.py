@@ -14,13 +14,13 @@ from functools import cached_property
 from typing import Any
 
 from . import layers as L
-from . import limits
+from .. import limits
 from .blocks import KINDS, Placement
-from .errors import Issue, SpecError
+from ..errors import Issue, SpecError
 from .layers import Node, Shape, ShapeError
 from .memory import activation_memory, layer_memory
-from .spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, PatchifyStem, Spec
-from .units import count, dims, si
+from ..reading.spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, PatchifyStem, Spec
+from ..units import count, dims, si
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Plan:
     def activation_memory(self, batch: int = 1, dtype: str = "float32") -> int:
         """Bytes that autograd saves for backward in one training step on `batch` inputs, the
         model and input in `dtype` (float32, bfloat16, float16); weights excluded. Per layer:
-        `archspec.memory.layer_memory`."""
+        `archspec.planning.memory.layer_memory`."""
         return activation_memory(self, batch, dtype)
 
     def summary(self, depth: str = "blocks", batch: int = 1, dtype: str = "float32") -> str:

@@ -28,11 +28,11 @@ from typing import Any, Union
 
 import yaml
 
-from .errors import Issue, SpecError
+from ..errors import Issue, SpecError
 from .messages import check_scale, check_tree
 from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
-SPECS = Path(__file__).parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
+SPECS = Path(__file__).parent.parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
 MAX_CHAIN = 16  # specs in one `extends` chain, the spec itself included
 ABSTRACT = "abstract"  # a spec that says `abstract: true` is only a base for others
 

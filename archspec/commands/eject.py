@@ -17,9 +17,9 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from .layers import Node
-from .plan import Plan
-from .units import count, dims
+from ..planning.layers import Node
+from ..planning.plan import Plan
+from ..units import count, dims
 
 
 class EjectError(Exception):

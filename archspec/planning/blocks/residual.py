@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, eca, norm, pool, sequential,
                       squeeze_excite)
-from ..units import dims
+from ...units import dims
 from .kind import Kind, Placement
 
 

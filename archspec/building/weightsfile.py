@@ -18,8 +18,8 @@ import re
 import warnings
 from pathlib import Path
 
-from .errors import printable, require_torch
-from .tensors import Shape, state_dict_of
+from ..errors import printable, require_torch
+from ..planning.tensors import Shape, state_dict_of
 from .weights import WeightsReport, check
 
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own cap

@@ -7,9 +7,9 @@ import json
 import re
 from typing import Any
 
-from .errors import printable
-from .source import Origin, _plain_value
-from .spec import Spec
+from ..errors import printable
+from ..reading.source import Origin, _plain_value
+from ..reading.spec import Spec
 
 _COMPOSITION = ("extends", "scale", "abstract")  # consumed while resolving: never in a resolved spec
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-]*")

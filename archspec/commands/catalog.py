@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .errors import printable
-from .messages import check_tree
-from .pipeline import plan
-from .resolve import builtin_specs, resolve
-from .units import count, dims, si
+from ..errors import printable
+from ..reading.messages import check_tree
+from ..pipeline import plan
+from ..reading.resolve import builtin_specs, resolve
+from ..units import count, dims, si
 
 
 def catalog() -> list[dict]:

@@ -16,8 +16,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
 from pydantic_core import PydanticCustomError
 
 from . import regnet
-from .blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
-from .blocks.kind import InitScheme
+from ..planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
+from ..planning.blocks.kind import InitScheme
 from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -227,7 +227,7 @@ class Scale(_Model):
 
 
 class Spec(_Model):
-    # Read before the schema (archspec.resolve): a resolved spec has neither.
+    # Read before the schema (archspec.reading.resolve): a resolved spec has neither.
     extends: str | None = Field(None, description="the spec this one changes: a built-in name or a path "
                                                   "relative to this file")
     scale: Scale | None = Field(None, description="multiply depths and channels of the resolved spec")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .errors import Issue
+from ..errors import Issue
 
 FORMATS = ("text", "json", "github")
 

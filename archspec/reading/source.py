@@ -21,8 +21,8 @@ import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from .errors import Issue, SpecError
-from .units import count
+from ..errors import Issue, SpecError
+from ..units import count
 
 MAX_FILE_BYTES = 1_000_000  # a spec is a few kilobytes
 MAX_NODES = 20_000  # nodes (keys included) after alias expansion; ResNet-50's spec has 70
@@ -72,7 +72,7 @@ class Source:
     """A spec's tree and, for every key path, where its value and its key were set.
 
     The two maps are the one way errors are located: after `extends`, `scale` and
-    `--set` (archspec.resolve) they point into whichever file or option set each value.
+    `--set` (archspec.reading.resolve) they point into whichever file or option set each value.
     """
 
     path: str  # the spec as the caller named it; the `file` of issues about the whole spec
@@ -186,7 +186,7 @@ def _parse(text: str | bytes, path: str, mapping: bool) -> Source:
 def _check_size(size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise _Problem(f"file is {count(size)} bytes; the limit is {count(MAX_FILE_BYTES)}",
-                       "is this the right file? (limit: archspec.source.MAX_FILE_BYTES)", "AS100")
+                       "is this the right file? (limit: archspec.reading.source.MAX_FILE_BYTES)", "AS100")
 
 
 def _decode(text: str | bytes) -> str:

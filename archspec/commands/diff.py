@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import printable
-from .layers import Node, Shape
-from .plan import Plan, sections
-from .spec import Spec
-from .tensors import Tensor, state_dict_of
-from .memory import layer_memory
-from .units import dims, si, size
+from ..errors import printable
+from ..planning.layers import Node, Shape
+from ..planning.plan import Plan, sections
+from ..reading.spec import Spec
+from ..planning.tensors import Tensor, state_dict_of
+from ..planning.memory import layer_memory
+from ..units import dims, si, size
 
 SHOWN = 10  # list entries shown in text and markdown; JSON has them all
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from .layers import Node
-from .plan import Plan
+from ..planning.layers import Node
+from ..planning.plan import Plan
 
 if TYPE_CHECKING:
     from torch import nn

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 
-from .tensors import Shape, Tensor
+from ..planning.tensors import Shape, Tensor
 
 END = r"(?=\.|$)"  # a whole name part
 

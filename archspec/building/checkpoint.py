@@ -18,8 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import require_torch
-from .layers import Shape
+from ..errors import require_torch
+from ..planning.layers import Shape
 
 
 class WriteError(OSError):
@@ -88,7 +88,7 @@ def save_weights(model, path: str | Path, spec_text: str, seed: int | None, inpu
     require_torch("writing weights")
     from safetensors.torch import save
 
-    from .version import version
+    from ..version import version
 
     record = {"format": "archspec", "archspec_version": version(), "spec": spec_text,
               "seed": json.dumps(seed), "input": json.dumps(list(input_shape))}
@@ -153,11 +153,11 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
     require_torch("archspec.load_model")
     from safetensors.torch import load_file
 
-    from .pipeline import build, plan
+    from ..pipeline import build, plan
 
     meta = read_metadata(path)  # also refuses a file that is not safetensors (a pickle) unread
     if spec is None:
-        from .source import parse_source
+        from ..reading.source import parse_source
 
         if meta.get("format") != "archspec" or not isinstance(meta.get("spec"), str):
             raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it); "

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from .errors import printable
+from ..errors import printable
 from .memory import layer_memory
-from .units import dims, si, size
+from ..units import dims, si, size
 
 if TYPE_CHECKING:  # the CLI reads DEPTHS before it needs a plan: no schema import for --help
     from .plan import Layer, Plan

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import atomic_output
-from .layers import Shape
-from .units import dims
-from .plan import Plan
+from ..planning.layers import Shape
+from ..units import dims
+from ..planning.plan import Plan
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # max |Δ| allowed, relative to max |y| of the eager output
@@ -73,7 +73,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     import torch
 
     from .checkpoint import load_model
-    from .pipeline import build
+    from ..pipeline import build
     from .weights import WeightsError
 
     try:

@@ -14,12 +14,12 @@ import re
 import sys
 from pathlib import Path
 
-from . import limits
-from .errors import Issue, SpecError, TorchMissing, printable, require_torch
+from .. import limits
+from ..errors import Issue, SpecError, TorchMissing, printable, require_torch
 from .formats import FORMATS, render
-from .memory import ITEMSIZE
-from .report import DEPTHS
-from .units import count
+from ..planning.memory import ITEMSIZE
+from ..planning.report import DEPTHS
+from ..units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -37,7 +37,7 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 def _count(text: str) -> int:
     """'4000000000', '4e9', '4G' and '25.6M' are counts."""
-    from .spec import parse_count
+    from ..reading.spec import parse_count
 
     try:
         value = parse_count(text.upper())
@@ -70,7 +70,7 @@ class _Version(argparse.Action):
     """`--version`, reading the installed package's metadata only when asked."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from . import __version__
+        from .. import __version__
 
         print(f"archspec {__version__}")
         parser.exit()
@@ -209,10 +209,10 @@ def _status(issues: list[Issue], strict: bool = False) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .checks import check_plan, errors_in
-    from .pipeline import plan
-    from .plan import check_params
-    from .resolve import resolve
+    from ..planning.checks import check_plan, errors_in
+    from ..pipeline import plan
+    from ..planning.plan import check_params
+    from ..reading.resolve import resolve
 
     if args.output:
         require_torch("archspec build -o")  # before any work: the plan alone would not need it
@@ -234,12 +234,12 @@ def _build(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(p.to_dict(args.batch, args.dtype), indent=1))
     else:
-        from .report import summary
+        from ..planning.report import summary
 
         print(summary(p, args.depth, args.batch, args.dtype))
     if args.output:
-        from .checkpoint import save_weights
-        from .pipeline import build
+        from ..building.checkpoint import save_weights
+        from ..pipeline import build
 
         try:
             save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
@@ -265,7 +265,7 @@ def _unwritable(path: Path) -> str:
 
 def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
     """The specs named or found under folders in `refs`, and issues for paths that give none."""
-    from .resolve import is_name
+    from ..reading.resolve import is_name
 
     files, problems = [], []
     for name in refs:
@@ -283,7 +283,7 @@ def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .checks import check_file, errors_in
+    from ..planning.checks import check_file, errors_in
 
     files, issues = _spec_files(args.specs)
     invalid = 0
@@ -300,14 +300,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .spec import json_schema
+    from ..reading.spec import json_schema
 
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:
-    from .pipeline import load
+    from ..pipeline import load
     from .show import show, show_json
 
     try:
@@ -332,7 +332,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from .diff import FORMATS as DIFF_FORMATS, diff
-    from .pipeline import plan
+    from ..pipeline import plan
 
     try:
         d = diff(plan(args.old), plan(args.new, overrides=args.overrides), args.batch, args.dtype)
@@ -344,8 +344,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _check_weights(args: argparse.Namespace) -> int:
-    from .pipeline import plan
-    from .weightsfile import WeightsFileError, check_file, text
+    from ..pipeline import plan
+    from ..building.weightsfile import WeightsFileError, check_file, text
 
     try:
         p = plan(args.spec, overrides=args.overrides)
@@ -362,7 +362,7 @@ def _check_weights(args: argparse.Namespace) -> int:
 
 def _diagram(args: argparse.Namespace) -> int:
     from .diagram import FORMATS as DIAGRAM_FORMATS, render
-    from .pipeline import plan
+    from ..pipeline import plan
 
     kind = "mermaid"
     if args.output:
@@ -382,7 +382,7 @@ def _diagram(args: argparse.Namespace) -> int:
 
 def _emit(text: str, output: str | None) -> int:
     """`text` to stdout, or to the file `output` whole or not at all (with the user's umask)."""
-    from .checkpoint import WriteError, write_bytes
+    from ..building.checkpoint import WriteError, write_bytes
 
     if not output:
         print(text, end="")
@@ -398,7 +398,7 @@ def _emit(text: str, output: str | None) -> int:
 
 def _eject(args: argparse.Namespace) -> int:
     from .eject import EjectError, eject
-    from .pipeline import plan
+    from ..pipeline import plan
 
     if args.output and (problem := _unwritable(Path(args.output))):
         print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
@@ -415,7 +415,7 @@ def _eject(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .pipeline import plan
+    from ..pipeline import plan
 
     fmt = args.format or Path(args.output).suffix.lstrip(".")
     if fmt not in ("onnx", "pt2"):
@@ -431,7 +431,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"{args.output}: error: {problem}", file=sys.stderr)
         return EXIT_INVALID
     require_torch("archspec export")
-    from .export import ExportError, export
+    from ..building.export import ExportError, export
 
     try:
         print(export(p, args.output, fmt, args.weights), file=sys.stderr)

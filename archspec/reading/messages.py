@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Issue, SpecError
+from ..errors import Issue, SpecError
 from .source import Origin, Source
 from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
 

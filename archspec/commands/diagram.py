@@ -13,10 +13,10 @@ from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from .errors import printable
-from .layers import Node
-from .plan import Plan, sections
-from .units import dims
+from ..errors import printable
+from ..planning.layers import Node
+from ..planning.plan import Plan, sections
+from ..units import dims
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,6 @@ def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` whole or not at all (`checkpoint.write_bytes`); a WriteError if it fails."""
-    from .checkpoint import write_bytes
+    from ..building.checkpoint import write_bytes
 
     write_bytes(path, text.encode("utf-8"))
