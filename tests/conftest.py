@@ -41,9 +41,16 @@ def spec_id(path: Path) -> str:
 
 def reference_figures() -> dict[str, dict]:
     """figures.json by model name (the CIFAR nets under cifar/<name>)."""
+    records = json.loads((REFERENCE / "figures.json").read_text())
+    torchvision = {rec["name"] for rec in records if rec["library"] == "torchvision"}
     out = {}
-    for rec in json.loads((REFERENCE / "figures.json").read_text()):
-        key = f"cifar/{rec['name']}" if rec["library"] == "cifar_reference" else rec["name"]
+    for rec in records:  # timm's namesakes of torchvision models (convnext_tiny…) as timm/<name>
+        if rec["library"] == "cifar_reference":
+            key = f"cifar/{rec['name']}"
+        elif rec["library"] == "timm" and rec["name"] in torchvision:
+            key = f"timm/{rec['name']}"
+        else:
+            key = rec["name"]
         out[key] = rec
     return out
 
