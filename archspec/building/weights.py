@@ -307,6 +307,25 @@ class WeightsReport:
         }
 
 
+def misfit(report: WeightsReport, model: str = "the model", recorded: str | None = None, width: int = 100) -> str:
+    """Why a state_dict does not fit, in a few short lines: each kind of problem counted, with
+    as many of its first names as fit in `width` characters (`report.problems()` has them all)."""
+    def names(items: list[str]) -> str:
+        shown = [items[0] if len(items[0]) <= 60 else items[0][:57] + "..."]
+        while len(shown) < len(items) and len(", ".join(shown + [items[len(shown)]])) <= width - 40:
+            shown.append(items[len(shown)])
+        return ", ".join(shown) + (f" and {len(items) - len(shown)} more" if len(items) > len(shown) else "")
+
+    groups = [("missing", [name for name, _ in report.missing]),
+              ("unexpected", [key for key, _ in report.unexpected]),
+              ("of the wrong shape", [f"{key} {list(given)} for {list(wanted)}"
+                                      for key, _, given, wanted in report.mismatched]),
+              ("duplicated", [key for key, _ in report.duplicates])]
+    network = f" (weights of {recorded!r}, by the spec recorded in the file)" if recorded else ""
+    return "\n".join([f"state_dict ({report.convention} names) does not fit {model}{network}:"]
+                     + [f"  {len(items)} {what}: {names(items)}" for what, items in groups if items])
+
+
 def check(source: Mapping[str, Shape], target: Mapping[str, Tensor]) -> WeightsReport:
     """Match a state_dict's keys and shapes (`source`) against a model's tensors (`target`, in
     `state_dict` order), through the naming convention of `source`. Pure Python: no tensor is read."""
@@ -343,14 +362,15 @@ def load_weights(model, state_dict: Mapping, strict: bool = True) -> str | Weigh
     WeightsError, listing every problem and loading nothing, unless each tensor finds exactly
     one place of a compatible shape and each of the model's places gets one.
     With `strict=False`: loads every tensor that fits and returns the `WeightsReport`."""
+    if not (isinstance(state_dict, Mapping) and all(hasattr(v, "shape") for v in state_dict.values())):
+        raise WeightsError(f"state_dict: expected a mapping of names to tensors, got a {type(state_dict).__name__}"
+                           + (" holding other values" if isinstance(state_dict, Mapping) else ""))
     target = model.state_dict()
     parameters = {name for name, _ in model.named_parameters()}
-    report = check({k: tuple(v.shape) for k, v in state_dict.items()},
+    report = check({str(k): tuple(v.shape) for k, v in state_dict.items()},
                    {k: Tensor(tuple(v.shape), k in parameters) for k, v in target.items()})
     if strict and not report.ok:
-        problems = report.problems()
-        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise WeightsError(f"state_dict ({report.convention} names) does not fit the model:\n  {shown}")
+        raise WeightsError(misfit(report))
     model.load_state_dict({name: state_dict[key].reshape(target[name].shape) for key, name in report.fits.items()},
                           strict=strict)
     return report.convention if strict else report

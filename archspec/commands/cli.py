@@ -345,11 +345,11 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _check_weights(args: argparse.Namespace) -> int:
     from ..pipeline import plan
-    from ..building.weightsfile import WeightsFileError, check_file, text
+    from ..building.weightsfile import WeightsFileError, check_weights_file, text
 
     try:
         p = plan(args.spec, overrides=args.overrides)
-        report = check_file(p, args.file)
+        report = check_weights_file(p, args.file)
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e.issues)
