@@ -5,11 +5,13 @@ import json
 import os
 import struct
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
 import archspec
+from conftest import ROOT, TINY_SPEC
 
 GOOD_TENSOR = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
 
@@ -142,3 +144,62 @@ def test_a_header_naming_every_tensor_with_zero_bytes_is_damaged(cli, tmp_path):
     r = cli("check-weights", "specs/cifar/resnet20.yaml", path)
     assert (r.returncode, r.stderr) == (2, f"{path}: error: damaged: tensor 'conv1.weight' F32 [16, 3, 3, 3] "
                                            "needs 1,728 bytes, its data_offsets give 0\n")
+
+
+def recorded(tmp_path, text: str, header: dict | None = None, data: bytes = b"", **fields) -> Path:
+    """A small safetensors file whose archspec record holds the spec `text` (and `fields`), with `header`'s tensors."""
+    record = {"format": "archspec", "spec": text, "seed": "0", "input": "[3, 32, 32]", **fields}
+    path = tmp_path / "recorded.safetensors"
+    path.write_bytes(safetensors({"__metadata__": {"archspec": json.dumps(record)}, **(header or {})}, data=data))
+    return path
+
+
+WIDE = TINY_SPEC.replace("channels: 32, stride: 2}", "channels: 9000, stride: 2}")  # 2.2e9 parameters: 8.8 GB
+
+
+def test_a_600_byte_file_recording_a_huge_network_is_refused_before_anything_is_allocated(tmp_path):
+    path = recorded(tmp_path, WIDE, tensors(("fc.weight", "F32", [1], [0, 4])), data=b"\0" * 4)
+    assert path.stat().st_size < 800
+    started = time.perf_counter()
+    with pytest.raises(archspec.WeightsError) as e:
+        archspec.load_model(path)
+    assert time.perf_counter() - started < 5
+    lines = str(e.value).splitlines()
+    assert lines[0] == f"{path}: state_dict (archspec (torchvision/timm ResNet) names) does not fit tiny:"
+    assert lines[1] == "  61 missing: conv1.weight, bn1.weight, bn1.bias, bn1.running_mean and 57 more"
+    assert lines[2] == "  1 of the wrong shape: fc.weight [1] for [10, 9000]"
+
+
+def test_a_recorded_spec_may_not_use_extends(tmp_path):
+    path = recorded(tmp_path, "archspec: 1\nextends: /etc/passwd\nname: x\n")
+    with pytest.raises(archspec.SpecError) as e:
+        archspec.load_model(path)
+    assert str(e.value).startswith(f"{path}[spec]:2:1: error: a spec recorded in a weights file cannot use extends")
+    assert "root:" not in str(e.value)
+
+
+def test_a_recorded_spec_that_is_an_alias_bomb_is_a_spec_error(tmp_path):
+    bomb = (ROOT / "tests" / "hostile" / "billion_laughs.yaml").read_text()
+    started = time.perf_counter()
+    with pytest.raises(archspec.SpecError, match=r"\[spec\]"):
+        archspec.load_model(recorded(tmp_path, bomb))
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"input": "[3, 1000000000, 1000000000]"}, "damaged: the input shape recorded in it is not C,H,W"),
+    ({"input": "[" * 100_000}, "damaged: the input shape recorded in it is not C,H,W"),
+    ({"spec": 3}, "damaged: the spec recorded in it is not a spec's text"),
+    ({"spec": "x" * 1_000_001}, "damaged: the spec recorded in it is not a spec's text"),
+])
+def test_a_damaged_record_is_a_weights_file_error(tmp_path, fields, message):
+    with pytest.raises(archspec.WeightsError) as e:
+        archspec.load_model(recorded(tmp_path, TINY_SPEC, **fields))
+    assert str(e.value) == f"{tmp_path / 'recorded.safetensors'}: {message}"
+
+
+def test_a_record_that_is_no_json_is_no_record(tmp_path):
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(safetensors({"__metadata__": {"archspec": "[" * 100_000}}, data=b""))
+    with pytest.raises(archspec.WeightsError, match="not an archspec weights file"):
+        archspec.load_model(path)

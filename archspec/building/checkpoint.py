@@ -305,7 +305,7 @@ def _recorded_plan(path: Path, record: dict):
 
 
 def _position(source) -> tuple[int | None, int | None]:
-    origin = source.positions.get(("extends",))
+    origin = source.key_positions.get(("extends",))
     return (getattr(origin, "line", None), getattr(origin, "column", None)) if origin else (None, None)
 
 
