@@ -47,9 +47,11 @@ def weights_format(path: str | Path) -> str | None:
 
 
 def unknown_weights_suffix(path: str | Path) -> str:
-    suffix = Path(path).suffix
-    return (f"unknown weights format {suffix or '(no suffix)'!r}: "
-            f"name the file {', '.join(WEIGHTS_FORMATS)}").replace(", .pth", " or .pth")
+    """Why `path` is no name for weights (its suffix names no format archspec writes), in one line."""
+    names = "name the file .safetensors, .pt or .pth"
+    if str(path) == "-":
+        return f"weights are binary and do not go to stdout; {names}"
+    return f"unknown weights format {Path(path).suffix or '(no suffix)'!r}: {names}"
 
 
 def output_problem(path: str | Path) -> str:
@@ -64,14 +66,14 @@ def output_problem(path: str | Path) -> str:
     path = Path(path)
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return "" if os.path.isdir(path.parent) else f"folder {str(path.parent)!r} does not exist"
     except OSError:
-        return ""  # the write will say why
+        return ""  # it cannot be looked at (permissions): the write will say why
     if stat.S_ISLNK(mode):
         return "a symbolic link is in the way: archspec replaces only regular files; give the link's target"
     if stat.S_ISDIR(mode):
-        return "a folder is in the way; give a file name"
+        return "this is a folder; give a file name such as model.safetensors"
     if not stat.S_ISREG(mode):
         return (f"this is a {_kind(mode)}, not a regular file: archspec replaces only regular files")
     return ""
