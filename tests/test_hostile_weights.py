@@ -165,7 +165,7 @@ def test_a_600_byte_file_recording_a_huge_network_is_refused_before_anything_is_
         archspec.load_model(path)
     assert time.perf_counter() - started < 5
     lines = str(e.value).splitlines()
-    assert lines[0] == f"{path}: state_dict (archspec (torchvision/timm ResNet) names) does not fit tiny:"
+    assert lines[0] == f"{path}: state_dict does not fit tiny (archspec (torchvision/timm ResNet) names):"
     assert lines[1] == "  61 missing: conv1.weight, bn1.weight, bn1.bias, bn1.running_mean and 57 more"
     assert lines[2] == "  1 of the wrong shape: fc.weight [1] for [10, 9000]"
 
@@ -195,3 +195,24 @@ def test_a_record_that_is_no_json_is_no_record(tmp_path):
     path.write_bytes(safetensors({"__metadata__": {"archspec": "[" * 100_000}}, data=b""))
     with pytest.raises(archspec.WeightsError, match="not an archspec weights file"):
         archspec.load_model(path)
+
+
+@pytest.mark.parametrize("name", ["zero_byte_tensors.safetensors", "deep_json.safetensors", "reduce_runs_code.pt"])
+def test_export_with_hostile_weights_is_one_line(cli, tmp_path, name):
+    path, fragment = hostile_file(tmp_path, name)
+    out = tmp_path / "m.pt2"
+    r = cli("export", "specs/cifar/resnet20.yaml", "-o", out, "--weights", path)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.startswith(f"{out}: error: {path}: ") and r.stderr.count("\n") == 1 and fragment in r.stderr
+    assert not out.exists()
+
+
+def test_export_with_another_networks_weights_names_it_in_short_lines(cli, tmp_path):
+    path = tmp_path / "r18.safetensors"
+    archspec.save(archspec.build("specs/resnet18.yaml", device="meta").to_empty(device="cpu"), path)
+    out = tmp_path / "m.pt2"
+    r = cli("export", "specs/cifar/resnet20.yaml", "-o", out, "--weights", path)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 4
+    assert r.stderr.splitlines()[0] == (f"{out}: error: {path}: state_dict does not fit resnet20 "
+                                        "(archspec (torchvision/timm ResNet) names; the file holds resnet18):")
+    assert all(len(line) < 100 for line in r.stderr.splitlines()[1:])

@@ -135,7 +135,7 @@ def test_a_state_dict_that_does_not_fit_is_refused_with_every_problem(change, me
     before = model.fc.weight.clone()
     with pytest.raises(WeightsError) as e:
         archspec.load_weights(model, source)
-    assert str(e.value) == f"state_dict (torchvision RegNet names) does not fit the model:\n  {message}"
+    assert str(e.value) == f"state_dict does not fit the model (torchvision RegNet names):\n  {message}"
     assert torch.equal(model.fc.weight, before)  # nothing loaded
 
 
@@ -144,7 +144,7 @@ def test_weights_of_another_architecture_are_refused_in_a_few_short_lines():
     with pytest.raises(WeightsError) as e:
         archspec.load_weights(model, fake_reference("resnet50"))
     assert str(e.value).splitlines() == [
-        "state_dict (archspec (torchvision/timm ResNet) names) does not fit the model:",
+        "state_dict does not fit the model (archspec (torchvision/timm ResNet) names):",
         "  198 unexpected: layer1.0.conv3.weight, layer1.0.bn3.weight and 196 more",
         "  24 of the wrong shape: layer1.0.conv1.weight [64, 64, 1, 1] for [64, 64, 3, 3] and 23 more"]
 

@@ -93,8 +93,8 @@ def test_a_plain_state_dict_loads_with_its_spec(tmp_path, write_spec):
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(loaded(x), model(x))
     five_classes = write_spec(SMALL.read_text().replace("classes: 10", "classes: 5"))
-    with pytest.raises(archspec.WeightsError, match=r"does not fit mnist_small:\n  2 of the wrong shape: fc.bias \[10\] for \[5\], "
-                       r"fc.weight \[10, 1024\] for \[5, 1024\]$"):
+    with pytest.raises(archspec.WeightsError, match=r"does not fit mnist_small \(archspec \(torchvision/timm ResNet\) "
+                       r"names\):\n  2 of the wrong shape: fc.bias \[10\] for \[5\], fc.weight \[10, 1024\] for \[5, 1024\]$"):
         archspec.load_model(tmp_path / "plain.safetensors", spec=five_classes)
 
 

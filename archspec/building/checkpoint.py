@@ -253,7 +253,7 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
 
     path = Path(path)
     record, shapes = _contents(path)
-    recorded = _recorded_plan(path, record) if record else None
+    recorded = _recorded_plan(path, record) if record and spec is None else _recorded_name(path, record)
     if spec is None and recorded is None:
         raise WeightsError(f"{path}: not an archspec weights file (no spec recorded in it); "
                            "give the spec too: archspec.load_model(path, spec=...)")
@@ -262,8 +262,8 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     report = check(shapes, _planned_tensors(p, fused))
     if not report.ok:
-        name = recorded.spec.name if recorded is not None and recorded.spec.name != p.spec.name else None
-        raise WeightsError(f"{path}: " + misfit(report, p.spec.name, name))
+        name = recorded.spec.name if recorded is not None else None
+        raise WeightsError(f"{path}: " + misfit(report, p.spec.name, name if name != p.spec.name else None))
     model = build(p, max_params=max_params, fuse=fused)
     tensors = _tensors(path)
     if spec is None:
@@ -304,6 +304,15 @@ def _recorded_plan(path: Path, record: dict):
         raise SpecError([Issue(where, line, column, "a spec recorded in a weights file cannot use extends: "
                                "it may read only what the file holds", code="AS707")])
     return plan(source, _input_shape(path, record))
+
+
+def _recorded_name(path: Path, record: dict):
+    """The plan recorded in a file that is loaded with a spec given: only its name is shown, so
+    a record that does not plan is no error here."""
+    try:
+        return _recorded_plan(path, record) if record else None
+    except (SpecError, WeightsError):
+        return None
 
 
 def _position(source) -> tuple[int | None, int | None]:

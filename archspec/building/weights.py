@@ -321,8 +321,8 @@ def misfit(report: WeightsReport, model: str = "the model", recorded: str | None
               ("of the wrong shape", [f"{key} {list(given)} for {list(wanted)}"
                                       for key, _, given, wanted in report.mismatched]),
               ("duplicated", [key for key, _ in report.duplicates])]
-    network = f" (weights of {recorded!r}, by the spec recorded in the file)" if recorded else ""
-    return "\n".join([f"state_dict ({report.convention} names) does not fit {model}{network}:"]
+    network = f"; the file holds {recorded}" if recorded else ""
+    return "\n".join([f"state_dict does not fit {model} ({report.convention} names{network}):"]
                      + [f"  {len(items)} {what}: {names(items)}" for what, items in groups if items])
 
 
