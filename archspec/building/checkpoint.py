@@ -28,7 +28,7 @@ from .. import limits
 from ..errors import Issue, SpecError, require_torch
 from ..planning.layers import Shape
 from .weights import WeightsError
-from .weightsfile import WeightsFileError, path_kind, read_header, read_pickle, unwrap
+from .weightsfile import WeightsFileError, archspec_record, path_kind, read_header, read_pickle, unwrap
 
 
 class WriteError(OSError):
@@ -223,15 +223,7 @@ def _is_fused(model, p) -> bool:
 def read_metadata(path: str | Path) -> dict:
     """What archspec recorded in a `.safetensors` weights file ({} if nothing), read without torch.
     A damaged or hostile file raises WeightsFileError."""
-    return _record(read_header(path).metadata)
-
-
-def _record(metadata: dict) -> dict:
-    try:
-        record = json.loads(metadata["archspec"])
-    except (TypeError, KeyError, ValueError, RecursionError):
-        return {}  # not written by archspec
-    return record if isinstance(record, dict) and record.get("format") == "archspec" else {}
+    return archspec_record(read_header(path).metadata)
 
 
 def load_model(path: str | Path, spec=None, max_params: int | None = None):
@@ -279,11 +271,11 @@ def _contents(path: Path) -> tuple[dict, dict[str, Shape]]:
     try:
         if path_kind(path) == ".safetensors":
             header = read_header(path)
-            return _record(header.metadata), {n: shape for n, (_, shape) in header.tensors.items()}
+            return archspec_record(header.metadata), {n: shape for n, (_, shape) in header.tensors.items()}
         import torch
 
         loaded = read_pickle(path)
-        record = _record({"archspec": loaded.get("archspec")}) if isinstance(loaded, dict) else {}
+        record = archspec_record({"archspec": loaded.get("archspec")}) if isinstance(loaded, dict) else {}
         return record, {k: tuple(v.shape) for k, v in unwrap(loaded, torch.Tensor).items()}
     except WeightsFileError as e:
         raise WeightsFileError(f"{path}: {e}") from None

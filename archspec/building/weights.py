@@ -274,6 +274,7 @@ class WeightsReport:
     tensors: int  # the model's tensors (parameters and buffers)
     params: int  # the model's parameters (elements)
     params_loaded: int  # of which would load
+    network: str | None = None  # the network a weights file says it holds (archspec's files record their spec)
 
     @property
     def ok(self) -> bool:
@@ -296,7 +297,7 @@ class WeightsReport:
 
     def to_dict(self) -> dict:
         return {
-            "convention": self.convention, "ok": self.ok,
+            "convention": self.convention, "network": self.network, "ok": self.ok,
             "tensors": self.tensors, "loaded": len(self.fits), "params": self.params,
             "params_loaded": self.params_loaded, "loaded_percent": round(100 * self.loaded_share, 2),
             "missing": [{"name": n, "shape": list(s)} for n, s in self.missing],

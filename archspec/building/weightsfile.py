@@ -213,15 +213,47 @@ def unwrap(loaded: object, tensor_type: type) -> dict:
 
 
 def check_weights_file(plan, path: str | Path) -> WeightsReport:
-    """What loading the weights file at `path` into the model of `plan` would do, without building it."""
-    return check(read_shapes(path), state_dict_of(plan))
+    """What loading the weights file at `path` into the model of `plan` would do, without building
+    it; the report names the network of the spec recorded in an archspec file."""
+    path = Path(path)
+    if path_kind(path) != ".safetensors":
+        return check(read_shapes(path), state_dict_of(plan))
+    header = read_header(path)
+    report = check({name: shape for name, (_, shape) in header.tensors.items()}, state_dict_of(plan))
+    report.network = recorded_network(archspec_record(header.metadata))
+    return report
+
+
+def archspec_record(metadata: dict) -> dict:
+    """What archspec recorded beside the tensors ({} if the file is not archspec's)."""
+    try:
+        record = json.loads(metadata["archspec"])
+    except (TypeError, KeyError, ValueError, RecursionError):
+        return {}
+    return record if isinstance(record, dict) and record.get("format") == "archspec" else {}
+
+
+def recorded_network(record: dict) -> str | None:
+    """The name in the spec an archspec file records; None if there is none to read."""
+    from ..errors import SpecError
+    from ..reading.source import MAX_FILE_BYTES, parse_source
+
+    text = record.get("spec")
+    if not isinstance(text, str) or len(text) > MAX_FILE_BYTES:
+        return None
+    try:
+        tree = parse_source(text, "[spec]").tree
+    except SpecError:
+        return None
+    name = tree.get("name") if isinstance(tree, dict) else None
+    return printable(name[:80]) if isinstance(name, str) else None
 
 
 def text(report: WeightsReport, file: str, name: str, shown: int = 10) -> str:
     """The report for a person: counts, the share of parameters that would load, the first problems."""
     r = report
     lines = [printable(f"{file}: {len(r.fits) + len(r.unexpected) + len(r.duplicates) + len(r.mismatched)} tensors, "
-                       f"{r.convention} names"),
+                       f"{r.convention} names" + (f", the weights of {r.network}" if r.network else "")),
              f"loads {len(r.fits)} of {name}'s {r.tensors} tensors: {r.params_loaded:,} of {r.params:,} parameters "
              f"({_percent(r.params_loaded, r.params)})"]
     if r.ok:
