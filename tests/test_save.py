@@ -194,6 +194,15 @@ def test_the_suffix_decides_the_format_and_a_pt_file_loads_everywhere(cli, tmp_p
     assert torch.equal(archspec.load_model(tmp_path / "again.pth").eval()(x), a(x))
 
 
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_plain_pt_state_dict_loads_with_its_spec(tmp_path, zipped):
+    model = archspec.build(SMALL, seed=1).eval()
+    torch.save(model.state_dict(), tmp_path / "plain.pt", _use_new_zipfile_serialization=zipped)
+    loaded = archspec.load_model(tmp_path / "plain.pt", spec=SMALL).eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(loaded(x), model(x))
+
+
 @pytest.mark.parametrize("name", ["m.bin", "m", "m.safetensor"])
 def test_an_unknown_weights_suffix_is_refused_with_the_ones_archspec_writes(cli, tmp_path, name):
     r = cli("build", SMALL, "-o", tmp_path / name)

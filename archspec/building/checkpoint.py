@@ -21,6 +21,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -337,8 +338,8 @@ def _tensors(path: Path) -> dict:
             raise WeightsFileError(f"{path}: cannot read it: {e}") from None
     import torch
 
-    try:
-        return unwrap(read_pickle(path, map_location="cpu", mmap=True), torch.Tensor)
+    try:  # mapped where torch can (its zip format), so the tensors are read as they are used
+        return unwrap(read_pickle(path, map_location="cpu", mmap=zipfile.is_zipfile(path)), torch.Tensor)
     except WeightsFileError as e:
         raise WeightsFileError(f"{path}: {e}") from None
 
