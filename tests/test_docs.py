@@ -98,3 +98,14 @@ def test_the_set_up_installs_every_extra_the_tests_need():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
     installed = re.search(r'pip install -e "\.\[([\w,-]+)\]"', readme_block("sh setup"))
     assert set(installed.group(1).split(",")) == set(extras)
+
+
+def test_every_install_hint_names_the_distribution_archspec_nn():
+    """PyPI's `archspec` is another project: `pip install 'archspec[torch]'` would install it."""
+    files = [*(ROOT / "archspec").rglob("*.py"), *(ROOT / p for p in PAGES), ROOT / "pyproject.toml",
+             ROOT / ".pre-commit-hooks.yaml", ROOT / ".ci/run"]
+    wrong = re.compile(r"""pip install (?:-\S+ )*['"]?archspec(?!-nn)\b|(?<![\w-])archspec(?:\[| @ )""")
+    found = [f"{path.relative_to(ROOT)}: {m.group(0)}" for path in files
+             for m in wrong.finditer(path.read_text(encoding="utf-8"))]
+    assert found == []
+    assert "pip install 'archspec-nn[torch]'" in (ROOT / "archspec/errors.py").read_text(encoding="utf-8")
