@@ -4,6 +4,7 @@ and CI runs exactly the README's commands."""
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -109,3 +110,14 @@ def test_every_install_hint_names_the_distribution_archspec_nn():
              for m in wrong.finditer(path.read_text(encoding="utf-8"))]
     assert found == []
     assert "pip install 'archspec-nn[torch]'" in (ROOT / "archspec/errors.py").read_text(encoding="utf-8")
+
+
+def test_a_failed_write_exits_with_the_code_the_docs_give(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "archspec", "eject", "specs/cifar/resnet20.yaml", "-o",
+                        tmp_path / "missing" / "m.py"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (1, f"{tmp_path / 'missing' / 'm.py'}: error: folder "
+                                           f"'{tmp_path / 'missing'}' does not exist\n")
+    assert "(`archspec.WriteError`, an `OSError`; exit code 1 from the\ncommand line)" in \
+        (ROOT / "docs/artifacts.md").read_text(encoding="utf-8")
+    assert "| 1 | at least one spec has an error; with `--strict`, a warning counts too; or an output file" in \
+        (ROOT / "docs/ci.md").read_text(encoding="utf-8")
