@@ -95,7 +95,7 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
     (["validate", "no/such/dir"], "no/such/dir: error: no such file or folder"),
     (["validate", "tests/data/reference"], "tests/data/reference: error: no *.yaml or *.yml files in this folder"),
     (["build", "missing.yaml"], "missing.yaml"),
-    (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected CxHxW"),
+    (["build", "specs/resnet18.yaml", "--input", "3,224,224,1"], "expected CxHxW"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_usage_errors_exit_2(args, message):
@@ -110,8 +110,8 @@ def test_usage_errors_exit_2(args, message):
                                            "got 'abc'"),
     (["build", "x.yaml", "--seed", "-1"], "build: error: argument --seed: expected a whole number from 0 to 2**64 - 1, "
                                           "got '-1'"),
-    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected CxHxW such as 3x224x224 (or 3,224,224), "
-                                              "got '3,a,4'"),
+    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected CxHxW, HxW or one size, such "
+                                              "as 3x224x224, 224x224 or 224, got '3,a,4'"),
     (["build", "x.yaml", "--input", "0,4,4"], "build: error: argument --input: sizes must be positive, got '0,4,4'"),
     (["build", "x.yaml", "--max-params", "lots"], "build: error: argument --max-params: expected a whole number such "
                                                   "as 4000000000, 4e9, 4G or 25.6M, got 'lots'"),
@@ -123,16 +123,6 @@ def test_a_bad_option_value_is_named_by_its_option_with_the_expected_form(capsys
         cli.main(args)
     assert exit.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"archspec {line}"
-
-
-def test_a_reader_that_stops_early_gets_no_traceback():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "archspec", "build", "specs/resnet152.yaml", "--json"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.read(10) == b'{\n "name":'  # the plan is over 64 KiB: more than the pipe holds
-    proc.stdout.close()
-    assert proc.wait(timeout=60) == 1
-    assert proc.stderr.read() == b""
 
 
 @pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",

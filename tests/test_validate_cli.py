@@ -74,11 +74,23 @@ def test_missing_paths_are_usage_errors_in_every_format(tmp_path):
                        "message": "no *.yaml or *.yml files in this folder", "hint": ""}]
 
 
-def test_build_fails_on_a_budget_and_prints_warnings(write_spec):
-    result = archspec("build", BROKEN[1])
-    assert result.returncode == 1
+def test_build_prints_the_table_then_the_budget_as_a_warning(cli):
+    result = cli("build", BROKEN[1], "--depth", "stages")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == ("total: 269,656,104 parameters, 1.07 G MACs (1,072,693,248), 2.15 G FLOPs, "
+                                              "2.87 MiB of activations")
     assert result.stderr.splitlines()[0].startswith("tests/data/ci/over_budget.yaml:9:50: warning: stages.2 (layer3):")
-    assert result.stderr.splitlines()[1].startswith("tests/data/ci/over_budget.yaml:12:27: error: the network has 269,656,104")
+    assert result.stderr.splitlines()[1].startswith("tests/data/ci/over_budget.yaml:12:27: warning: the network has "
+                                                    "269,656,104")
+
+
+def test_build_o_refuses_a_model_over_its_budget_and_writes_nothing(cli, tmp_path):
+    result = cli("build", BROKEN[1], "-o", tmp_path / "m.safetensors")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[1].startswith("tests/data/ci/over_budget.yaml:12:27: error: the network has "
+                                                    "269,656,104")
+    assert result.stderr.splitlines()[2] == f"archspec: nothing written to {tmp_path / 'm.safetensors'}"
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", [["validate", "specs", "tests/data/ci"], ["schema"],

@@ -22,7 +22,6 @@ from ..planning.layers import Shape
 from ..units import dims
 from ..planning.plan import Plan
 
-FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # max |Δ| allowed, relative to max |y| of the eager output
 _ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
-from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from ..errors import printable
@@ -185,7 +184,7 @@ def svg(plan: Plan, depth: str = "stages") -> str:
 
 # --- files ----------------------------------------------------------------------------------------
 
-FORMATS = {".svg": "svg", ".mmd": "mermaid", ".md": "markdown"}
+KIND_OF_SUFFIX = {".svg": "svg", ".mmd": "mermaid", ".md": "markdown"}  # what `diagram -o FILE` writes
 
 
 def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
@@ -194,10 +193,3 @@ def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
         return svg(plan, depth)
     text = mermaid(plan, depth)
     return f"```mermaid\n{text}```\n" if fmt_name == "markdown" else text
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all (`checkpoint.write_bytes`); a WriteError if it fails."""
-    from ..building.checkpoint import write_bytes
-
-    write_bytes(path, text.encode("utf-8"))
