@@ -11,13 +11,19 @@ from ..reading.resolve import builtin_specs
 from ..units import count, dims, si
 
 
+def list_models(pattern: str = "*") -> list[str]:
+    """The names of the built-in specs that match the shell-style `pattern` ("resnet*", "*_b?"),
+    sorted; each is a spec reference for `archspec.build`, `plan` and `load`."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern: expected a string such as 'resnet*', got {type(pattern).__name__}")
+    return [name for name in builtin_specs() if fnmatchcase(name, pattern)]
+
+
 def catalog(pattern: str = "*") -> list[dict]:
     """One entry per built-in spec whose name matches the shell-style `pattern` ("resnet*");
     an abstract base has no figures (it plans nothing)."""
     entries = []
-    for name in builtin_specs():
-        if not fnmatchcase(name, pattern):
-            continue
+    for name in list_models(pattern):
         try:
             p = plan(name)
         except SpecError as e:

@@ -258,7 +258,7 @@ def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple
                                        "write e.g. --set stages.2.depth=23", "AS704")])
             items.append((key, value, text))
     for key, value, text in items:
-        name = f"--set {_clip(text)}"
+        name = f'overrides["{_clip(key)}"]' if isinstance(overrides, dict) else f"--set {_clip(text)}"
         path = _key_path(key, name)
         if path[0] == "extends":  # the chain is read before overrides apply
             raise SpecError([Issue(name, None, None, "extends cannot be set from the command line",
