@@ -75,11 +75,15 @@ def write_spec(tmp_path):
     return write
 
 
-def run_cli(*args, flags: tuple = (), stdin: str | None = None) -> subprocess.CompletedProcess:
-    """`python [flags] -m archspec args...` from the repository root, as a user or CI runs it."""
-    return subprocess.run([sys.executable, *flags, "-m", "archspec", *map(str, args)], capture_output=True,
-                          text=True, encoding="utf-8", cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          input=stdin, timeout=120)
+def run_cli(*args, flags: tuple = (), stdin: str | None = None, stdout=subprocess.PIPE, cwd: Path = ROOT,
+            env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python [flags] -m archspec args...` from the repository root (or `cwd`), as a user or CI
+    runs it: the one way tests start the command line in a process of its own. `stdout` may be
+    a file to write to instead of a pipe; `env` replaces the environment (PYTHONPATH is added)."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *flags, "-m", "archspec", *map(str, args)], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, encoding="utf-8", cwd=cwd, env=env, input=stdin,
+                          timeout=timeout)
 
 
 def imported_modules(result: subprocess.CompletedProcess) -> set[str]:

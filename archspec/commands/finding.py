@@ -57,9 +57,12 @@ def _in_folder(folder: Path, exclude: list[str]) -> tuple[list[str], list[Issue]
 
 
 def _excluded(path: PurePath, exclude: list[str]) -> bool:
-    """Whether `path`, or a folder it is in, matches one of the `exclude` globs."""
+    """Whether `path`, or a folder it is in, matches one of the `exclude` globs: a glob with a
+    '/' matches from the start of the path, one without matches any single name in it (as in
+    .gitignore: `--exclude configs` skips every folder named configs)."""
     parts = path.parts
-    return any(fnmatch(PurePath(*parts[:n]).as_posix(), glob) for glob in exclude for n in range(1, len(parts) + 1))
+    return any(fnmatch(PurePath(*parts[:n]).as_posix(), glob) if "/" in glob else fnmatch(part, glob)
+               for glob in exclude for n, part in enumerate(parts, 1))
 
 
 def _other_yaml(path: Path) -> bool:
