@@ -2,15 +2,12 @@
 full disk would answer): one line naming the path and the cause, exit 1, nothing left.
 (`build -o` meets every kind of write failure in test_save.py.)"""
 
-import os
 import resource
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import run_cli
 
 LIMIT = 2048  # bytes: each output below is larger
 
@@ -27,7 +24,6 @@ def _limited() -> None:
 ])
 def test_a_write_past_the_file_size_limit_is_one_line_and_leaves_nothing(tmp_path, command):
     args = [part.format(out=tmp_path) for part in command]
-    result = subprocess.run([sys.executable, "-m", "archspec", *args], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_limited, timeout=300)
+    result = run_cli(*args, preexec_fn=_limited, timeout=300)
     assert (result.returncode, result.stderr) == (1, f"{args[-1]}: error: cannot write: File too large\n")
     assert list(tmp_path.iterdir()) == []
