@@ -286,3 +286,35 @@ def test_a_weights_report_prints_for_a_person():
         "  fc.bias: missing from the state_dict"]
     assert repr(report) == ("WeightsReport(convention='archspec (torchvision/timm ResNet)', ok=False, fits=120/122, "
                             "missing=1, unexpected=0, mismatched=1, duplicates=0)")
+
+
+# ---- hostile YAML in a folder `validate` searches ------------------------------------------------
+
+HOSTILE = SPECS.parent / "tests" / "hostile"
+OTHER_YAML = ["cli_other_yaml_alias_bomb.yaml", "cli_other_yaml_deep.yaml", "cli_other_yaml_escape_keys.yaml",
+              "cli_other_yaml_list.yaml"]
+
+
+def test_other_yaml_that_cannot_be_read_safely_is_an_error_not_a_note(cli, tmp_path):
+    for name in OTHER_YAML:
+        (tmp_path / name).write_bytes((HOSTILE / name).read_bytes())
+    r = cli("validate", tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        f"{tmp_path}/cli_other_yaml_escape_keys.yaml: note: not an archspec spec (no `archspec:` key): not checked — "
+        "add `archspec: 1` to check it, or --exclude it",
+        f"{tmp_path}/cli_other_yaml_alias_bomb.yaml:7:4: error: aliases expand to more than 20,000 nodes — a spec "
+        "never needs this many",
+        f"{tmp_path}/cli_other_yaml_deep.yaml:2:77: error: nesting is deeper than 64 levels — a spec never nests this "
+        "deep: check for runaway brackets or aliases",
+        f"{tmp_path}/cli_other_yaml_list.yaml:2:1: error: the top level must be a mapping of keys (archspec, name, "
+        "input, ...), not a list"]
+    assert r.stderr == "3 files checked, 3 invalid\n"
+
+
+def test_a_file_name_with_escape_codes_is_printed_escaped(cli, tmp_path):
+    (tmp_path / "ci\x1b[2J.yaml").write_text("on: push\n")
+    r = cli("validate", tmp_path, "--exclude", "\x1b*")
+    assert r.stdout.startswith(f"{tmp_path}/ci\\x1b[2J.yaml: note: not an archspec spec")
+    r = cli("list", "\x1b]0;owned\x07*")
+    assert r.stderr == "archspec: error: no built-in spec matches '\\x1b]0;owned\\x07*'; `archspec list` shows them all\n"
