@@ -95,13 +95,13 @@ def test_an_output_that_cannot_be_written_is_one_line_and_writes_nothing(cli, tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_readme_shows_the_real_diagram(cli, tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_real_diagram(cli, tmp_path):
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
     r = cli("diagram", "specs/resnet50.yaml", "-o", tmp_path / "resnet50.md")
     assert r.returncode == 0
-    assert (tmp_path / "resnet50.md").read_text(encoding="utf-8") in readme
+    assert (tmp_path / "resnet50.md").read_text(encoding="utf-8") in doc
     cli("diagram", "specs/resnet50.yaml", "-o", tmp_path / "resnet50.svg")
-    assert "![resnet50](docs/resnet50.svg)" in readme
+    assert "![resnet50](resnet50.svg)" in doc
     assert (ROOT / "docs/resnet50.svg").read_text(encoding="utf-8") == (tmp_path / "resnet50.svg").read_text(encoding="utf-8")
 
 

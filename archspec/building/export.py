@@ -72,7 +72,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     ("building the model", "exporting to onnx", "verifying against eager"): an export takes seconds."""
     say = progress or (lambda step: None)
     if kind == "onnx" and (missing := missing_onnx_packages()):
-        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
+        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec-nn[export]'")
     import torch
 
     from .checkpoint import load_model

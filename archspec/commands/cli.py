@@ -77,9 +77,9 @@ class _Version(argparse.Action):
     """`--version`, reading the installed package's metadata only when asked."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from .. import __version__
+        from ..version import DISTRIBUTION, version
 
-        print(f"archspec {__version__}")
+        print(f"{DISTRIBUTION} {version()}")  # the distribution's name: PyPI's "archspec" is another project
         parser.exit()
 
 
@@ -292,10 +292,10 @@ def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
     if any(i.code in ("AS100", "AS703") for i in issues):
         return EXIT_USAGE
-    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and _warnings(issues)) else EXIT_OK
+    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and _warnings_in(issues)) else EXIT_OK
 
 
-def _warnings(issues: list[Issue]) -> list[Issue]:
+def _warnings_in(issues: list[Issue]) -> list[Issue]:
     return [i for i in issues if i.severity == "warning"]
 
 
@@ -384,7 +384,7 @@ def _validate(args: argparse.Namespace) -> int:
     if issues or args.format == "json":
         _print(render(issues, args.format))
     if files:
-        warned = len(_warnings(issues))
+        warned = len(_warnings_in(issues))
         print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid"
               + (f", {warned} warning{'s' * (warned != 1)}" if warned else ""), file=sys.stderr)
     return _status(issues, args.strict)
