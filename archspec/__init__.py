@@ -21,12 +21,21 @@ if TYPE_CHECKING:
     from .planning.plan import Layer, Plan
     from .reading.spec import Spec
     from .building.weights import WeightsError, load_weights
+    from .commands.catalog import list_models
 
-_EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "planning.plan", "Plan": "planning.plan",
-            "plan": "pipeline", "Spec": "reading.spec", "load": "pipeline", "build": "pipeline", "load_model": "building.checkpoint", "WeightsError": "building.weights",
-            "save": "building.checkpoint", "WriteError": "building.checkpoint",
-            "load_weights": "building.weights", "fuse": "building.fuse"}
+_EXPORTS = {  # name → the module that defines it
+    "Issue": "errors", "SpecError": "errors", "TorchMissing": "errors",
+    "Spec": "reading.spec", "Layer": "planning.plan", "Plan": "planning.plan",
+    "load": "pipeline", "plan": "pipeline", "build": "pipeline", "list_models": "commands.catalog",
+    "fuse": "building.fuse", "load_weights": "building.weights", "WeightsError": "building.weights",
+    "save": "building.checkpoint", "load_model": "building.checkpoint", "WriteError": "building.checkpoint",
+}
 __all__ = sorted(_EXPORTS)
+
+
+def __dir__() -> list[str]:
+    """The API, though its names are imported only on first use, and not this module's own helpers."""
+    return sorted({*_EXPORTS, "limits", "__version__", *(name for name in globals() if name.startswith("__"))})
 
 
 def __getattr__(name: str):

@@ -20,7 +20,7 @@ class Issue:
     message: str
     hint: str = ""
     code: str = "AS000"
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" | "warning" | "note" (a file `validate` skipped)
 
     def __str__(self) -> str:
         where = self.file

@@ -59,7 +59,7 @@ def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Over
 
 def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
           max_params: int | None = None, fuse: bool = False, overrides: Overrides = None,
-          features: list[str] | None = None) -> "torch.nn.Module":
+          features: list[str] | None = None, num_classes: int | None = None) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
@@ -69,11 +69,17 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     `archspec.fuse`. The model keeps its plan as `model.archspec_plan`. Without PyTorch
     installed it raises TorchMissing. `features=["layer2", "layer3", "layer4"]` builds a
     backbone that returns those maps (a `features` head) instead of the spec's head.
+    `num_classes=10` sets the head's classes (as timm's `create_model`): the override
+    `{"head.classes": 10}`, checked as any other.
     """
     if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
         raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
     if max_params is not None and not (type(max_params) is int and max_params >= 1):
         raise ValueError(f"max_params: expected a whole number ≥ 1, got {max_params!r}")
+    if num_classes is not None and not (type(num_classes) is int and num_classes >= 1):
+        raise ValueError(f"num_classes: expected a whole number ≥ 1, got {num_classes!r}")
+    if num_classes is not None:
+        overrides = _with_classes(overrides, num_classes)
     p = plan(spec, input_shape, overrides, features)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
@@ -83,6 +89,12 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     model = compile_plan(p, seed=seed, device=device)
     model.archspec_plan = p  # what fuse, eject and save read; a plain attribute, not in the state_dict
     return fold(model) if fuse else model
+
+
+def _with_classes(overrides: Overrides, classes: int) -> Overrides:
+    if isinstance(overrides, dict) or not overrides:
+        return {**(overrides or {}), "head.classes": classes}
+    return [*overrides, f"head.classes={classes}"]
 
 
 def _as_source(spec: Spec) -> Source:

@@ -75,11 +75,20 @@ def write_spec(tmp_path):
     return write
 
 
-def run_cli(*args, flags: tuple = (), stdin: str | None = None) -> subprocess.CompletedProcess:
-    """`python [flags] -m archspec args...` from the repository root, as a user or CI runs it."""
-    return subprocess.run([sys.executable, *flags, "-m", "archspec", *map(str, args)], capture_output=True,
-                          text=True, encoding="utf-8", cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          input=stdin, timeout=120)
+def run_cli(*args, **how) -> subprocess.CompletedProcess:
+    """`python [flags] -m archspec args...` from the repository root, as a user or CI runs it: the
+    one way tests start the command line in a process of its own (options as `run_python`'s)."""
+    return run_python("-m", "archspec", *args, **how)
+
+
+def run_python(*args, flags: tuple = (), stdin: str | None = None, stdout=subprocess.PIPE, cwd: Path = ROOT,
+               env: dict | None = None, timeout: float = 120, preexec_fn=None) -> subprocess.CompletedProcess:
+    """`python [flags] args...` (`-c CODE ...` or `-m archspec ...`) in `cwd`, with this checkout
+    importable. `stdout` may be a file instead of a pipe; `env` replaces the whole environment;
+    `preexec_fn` runs in the child before Python starts (a resource limit)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)} if env is None else env
+    return subprocess.run([sys.executable, *flags, *map(str, args)], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                          encoding="utf-8", cwd=cwd, env=env, input=stdin, timeout=timeout, preexec_fn=preexec_fn)
 
 
 def imported_modules(result: subprocess.CompletedProcess) -> set[str]:

@@ -1,9 +1,5 @@
 """`archspec build` and `archspec validate`, end to end through a subprocess."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -11,17 +7,11 @@ from safetensors.torch import load_file
 import archspec
 from archspec.commands import cli
 from archspec.building.checkpoint import load_model, read_metadata
-from conftest import ROOT
-
-
-def run(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "archspec", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+from conftest import ROOT, run_cli
 
 
 def test_build_prints_the_summary_table():
-    r = run("build", "specs/resnet50.yaml")
+    r = run_cli("build", "specs/resnet50.yaml")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "resnet50: ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout"
@@ -38,7 +28,7 @@ def test_build_prints_the_summary_table():
 def test_build_json_and_input_override():
     import json
 
-    r = run("build", "specs/cifar/resnet20.yaml", "--json", "--input", "3,64,64")
+    r = run_cli("build", "specs/cifar/resnet20.yaml", "--json", "--input", "3,64,64")
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert (plan["input"], plan["output"], plan["params"]) == ([3, 64, 64], [10], 269_722)
@@ -50,7 +40,7 @@ def test_build_json_and_input_override():
 
 def test_build_writes_weights_that_load_back(tmp_path):
     out = tmp_path / "resnet20.safetensors"
-    r = run("build", "specs/cifar/resnet20.yaml", "-o", out, "--seed", "3")
+    r = run_cli("build", "specs/cifar/resnet20.yaml", "-o", out, "--seed", "3")
     assert r.returncode == 0, r.stderr
     meta = read_metadata(out)
     assert (meta["seed"], meta["input"]) == ("3", "[3, 32, 32]")
@@ -69,7 +59,7 @@ def test_build_of_an_invalid_spec_fails_cleanly(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "specs/examples/mnist_small.yaml").read_text().replace("shortcut: auto", "shortcut: identity"))
     out = tmp_path / "model.safetensors"
-    r = run("build", bad, "-o", out)
+    r = run_cli("build", bad, "-o", out)
     assert r.returncode == 1
     assert r.stdout == ""
     assert r.stderr.startswith(f"{bad}:13:5: error: layer1.0: identity shortcut cannot carry")
@@ -82,7 +72,7 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "bad.yml").write_text((ROOT / "specs/resnet18.yaml").read_text().replace("depth: 2", "depth: 0"))
     (tmp_path / "notes.txt").write_text("not a spec")
-    r = run("validate", tmp_path)
+    r = run_cli("validate", tmp_path)
     assert r.returncode == 1
     bad = tmp_path / "sub" / "bad.yml"
     assert r.stdout.splitlines() == [
@@ -92,14 +82,12 @@ def test_validate_reports_every_file_and_exits_1(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["validate", "no/such/dir"], "no/such/dir: error: no such file or folder"),
-    (["validate", "tests/data/reference"], "tests/data/reference: error: no *.yaml or *.yml files in this folder"),
     (["build", "missing.yaml"], "missing.yaml"),
-    (["build", "specs/resnet18.yaml", "--input", "3,224"], "expected CxHxW"),
+    (["build", "specs/resnet18.yaml", "--input", "3,224,224,1"], "expected CxHxW"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_usage_errors_exit_2(args, message):
-    r = run(*args)
+    r = run_cli(*args)
     assert r.returncode == 2
     assert message in r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
@@ -110,8 +98,8 @@ def test_usage_errors_exit_2(args, message):
                                            "got 'abc'"),
     (["build", "x.yaml", "--seed", "-1"], "build: error: argument --seed: expected a whole number from 0 to 2**64 - 1, "
                                           "got '-1'"),
-    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected CxHxW such as 3x224x224 (or 3,224,224), "
-                                              "got '3,a,4'"),
+    (["build", "x.yaml", "--input", "3,a,4"], "build: error: argument --input: expected CxHxW, HxW or one size, such "
+                                              "as 3x224x224, 224x224 or 224, got '3,a,4'"),
     (["build", "x.yaml", "--input", "0,4,4"], "build: error: argument --input: sizes must be positive, got '0,4,4'"),
     (["build", "x.yaml", "--max-params", "lots"], "build: error: argument --max-params: expected a whole number such "
                                                   "as 4000000000, 4e9, 4G or 25.6M, got 'lots'"),
@@ -123,16 +111,6 @@ def test_a_bad_option_value_is_named_by_its_option_with_the_expected_form(capsys
         cli.main(args)
     assert exit.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"archspec {line}"
-
-
-def test_a_reader_that_stops_early_gets_no_traceback():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "archspec", "build", "specs/resnet152.yaml", "--json"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.read(10) == b'{\n "name":'  # the plan is over 64 KiB: more than the pipe holds
-    proc.stdout.close()
-    assert proc.wait(timeout=60) == 1
-    assert proc.stderr.read() == b""
 
 
 @pytest.mark.parametrize("page,command", [
@@ -147,5 +125,5 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 def test_the_docs_show_real_output(page, command):
     doc = (ROOT / page).read_text(encoding="utf-8")
     shown = doc.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
-    r = run(*command.split()[1:])
+    r = run_cli(*command.split()[1:])
     assert shown == r.stdout + r.stderr  # the page shows the count that goes to stderr after stdout

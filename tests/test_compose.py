@@ -1,9 +1,6 @@
 """Composition (archspec.reading.resolve): built-in names, `extends`, list edits, `null`, `scale`,
 `--set`, abstract bases, and every value's origin through all of them."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -12,7 +9,7 @@ from archspec import SpecError
 from archspec.commands.cli import main
 from archspec.reading.resolve import make_divisible
 from archspec.commands.show import origins, show
-from conftest import ROOT, TINY_SPEC
+from conftest import ROOT, TINY_SPEC, run_cli
 
 RESNET101 = 44_549_160
 RESNET50 = 25_557_032
@@ -29,12 +26,6 @@ def only_issue(call) -> archspec.Issue:
         call()
     assert len(e.value.issues) == 1, e.value
     return e.value.issues[0]
-
-
-def cli(*args: str, stdin: str | None = None, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "archspec", *args], cwd=cwd, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 # ---- references -------------------------------------------------------------------------
@@ -58,10 +49,10 @@ def test_an_unknown_name_gets_did_you_mean():
 
 def test_stdin_is_read_for_dash_and_located_as_stdin():
     broken = TINY_SPEC.replace("depth: 2, channels: 32", "depth: 0, channels: 32")
-    r = cli("validate", "-", stdin=broken)
+    r = run_cli("validate", "-", stdin=broken)
     assert r.returncode == 1
     assert r.stdout.startswith("<stdin>:8:13: error: stages.1.depth: 0 is too small")
-    assert cli("build", "-", stdin=TINY_SPEC).stdout.splitlines()[0] == "tiny"
+    assert run_cli("build", "-", stdin=TINY_SPEC).stdout.splitlines()[0] == "tiny"
 
 
 # ---- extends ----------------------------------------------------------------------------
@@ -187,19 +178,19 @@ def test_an_abstract_base_validates_as_a_base_and_does_not_build(tmp_path):
                                         "stem: {type: conv, channels: 64}\n")
     write(tmp_path, "child.yaml", "extends: base.yaml\nname: c\ninput: {size: 64}\nhead: {type: none}\n"
                                   "stages: [{depth: 1, channels: 64}]\n")
-    folder = cli("validate", tmp_path)
+    folder = run_cli("validate", tmp_path)
     assert (folder.returncode, folder.stderr) == (0, "2 files checked, 0 invalid\n")
     issue = only_issue(lambda: archspec.load(base))
     assert (issue.file, issue.code) == (base, "AS705")
     typo = write(tmp_path, "typo.yaml", "abstract: true\nstem: {type: conv, chanels: 64}\n")
-    r = cli("validate", typo)
+    r = run_cli("validate", typo)
     assert r.stdout.startswith(f"{typo}:2:20: error: unknown key 'chanels' in stem — did you mean 'channels'?")
 
 
 # ---- --set and overrides -----------------------------------------------------------------
 
 def test_set_on_the_command_line_prints_resnet101():
-    r = cli("build", "resnet50", "--set", "stages.2.depth=23")
+    r = run_cli("build", "resnet50", "--set", "stages.2.depth=23")
     assert r.stdout.splitlines()[-1].startswith(f"total: {RESNET101:,} parameters"), r.stderr
 
 
@@ -286,21 +277,21 @@ def test_show_round_trips(name, tmp_path):
 
 
 def test_show_on_the_command_line_is_what_build_reads():
-    shown = cli("show", "resnet50", "--set", "stages.2.depth=23")
+    shown = run_cli("show", "resnet50", "--set", "stages.2.depth=23")
     assert shown.returncode == 0, shown.stderr
-    built = cli("build", "-", stdin=shown.stdout)
+    built = run_cli("build", "-", stdin=shown.stdout)
     assert built.stdout.splitlines()[-1].startswith(f"total: {RESNET101:,} parameters")
 
 
 def test_list_prints_every_built_in_spec():
     import json
 
-    entries = json.loads(cli("list", "--format", "json").stdout)
+    entries = json.loads(run_cli("list", "--format", "json").stdout)
     names = [e["name"] for e in entries]
     assert names == sorted(p.stem for p in (ROOT / "specs").rglob("*.yaml"))
     resnet50 = next(e for e in entries if e["name"] == "resnet50")
     assert (resnet50["params"], resnet50["macs"], resnet50["input"]) == (RESNET50, 4_089_184_256, [3, 224, 224])
-    text = cli("list").stdout.splitlines()
+    text = run_cli("list").stdout.splitlines()
     assert text[0].split() == ["name", "params", "MACs", "input", "description"]
     assert next(l for l in text if l.startswith("resnet50 ")).split()[:5] == ["resnet50", "25,557,032", "4.09", "G",
                                                                              "3×224×224"]
@@ -321,7 +312,7 @@ def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):
 
 def test_a_spec_on_stdin_extends_relative_to_the_working_folder(tmp_path):
     write(tmp_path, "base.yaml", TINY_SPEC)
-    r = cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
+    r = run_cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:2] == ["piped", "input 3×32×32 → output 5"]
 

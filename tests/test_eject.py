@@ -3,15 +3,13 @@
 import importlib.util
 import os
 import py_compile
-import subprocess
-import sys
 
 import pytest
 import torch
 
 import archspec
 from archspec.commands.eject import EjectError, eject
-from conftest import ROOT, TINY_SPEC, shipped_specs, spec_id
+from conftest import ROOT, TINY_SPEC, run_cli, run_python, shipped_specs, spec_id
 
 
 def load_ejected(path):
@@ -72,7 +70,7 @@ def test_cli_writes_the_file_without_importing_torch(tmp_path):
     code = ("import sys; from archspec.commands.cli import main; "
             f"assert main(['eject', 'specs/cifar/resnet20.yaml', '-o', {str(out)!r}]) == 0; "
             "assert 'torch' not in sys.modules, 'torch imported'")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    run = run_python("-c", code)
     assert run.returncode == 0, run.stderr
     assert run.stderr == f"wrote {out}\n"
     assert "class BasicBlock(nn.Module):" in out.read_text()
@@ -84,8 +82,7 @@ def test_cli_writes_the_file_without_importing_torch(tmp_path):
 def test_bad_input_is_one_located_line_and_writes_nothing(tmp_path, write_spec):
     bad = write_spec(TINY_SPEC.replace("shortcut: auto", "shortcut: identity"))  # 16 → 32 channels
     out = tmp_path / "model.py"
-    run = subprocess.run([sys.executable, "-m", "archspec", "eject", str(bad), "-o", str(out)], cwd=ROOT,
-                         capture_output=True, text=True)
+    run = run_cli("eject", bad, "-o", out)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith(f"{bad}:") and "identity shortcut cannot carry" in run.stderr
     assert not out.exists()
@@ -100,8 +97,7 @@ def test_a_primitive_without_a_template_is_named():
 
 def test_an_unwritable_output_is_one_line_before_any_work(tmp_path):
     out = tmp_path / "missing" / "model.py"
-    run = subprocess.run([sys.executable, "-m", "archspec", "eject", "specs/resnet18.yaml", "-o", str(out)], cwd=ROOT,
-                         capture_output=True, text=True)
+    run = run_cli("eject", "specs/resnet18.yaml", "-o", out)
     assert run.returncode == 1  # as every command's unwritable output (cli.py)
     assert run.stderr == f"{out}: error: folder {str(out.parent)!r} does not exist\n" and run.stdout == ""
 

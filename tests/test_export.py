@@ -2,7 +2,6 @@
 written; every failure one line, nothing written."""
 
 import re
-import subprocess
 import sys
 
 import pytest
@@ -11,7 +10,7 @@ from safetensors.torch import save_file
 
 import archspec
 from archspec.commands import cli
-from conftest import ROOT, TINY_SPEC
+from conftest import ROOT, TINY_SPEC, run_python
 
 REPORT = re.compile(r"wrote (?P<files>.+): dynamic (?P<dynamic>.+); matches eager at "
                     r"2×3×32×32 max \|Δ\| (?P<d1>\S+) \(max \|y\| \S+\); (?P<second>\S+) max \|Δ\| (?P<d2>\S+) \(max \|y\| \S+\)\n")
@@ -105,8 +104,7 @@ def test_onnx_is_verified_with_onnxruntime(tmp_path, write_spec, capsys):
 def test_export_needs_torch(tmp_path, write_spec):
     code = ("import sys; sys.modules['torch'] = None; from archspec.commands import cli; "
             "sys.exit(cli.main(['export', sys.argv[1], '-o', sys.argv[2]]))")
-    r = subprocess.run([sys.executable, "-c", code, str(write_spec(TINY_SPEC)), str(tmp_path / "m.pt2")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = run_python("-c", code, write_spec(TINY_SPEC), tmp_path / "m.pt2")
     assert (r.returncode, r.stderr) == (2, "archspec: error: archspec export needs PyTorch: pip install torch "
                                            "--index-url https://download.pytorch.org/whl/cpu, then pip install "
                                            "'archspec-nn[torch]' (torch is not installed)\n")

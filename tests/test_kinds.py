@@ -1,10 +1,9 @@
 """Block kinds are declared once (archspec/planning/blocks/): the schema, the table in docs/spec.md, the
 "does not apply" error, the planner and the initialisation all follow the declarations."""
 
+import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -13,7 +12,7 @@ from archspec import SpecError
 from archspec.planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies, kinds_table
 from archspec.planning.blocks.kind import NETWORK
 from archspec.reading.spec import json_schema
-from conftest import ROOT
+from conftest import ROOT, run_cli, run_python
 
 
 def test_the_docs_block_table_is_the_declarations():
@@ -117,10 +116,9 @@ def test_adding_a_kind_is_one_new_file(tmp_path, write_spec):
     shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "archspec" / "planning" / "blocks" / "plain.py").write_text(NEW_KIND, encoding="utf-8")
     spec = write_spec(SPEC.format(kind="plain", setting="stride", value=2), "plain.yaml")
-    r = subprocess.run([sys.executable, "-c", USE_IT, str(spec)], cwd=tmp_path, capture_output=True, text=True)
+    r = run_python("-c", USE_IT, spec, cwd=tmp_path, env=dict(os.environ))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["2970", "2970", "(1,", "10)"]  # stem 3·16·9 + 32, block 16·16·9 + 32, fc 16·10 + 10
     bad = write_spec(SPEC.format(kind="plain", setting="groups", value=2), "bad.yaml")
-    r = subprocess.run([sys.executable, "-m", "archspec", "validate", str(bad)], cwd=tmp_path, capture_output=True,
-                       text=True)
+    r = run_cli("validate", bad, cwd=tmp_path, env=dict(os.environ))  # the copy's package, not this checkout's
     assert re.search(r"bad.yaml:7:\d+: error: stages.0.groups: `groups` does not apply to plain blocks", r.stdout)

@@ -5,8 +5,6 @@ import hashlib
 import json
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 import safetensors.torch
@@ -17,7 +15,7 @@ import archspec
 from archspec import SpecError
 from archspec.commands import cli
 from archspec.building.checkpoint import read_metadata, save_weights
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 RESNET20 = ROOT / "specs" / "cifar" / "resnet20.yaml"
 SMALL = ROOT / "specs" / "examples" / "mnist_small.yaml"
@@ -28,18 +26,12 @@ def digest(state_dict: dict) -> str:
     return hashlib.sha256(safetensors.torch.save(dict(sorted(state_dict.items())))).hexdigest()
 
 
-def run(*args, python_flags=()):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, *python_flags, "-m", "archspec", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 # ---- reproducible -------------------------------------------------------------------
 
 def test_a_seed_gives_bit_identical_files_on_every_run(tmp_path):
     files = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
     for out in files:
-        r = run("build", RESNET20, "-o", out, "--seed", "7")
+        r = run_cli("build", RESNET20, "-o", out, "--seed", "7")
         assert r.returncode == 0, r.stderr
     assert files[0].read_bytes() == files[1].read_bytes()
     assert digest(load_file(files[0])) == digest(archspec.build(RESNET20, seed=7).state_dict())
@@ -145,7 +137,7 @@ def test_an_invalid_spec_leaves_the_output_untouched(old_output, write_spec, cap
 
 def test_a_network_over_max_params_is_refused_before_torch_is_imported(tmp_path):
     out = tmp_path / "model.safetensors"
-    r = run("build", SMALL, "-o", out, "--max-params", "10K", python_flags=["-X", "importtime"])
+    r = run_cli("build", SMALL, "-o", out, "--max-params", "10K", flags=("-X", "importtime"))
     assert r.returncode == 1
     assert [line for line in r.stderr.splitlines() if ": error: " in line] == [
         f"{SMALL}: error: the network has 85,066 parameters, more than the build limit of 10,000 — "

@@ -20,7 +20,7 @@ import archspec
 from archspec import load, plan
 from archspec.planning.checks import check_plan
 from archspec.errors import Issue, SpecError
-from archspec.commands.formats import FORMATS, render
+from archspec.commands.formats import ISSUE_STYLES, render
 from archspec.reading.source import parse_source
 from archspec.planning.blocks import KINDS as BLOCK_KINDS, SETTINGS, applies
 from archspec.planning.blocks.kind import NETWORK
@@ -239,7 +239,7 @@ def test_mutated_specs_are_accepted_or_refused_with_a_location(tree):
         event("refused")
     for issue in issues:
         assert_located(issue, source)
-    for format in FORMATS:
+    for format in ISSUE_STYLES:
         render(issues, format)
 
 

@@ -2,14 +2,12 @@
 (benchmarks/startup.py has the timings)."""
 
 import gc
-import subprocess
-import sys
 
 import pytest
 
 from archspec import limits, load, plan
 from archspec.reading.source import parse_source
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 
 @pytest.mark.parametrize("args, needed", [
@@ -18,8 +16,7 @@ from conftest import ROOT
     (["validate", "specs/resnet50.yaml"], {"yaml", "pydantic"}),
 ])
 def test_each_command_imports_only_what_it_needs(args, needed):
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "archspec", *args], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run_cli(*args, flags=("-X", "importtime"))
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
                 if line.startswith("import time:")}

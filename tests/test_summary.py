@@ -104,7 +104,8 @@ def test_bad_batch_or_dtype_from_python(kwargs, message):
     (["--batch", "9" * 5000], "argument --batch: expected a whole number from 1 to 1000000000, got '9999"),
     (["--dtype", "float64"], "argument --dtype: invalid choice: 'float64'"),
     (["--depth", "modules"], "argument --depth: invalid choice: 'modules'"),
-    (["--input", "3x512"], "argument --input: expected CxHxW such as 3x224x224 (or 3,224,224), got '3x512'"),
+    (["--input", "3x512x512x1"], "argument --input: expected CxHxW, HxW or one size, such as 3x224x224, 224x224 or "
+                                 "224, got '3x512x512x1'"),
     (["--input", "3x0x512"], "argument --input: sizes must be positive, got '3x0x512'"),
 ])
 def test_bad_options_are_usage_errors(capsys, args, message):

@@ -8,12 +8,10 @@ import resource
 import signal
 import socket
 import stat
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import run_cli
 
 LIMIT = 2048  # bytes: each output below is larger
 
@@ -30,8 +28,7 @@ def _limited() -> None:
 ])
 def test_a_write_past_the_file_size_limit_is_one_line_and_leaves_nothing(tmp_path, command):
     args = [part.format(out=tmp_path) for part in command]
-    result = subprocess.run([sys.executable, "-m", "archspec", *args], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_limited, timeout=300)
+    result = run_cli(*args, preexec_fn=_limited, timeout=300)
     assert (result.returncode, result.stderr) == (1, f"{args[-1]}: error: cannot write: File too large\n")
     assert list(tmp_path.iterdir()) == []
 

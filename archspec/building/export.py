@@ -16,13 +16,13 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .checkpoint import atomic_output
 from ..planning.layers import Shape
 from ..units import dims
 from ..planning.plan import Plan
 
-FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # max |Δ| allowed, relative to max |y| of the eager output
 _ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
@@ -65,9 +65,12 @@ def missing_onnx_packages() -> list[str]:
     return missing
 
 
-def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = None) -> Exported:
+def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = None,
+           progress: Callable[[str], None] | None = None) -> Exported:
     """Export the model of plan `p` (initial weights, or those in `weights`) to `path` as `kind`
-    ("onnx" or "pt2"), verified."""
+    ("onnx" or "pt2"), verified. `progress`, if given, is told each step as it starts
+    ("building the model", "exporting to onnx", "verifying against eager"): an export takes seconds."""
+    say = progress or (lambda step: None)
     if kind == "onnx" and (missing := missing_onnx_packages()):
         raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec-nn[export]'")
     import torch
@@ -76,6 +79,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     from ..pipeline import build
     from .weights import WeightsError
 
+    say("loading the weights" if weights else "building the model")
     try:
         model = (load_model(weights, spec=p) if weights else build(p, seed=0)).eval()
     except WeightsError as e:  # damaged, or not this network's weights: the message names the file, in short lines
@@ -88,6 +92,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     auto = torch.export.Dim.AUTO  # dynamic where the network allows, fixed where it does not
     dims = ({0: auto, 2: auto, 3: auto},)
     with _quiet(), torch.no_grad():
+        say(f"exporting to {kind}")
         try:
             if kind == "onnx":
                 program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=dims, verbose=False)
@@ -106,6 +111,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
                 torch.export.save(program, data)  # into memory: torch's file writer aborts on a full disk
                 loaded = torch.export.load(io.BytesIO(data.getvalue())).module()
                 run, dynamic = loaded, _dynamic_dims(program)
+            say("verifying against eager")
             shapes, dynamic = _check_shapes(model, p.input_shape, dynamic)
             checks = [_check(model, run, shape) for shape in shapes]
             if kind == "pt2":

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 def fuse(model: "nn.Module", plan: Plan | None = None) -> "nn.Module":
     """An eval-mode copy of `model` with every foldable BatchNorm folded into its conv and
     replaced by `nn.Identity`; `model` itself is left as it was. `plan` defaults to the one
-    `archspec.build` attached to the model."""
+    `archspec.build` attached to the model. Without PyTorch it raises TorchMissing, as build does."""
+    from ..errors import require_torch
+
+    require_torch("archspec.fuse")
     import torch
     from torch import nn
 

@@ -286,6 +286,23 @@ class WeightsReport:
         """The fraction of the model's parameters that would load."""
         return self.params_loaded / self.params if self.params else 1.0
 
+    def __str__(self) -> str:
+        """For print(): what loads, and the first problems (`problems()` has them all)."""
+        lines = [f"{self.convention} names: {len(self.fits)} of the model's {self.tensors} tensors fit "
+                 f"({self.params_loaded:,} of {self.params:,} parameters)"]
+        if self.ok:
+            return lines[0] + "; a strict load succeeds"
+        problems = self.problems()
+        lines.append(f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
+                     f"{len(self.mismatched)} of the wrong shape, {len(self.duplicates)} duplicated:")
+        lines += [f"  {p}" for p in problems[:5]] + ([f"  … and {len(problems) - 5} more"] if len(problems) > 5 else [])
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:  # the dataclass's own would print every key
+        return (f"WeightsReport(convention={self.convention!r}, ok={self.ok}, fits={len(self.fits)}/{self.tensors}, "
+                f"missing={len(self.missing)}, unexpected={len(self.unexpected)}, "
+                f"mismatched={len(self.mismatched)}, duplicates={len(self.duplicates)})")
+
     def problems(self) -> list[str]:
         """One line per problem, in full: what, which key, which shapes."""
         return ([f"{key}: no such tensor in the model" + (f" (looked for {name})" if name != key else "")

@@ -87,7 +87,7 @@ def read_header(path: str | Path) -> Header:
             raw = f.read(length)
     except OSError as e:
         raise WeightsFileError(f"cannot read it: {e.strerror or e}") from None
-    header = _json(raw)
+    header = _read_json(raw)
     metadata = header.pop("__metadata__", {})
     if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise WeightsFileError("damaged: its __metadata__ is not a map of strings")
@@ -101,7 +101,7 @@ def read_header(path: str | Path) -> Header:
     return Header(tensors, metadata)
 
 
-def _json(raw: bytes) -> dict:
+def _read_json(raw: bytes) -> dict:
     def no_constants(name: str):
         raise ValueError(f"{name} in the header")
 

@@ -1,8 +1,11 @@
-"""`archspec build`, `archspec validate` and `archspec schema`.
+"""The `archspec` command line: build, validate, schema, show, list, diff, check-weights,
+diagram, eject and export.
 
-Exit codes: 0 ok, 1 invalid spec (or warnings with --strict) or an output file that
-cannot be written, 2 usage or file errors, or a command that needs PyTorch without it. Each command imports what it needs when
-it runs, so `--help` costs little more than Python's own start-up.
+Exit codes: 0 ok; 1 an invalid spec (or warnings with --strict), an output that cannot be
+written, or a build over its budget; 2 usage or file errors (a missing file, an unknown
+output suffix), or a command that needs PyTorch without it; 130 interrupted; 141 the reader
+of standard output went away (`archspec list | head -1`: nothing more is said). Each command
+imports what it needs when it runs, so `--help` costs little more than Python's own start-up.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from .. import limits
 from ..errors import Issue, SpecError, TorchMissing, printable, require_torch
-from .formats import FORMATS, render
+from .formats import ISSUE_STYLES, render
 from ..planning.memory import ITEMSIZE
 from ..planning.report import DEPTHS
 from ..units import count
@@ -24,15 +27,19 @@ from ..units import count
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def _shape(text: str) -> tuple[int, int, int]:
-    """'3x512x512', '3×512×512' or '3,512,512'."""
+def _shape(text: str) -> tuple[int, ...]:
+    """'3x512x512', '3×512×512' or '3,512,512'; '512x384' or '512' keep the spec's channels
+    (as `archspec.plan(input_shape=512)` does)."""
     try:
-        c, h, w = (int(p) for p in re.split(r"[x×,]", text.lower()))
+        sizes = tuple(int(p) for p in re.split(r"[x×,]", text.lower()))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224 (or 3,224,224), got {text!r}") from None
-    if min(c, h, w) < 1:
+        sizes = ()
+    if not 1 <= len(sizes) <= 3:
+        raise argparse.ArgumentTypeError(f"expected CxHxW, HxW or one size, such as 3x224x224, 224x224 or 224, "
+                                         f"got {text!r}")
+    if min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
-    return c, h, w
+    return sizes
 
 
 def _count(text: str) -> int:
@@ -95,52 +102,94 @@ def add_set_option(command: argparse.ArgumentParser, text: str = "") -> None:
                                       "items by index (stages.2.depth), VALUE is YAML")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.")
-    parser.add_argument("--version", action=_Version, nargs=0, help="print archspec's version and exit")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _command(commands, name: str, run, text: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples."""
+    command = commands.add_parser(name, help=text, description=text, epilog="examples:\n" + examples,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.set_defaults(run=run)
+    return command
 
-    build = commands.add_parser("build", help="print the plan of a spec; with -o, build it and write its weights")
-    build.set_defaults(run=_build)
+
+INPUT_HELP = "plan for this input instead of the spec's: CxHxW (3x512x512 or 3,512,512), HxW or one size (512)"
+MEMORY_HELP = {"batch": "batch size for the activation memory (default 1)",
+               "dtype": "dtype of the model and input for the activation memory (default float32)"}
+
+
+def _add_input(command: argparse.ArgumentParser, text: str = INPUT_HELP) -> None:
+    command.add_argument("--input", type=_shape, metavar="CxHxW", help=text)
+
+
+def _add_memory(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--batch", type=_batch, default=1, metavar="B", help=MEMORY_HELP["batch"])
+    command.add_argument("--dtype", choices=list(ITEMSIZE), default="float32", help=MEMORY_HELP["dtype"])
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archspec", description="Check, plan and build CNNs from YAML specs.",
+                                     epilog="examples:\n  archspec validate specs/\n  archspec build resnet50\n"
+                                            "  archspec <command> --help",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version, nargs=0, help="print archspec's version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = _command(commands, "build", _build, "print the plan of a spec; with -o, build it and write its weights",
+                     "  archspec build resnet50\n"
+                     "  archspec build my.yaml --input 3x128x128 --depth stages\n"
+                     "  archspec build my.yaml --set stages.2.depth=23 --json\n"
+                     "  archspec build my.yaml -o my.safetensors --seed 0\n"
+                     "a budget (constraints:, --max-params) over its limit is a warning after the table,\n"
+                     "exit 0; with -o it is an error, exit 1, and nothing is written")
     add_spec_arguments(build)
     build.add_argument("-o", "--output", help="write the initial weights (safetensors, with the spec inside)")
-    build.add_argument("--input", type=_shape, metavar="CxHxW",
-                       help="plan for this input instead of the spec's (3x512x512 or 3,512,512)")
+    _add_input(build)
     build.add_argument("--depth", choices=DEPTHS, default="blocks",
                        help="summary rows: stages, blocks (default) or layers (every module)")
-    build.add_argument("--batch", type=_batch, default=1, metavar="B",
-                       help="batch size for the activation memory (default 1)")
-    build.add_argument("--dtype", choices=list(ITEMSIZE), default="float32",
-                       help="dtype of the model and input for the activation memory (default float32)")
+    _add_memory(build)
     build.add_argument("--json", action="store_true", help="print the plan as JSON")
     build.add_argument("--seed", type=_seed, help="seed for reproducible initial weights")
     build.add_argument("--max-params", type=_count, default=limits.MAX_BUILD_PARAMS, metavar="N",
-                       help=f"refuse networks with more parameters (default {count(limits.MAX_BUILD_PARAMS)}; "
+                       help=f"the most parameters -o builds (default {count(limits.MAX_BUILD_PARAMS)}; "
                             "also 4G, 25.6M)")
 
-    validate = commands.add_parser("validate", help="check spec files and folders (never imports torch)")
-    validate.set_defaults(run=_validate)
+    validate = _command(commands, "validate", _validate, "check spec files and folders (never imports torch)",
+                        "  archspec validate specs/\n"
+                        "  archspec validate specs/ --exclude 'configs/*' --format github\n"
+                        "  archspec validate my.yaml --set stages.2.depth=23 --strict\n"
+                        "folders are searched for *.yaml and *.yml, skipping hidden ones; a YAML file there\n"
+                        "without an `archspec:` key is noted and skipped")
     add_spec_arguments(validate, many=True)
-    validate.add_argument("--format", choices=FORMATS, default="text",
+    validate.add_argument("--format", choices=ISSUE_STYLES, default="text",
                           help="text (default), json (a list of issues) or github (workflow commands)")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                          help="skip files and folders whose path (as given, or inside a folder given) matches "
+                               "GLOB (repeatable): --exclude 'configs/*' --exclude '*.train.yaml'")
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the spec format, for editors")
-    schema.set_defaults(run=_schema)
+    _command(commands, "schema", _schema, "print the JSON Schema of the spec format, for editors",
+             "  archspec schema > archspec.schema.json\n"
+             "  # then in a spec: # yaml-language-server: $schema=archspec.schema.json")
 
-    show = commands.add_parser("show", help="print the resolved spec (after extends, scale, --set) as YAML, "
-                                            "each value with where it was set")
-    show.set_defaults(run=_show)
+    show = _command(commands, "show", _show, "print the resolved spec (after extends, scale, --set) as YAML, "
+                                             "each value with where it was set",
+                    "  archspec show resnet50\n"
+                    "  archspec show my.yaml --set stages.2.depth=23\n"
+                    "  archspec show my.yaml --format json")
     add_spec_arguments(show)
     show.add_argument("--format", choices=("yaml", "json"), default="yaml",
                       help="yaml (default; `build` accepts it) or json ({spec, origins})")
 
-    listing = commands.add_parser("list", help="the built-in specs: parameters, MACs, input, description")
-    listing.set_defaults(run=_list)
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing = _command(commands, "list", _list, "the built-in specs: parameters, MACs, input, description",
+                       "  archspec list\n  archspec list 'resnet*'\n  archspec list --format json")
+    listing.add_argument("pattern", nargs="?", default="*", metavar="PATTERN",
+                         help="only the names that match this shell-style pattern ('resnet*', '*_b?')")
+    listing.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default: a table that fits the terminal) or json (every field)")
 
-    diff = commands.add_parser("diff", help="what changes from one spec to another: settings, costs, weights")
-    diff.set_defaults(run=_diff)
+    diff = _command(commands, "diff", _diff, "what changes from one spec to another: settings, costs, weights",
+                    "  archspec diff resnet50 my.yaml\n"
+                    "  archspec diff resnet50 resnet50 --set stages.2.depth=23\n"
+                    "  archspec diff old.yaml new.yaml --format markdown --fail-on incompatible\n"
+                    "  archspec diff resnet50 my.yaml --input 3x512x512")
     diff.add_argument("old", help="spec before the change")
     diff.add_argument("new", help="spec after the change")
     add_set_option(diff, "change one value of NEW (repeatable): `archspec diff resnet50 resnet50 --set "
@@ -149,70 +198,127 @@ def _parser() -> argparse.ArgumentParser:
                       help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
     diff.add_argument("--fail-on", choices=("incompatible",),
                       help="incompatible: exit 1 when a tensor of OLD's weights is dropped or reshaped in NEW")
-    diff.add_argument("--batch", type=_batch, default=1, metavar="B",
-                      help="batch size for the activation memory (default 1)")
-    diff.add_argument("--dtype", choices=list(ITEMSIZE), default="float32",
-                      help="dtype of the model and input for the activation memory (default float32)")
+    _add_input(diff, "plan both specs for this input instead of their own: CxHxW, HxW or one size")
+    _add_memory(diff)
 
-    weights = commands.add_parser("check-weights", help="which tensors of a weights file fit a spec's model")
-    weights.set_defaults(run=_check_weights)
+    weights = _command(commands, "check-weights", _check_weights, "which tensors of a weights file fit a spec's model",
+                       "  archspec check-weights resnet50 resnet50.safetensors\n"
+                       "  archspec check-weights my.yaml checkpoint.pt --strict")
     add_spec_arguments(weights)
     weights.add_argument("file", help="weights: .safetensors (no torch needed), .pt, .pth, .bin or .ckpt")
-    weights.add_argument("--format", choices=("text", "json"), default="text")
+    weights.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default) or json (every tensor that does not fit)")
     weights.add_argument("--strict", action="store_true", help="exit 1 unless every tensor fits")
 
-    diagram = commands.add_parser("diagram", help="draw the network: Mermaid or SVG, from the plan")
-    diagram.set_defaults(run=_diagram)
+    diagram = _command(commands, "diagram", _diagram, "draw the network: Mermaid or SVG, from the plan",
+                       "  archspec diagram resnet50 -o resnet50.svg\n"
+                       "  archspec diagram my.yaml --depth blocks -o my.md\n"
+                       "  archspec diagram my.yaml --input 512 > my.mmd")
     add_spec_arguments(diagram)
     diagram.add_argument("-o", "--output", help="write to FILE (.svg, .mmd, or .md: Mermaid in a fenced block); "
                                                 "default: Mermaid to stdout")
     diagram.add_argument("--depth", choices=("stages", "blocks"), default="stages",
                          help="one box per stage (default) or per block")
+    _add_input(diagram)
 
-    eject = commands.add_parser("eject", help="write the network as standalone PyTorch source (needs no torch)")
-    eject.set_defaults(run=_eject)
+    eject = _command(commands, "eject", _eject, "write the network as standalone PyTorch source (needs no torch)",
+                     "  archspec eject resnet50 -o resnet50.py\n  archspec eject my.yaml --input 3x64x64 | less")
     add_spec_arguments(eject)
     eject.add_argument("-o", "--output", help="write to FILE (default: stdout)")
-    eject.add_argument("--input", type=_shape, metavar="C,H,W", help="plan for this input instead of the spec's")
+    _add_input(eject)
 
-    export = commands.add_parser("export", help="export to ONNX or a torch.export program, verified against eager")
-    export.set_defaults(run=_export)
+    export = _command(commands, "export", _export, "export to ONNX or a torch.export program, verified against eager",
+                      "  archspec export resnet50 -o resnet50.onnx\n"
+                      "  archspec export my.yaml --weights my.safetensors -o my.pt2\n"
+                      "progress lines go to stderr when it is a terminal")
     add_spec_arguments(export)
     export.add_argument("-o", "--output", required=True, help="file to write: model.onnx (+ model.onnx.data) or model.pt2")
     export.add_argument("--format", choices=("onnx", "pt2"), help="onnx or pt2 (default: from the output's suffix)")
     export.add_argument("--weights", help="weights to export (safetensors: `archspec.save`, `build -o`, or a "
                                           "plain state_dict); default the initial weights")
-    export.add_argument("--input", type=_shape, metavar="C,H,W", help="example input size instead of the spec's")
+    _add_input(export, "example input size instead of the spec's: CxHxW, HxW or one size")
     return parser
+
+
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
+
+
+class _OutputFailed(Exception):
+    """Standard output could not be written (a full disk, a closed pipe)."""
+
+    def __init__(self, cause: OSError):
+        self.cause = cause
+
+
+def _print(text: str, end: str = "\n") -> None:
+    """A command's output on stdout, flushed at once so that a failed write is seen here."""
+    try:
+        sys.stdout.write(text + end)
+        sys.stdout.flush()
+    except OSError as e:
+        raise _OutputFailed(e) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return _status(e.issues)
     except TorchMissing as e:
         print(f"archspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("archspec: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `archspec schema | head`: the reader has gone; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush fails quietly too
+    except _OutputFailed as e:
+        _drop_stdout()
+        if isinstance(e.cause, BrokenPipeError):  # `archspec list | head -1`: the reader has gone; say nothing
+            return EXIT_CLOSED_PIPE
+        print(f"archspec: error: cannot write to standard output: {e.cause.strerror or e.cause}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit fails quietly too."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
 
 
 def _status(issues: list[Issue], strict: bool = False) -> int:
     """File errors (missing, unreadable) are usage errors; other errors make a spec invalid."""
     if any(i.code in ("AS100", "AS703") for i in issues):
         return EXIT_USAGE
-    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and issues) else EXIT_OK
+    return EXIT_INVALID if any(i.severity == "error" for i in issues) or (strict and _warnings_in(issues)) else EXIT_OK
+
+
+def _warnings_in(issues: list[Issue]) -> list[Issue]:
+    return [i for i in issues if i.severity == "warning"]
+
+
+def _usage_error(message: str) -> int:
+    print(printable(f"archspec: error: {message}"), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _output_problem(output: str, problem: str, code: int = EXIT_INVALID) -> int:
+    # a weights mismatch is a headline and indented detail lines: escape each line, keep the breaks
+    print("\n".join(printable(line) for line in f"{output}: error: {problem}".split("\n")), file=sys.stderr)
+    return code
+
+
+BUDGETS = ("AS401", "AS402", "AS403", "AS602")  # constraints: and --max-params
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..planning.checks import check_plan, errors_in
+    from dataclasses import replace
+
     from ..pipeline import plan
+    from ..planning.checks import check_plan, errors_in
     from ..planning.plan import check_params
-    from ..reading.resolve import resolve
 
     if args.output:
         from ..building.checkpoint import unknown_weights_suffix, weights_format
@@ -221,34 +327,35 @@ def _build(args: argparse.Namespace) -> int:
             print(printable(f"{args.output}: error: {unknown_weights_suffix(args.output)}"), file=sys.stderr)
             return EXIT_USAGE
         require_torch("archspec build -o")  # before any work: the plan alone would not need it
+        if problem := _unwritable(Path(args.output)):
+            return _output_problem(args.output, problem)
+    p = plan(args.spec, args.input, overrides=args.overrides)
+    issues = check_plan(p)
     try:
-        source = resolve(args.spec, args.overrides)
-        p = plan(source, args.input)
         check_params(p, args.max_params)  # before anything is allocated
     except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
-    issues = check_plan(p)
-    if issues:
-        print(render(issues, "text"), file=sys.stderr)
-    if errors_in(issues):
-        return EXIT_INVALID
-    if args.output and (problem := _unwritable(Path(args.output))):
-        print(f"{args.output}: error: {problem}", file=sys.stderr)
-        return EXIT_INVALID
+        issues += e.issues
+    if not args.output:  # a what-if: the verdict follows the table, and nothing is refused
+        issues = [replace(i, severity="warning") if i.code in BUDGETS else i for i in issues]
     if args.json:
-        print(json.dumps(p.to_dict(args.batch, args.dtype), indent=1))
+        _print(json.dumps(p.to_dict(args.batch, args.dtype), indent=1))
     else:
         from ..planning.report import summary
 
-        print(summary(p, args.depth, args.batch, args.dtype))
+        _print(summary(p, args.depth, args.batch, args.dtype))
+    if issues:
+        print(render(issues, "text"), file=sys.stderr)
+    if errors_in(issues):
+        if args.output:
+            print(f"archspec: nothing written to {printable(args.output)}", file=sys.stderr)
+        return EXIT_INVALID
     if args.output:
         from ..building.checkpoint import save_weights
         from ..pipeline import build
 
         try:
-            save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, source.text, args.seed,
-                         p.input_shape)
+            save_weights(build(p, seed=args.seed, max_params=args.max_params), args.output, p.spec.source.text,
+                         args.seed, p.input_shape)
         except OSError as e:  # the output folder is not writable, the disk is full, ...: one line, nothing left
             print(e, file=sys.stderr)
             return EXIT_INVALID
@@ -263,46 +370,31 @@ def _unwritable(path: Path) -> str:
     return output_problem(path)
 
 
-def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
-    """The specs named or found under folders in `refs`, and issues for paths that give none."""
-    from ..reading.resolve import is_name
-
-    files, problems = [], []
-    for name in refs:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            if not found:
-                problems.append(Issue(name, None, None, "no *.yaml or *.yml files in this folder", code="AS100"))
-            files += found
-        elif path.exists() or name == "-" or is_name(name):  # names are looked up when read
-            files.append(name)
-        else:
-            problems.append(Issue(name, None, None, "no such file or folder", code="AS100"))
-    return files, problems
-
-
 def _validate(args: argparse.Namespace) -> int:
-    from ..planning.checks import check_file, errors_in
+    from ..planning.checks import check_spec, errors_in
+    from .finding import spec_files
 
-    files, issues = _spec_files(args.specs)
+    if args.specs.count("-") > 1:
+        return _usage_error("validate: standard input (-) can be read only once")
+    files, issues = spec_files(args.specs, args.exclude)
     invalid = 0
     for name in files:
-        found = check_file(name, args.overrides)
+        found = check_spec(name, args.overrides)
         invalid += bool(errors_in(found))
         issues += found
     if issues or args.format == "json":
-        print(render(issues, args.format))
-    warned = len(issues) - len(errors_in(issues))
-    print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid"
-          + (f", {warned} warning{'s' * (warned != 1)}" if warned else ""), file=sys.stderr)
+        _print(render(issues, args.format))
+    if files:
+        warned = len(_warnings_in(issues))
+        print(f"{len(files)} file{'s' * (len(files) != 1)} checked, {invalid} invalid"
+              + (f", {warned} warning{'s' * (warned != 1)}" if warned else ""), file=sys.stderr)
     return _status(issues, args.strict)
 
 
 def _schema(args: argparse.Namespace) -> int:
     from ..reading.spec import json_schema
 
-    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    _print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -310,73 +402,71 @@ def _show(args: argparse.Namespace) -> int:
     from ..pipeline import load
     from .show import show, show_json
 
-    try:
-        spec = load(args.spec, args.overrides)
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
+    spec = load(args.spec, args.overrides)
     if args.format == "json":
-        print(json.dumps(show_json(spec), indent=1, ensure_ascii=False))
+        _print(json.dumps(show_json(spec), indent=1, ensure_ascii=False))
     else:
-        print(show(spec), end="")
+        _print(show(spec), end="")
     return EXIT_OK
+
+
+def _columns() -> int | None:
+    """The terminal's width for tables (COLUMNS wins); None when the output is not read on a
+    terminal, so that files and pipes get whole lines."""
+    import shutil
+
+    if "COLUMNS" in os.environ or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _list(args: argparse.Namespace) -> int:
     from .catalog import catalog, table
 
-    entries = catalog()
-    print(json.dumps(entries, indent=1) if args.format == "json" else table(entries))
+    entries = catalog(args.pattern)
+    if not entries:
+        return _usage_error(f"no built-in spec matches {args.pattern!r}; `archspec list` shows them all")
+    _print(json.dumps(entries, indent=1) if args.format == "json"
+           else table(entries, _columns()))
     return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff import FORMATS as DIFF_FORMATS, diff
     from ..pipeline import plan
+    from .diff import diff, render_diff
 
-    try:
-        d = diff(plan(args.old), plan(args.new, overrides=args.overrides), args.batch, args.dtype)
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
-    print(DIFF_FORMATS[args.format](d))
+    if args.old == args.new == "-":
+        return _usage_error("diff: standard input (-) can be read only once")
+    d = diff(plan(args.old, args.input), plan(args.new, args.input, overrides=args.overrides), args.batch, args.dtype)
+    _print(render_diff(d, args.format, _columns()))
     return EXIT_INVALID if args.fail_on == "incompatible" and not d.weights.compatible else EXIT_OK
 
 
 def _check_weights(args: argparse.Namespace) -> int:
-    from ..pipeline import plan
     from ..building.weightsfile import WeightsFileError, check_weights_file, text
+    from ..pipeline import plan
 
+    p = plan(args.spec, overrides=args.overrides)
     try:
-        p = plan(args.spec, overrides=args.overrides)
         report = check_weights_file(p, args.file)
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
     except WeightsFileError as e:
-        print(printable(f"{args.file}: error: {e}"), file=sys.stderr)
-        return EXIT_USAGE
-    print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
+        return _output_problem(args.file, str(e), EXIT_USAGE)
+    _print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
     return EXIT_INVALID if args.strict and not report.ok else EXIT_OK
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from .diagram import FORMATS as DIAGRAM_FORMATS, render
     from ..pipeline import plan
+    from .diagram import KIND_OF_SUFFIX, render
 
     kind = "mermaid"
     if args.output:
-        kind = DIAGRAM_FORMATS.get(Path(args.output).suffix.lower())
-        problem = _unwritable(Path(args.output)) or (
-            "" if kind else "unknown diagram format: name it .svg, .mmd or .md")
-        if problem:
-            print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
-            return EXIT_INVALID
-    try:
-        text = render(plan(args.spec, overrides=args.overrides), kind, args.depth)
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
+        if problem := _unwritable(Path(args.output)):
+            return _output_problem(args.output, problem)
+        kind = KIND_OF_SUFFIX.get(Path(args.output).suffix.lower())
+        if kind is None:
+            return _output_problem(args.output, "unknown diagram format: name it .svg, .mmd or .md", EXIT_USAGE)
+    text = render(plan(args.spec, args.input, overrides=args.overrides), kind, args.depth)
     return _emit(text, args.output)
 
 
@@ -385,7 +475,7 @@ def _emit(text: str, output: str | None) -> int:
     from ..building.checkpoint import WriteError, write_bytes
 
     if not output or output == "-":
-        print(text, end="")
+        _print(text, end="")
         return EXIT_OK
     try:
         write_bytes(output, text.encode("utf-8"))
@@ -397,20 +487,15 @@ def _emit(text: str, output: str | None) -> int:
 
 
 def _eject(args: argparse.Namespace) -> int:
-    from .eject import EjectError, eject
     from ..pipeline import plan
+    from .eject import EjectError, eject
 
     if args.output and (problem := _unwritable(Path(args.output))):
-        print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
-        return EXIT_INVALID
+        return _output_problem(args.output, problem)
     try:
         text = eject(plan(args.spec, args.input, overrides=args.overrides))
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
     except EjectError as e:
-        print(printable(f"{args.spec}: error: {e}"), file=sys.stderr)
-        return EXIT_INVALID
+        return _output_problem(args.spec, str(e))
     return _emit(text, args.output)
 
 
@@ -419,29 +504,27 @@ def _export(args: argparse.Namespace) -> int:
 
     fmt = args.format or Path(args.output).suffix.lstrip(".")
     if fmt not in ("onnx", "pt2"):
-        print(f"{args.output}: error: give --format onnx or --format pt2 (or an output ending .onnx or .pt2)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        p = plan(args.spec, args.input, overrides=args.overrides)
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
+        return _output_problem(args.output, "give --format onnx or --format pt2 (or an output ending .onnx or .pt2)",
+                               EXIT_USAGE)
+    p = plan(args.spec, args.input, overrides=args.overrides)
     if problem := _unwritable(Path(args.output)):
-        print(f"{args.output}: error: {problem}", file=sys.stderr)
-        return EXIT_INVALID
+        return _output_problem(args.output, problem)
     require_torch("archspec export")
     from ..building.export import ExportError, export
 
     try:
-        print(export(p, args.output, fmt, args.weights), file=sys.stderr)
-    except SpecError as e:  # over --max-params
-        print(e, file=sys.stderr)
-        return _status(e.issues)
+        print(export(p, args.output, fmt, args.weights, progress=_progress()), file=sys.stderr)
     except ExportError as e:
-        print(f"{args.output}: error: {e}", file=sys.stderr)
-        return EXIT_INVALID
+        return _output_problem(args.output, str(e))
     except OSError as e:  # the write failed (a WriteError: one line), leaving nothing behind
         print(e, file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _progress():
+    """A function that says on stderr what a slow command is doing, when a person watches it
+    (stderr is a terminal); None otherwise, so logs and pipes stay quiet."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda step: print(f"archspec: {step}…", file=sys.stderr, flush=True)

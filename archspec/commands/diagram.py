@@ -8,9 +8,8 @@ in pure Python: a column of boxes needs no layout engine, so no drawing dependen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
-from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from ..errors import printable
@@ -39,7 +38,19 @@ def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
             out.append(_stage_box(stage))
     if head:
         out.append(_layers_box("head", "head", head))
-    return out
+    return _mark_features(plan, out, {n.name for n in stem})
+
+
+def _mark_features(plan: Plan, bs: list[Box], in_stem: set[str]) -> list[Box]:
+    """A `features` head's outputs: a line under the title of the box each map comes out of
+    (a stage's box, its last block's, or the stem's)."""
+    for k, f in enumerate(plan.features):
+        owner = "stem" if f.name in in_stem else f.name
+        at = max(i for i, b in enumerate(bs) if b.id == owner or b.id.startswith(f"{owner}_"))
+        mark = f"▶ output {k} ({f.name}): {dims(f.shape)}, stride {f.reduction}"
+        lines = bs[at].lines
+        bs[at] = replace(bs[at], lines=(lines[0], mark, *lines[1:]))
+    return bs
 
 
 def _short(n: int) -> str:
@@ -185,7 +196,7 @@ def svg(plan: Plan, depth: str = "stages") -> str:
 
 # --- files ----------------------------------------------------------------------------------------
 
-FORMATS = {".svg": "svg", ".mmd": "mermaid", ".md": "markdown"}
+KIND_OF_SUFFIX = {".svg": "svg", ".mmd": "mermaid", ".md": "markdown"}  # what `diagram -o FILE` writes
 
 
 def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
@@ -194,10 +205,3 @@ def render(plan: Plan, fmt_name: str, depth: str = "stages") -> str:
         return svg(plan, depth)
     text = mermaid(plan, depth)
     return f"```mermaid\n{text}```\n" if fmt_name == "markdown" else text
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all (`checkpoint.write_bytes`); a WriteError if it fails."""
-    from ..building.checkpoint import write_bytes
-
-    write_bytes(path, text.encode("utf-8"))

@@ -9,6 +9,7 @@ which are dropped and which are new. Rendered as text, JSON or a markdown table.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,21 +286,43 @@ def _lists(w: Weights) -> list[tuple[str, list[str]]]:
     ) if items]
 
 
-def text(d: Diff) -> str:
+def text(d: Diff, width: int | None = None) -> str:
+    """The change table and the weights. With `width` (a terminal's), no line is longer: the
+    change column wraps, and a table that still does not fit gives each part a few lines."""
     if d.identical:
-        return f"identical networks: {_title(d)} ({d.new.params:,} parameters, {si(d.new.macs)} MACs)"
+        return _wrap(f"identical networks: {_title(d)} ({d.new.params:,} parameters, {si(d.new.macs)} MACs)", width)
     rows = _rows(d)
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-
-    def line(r: tuple) -> str:
-        return "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-
-    lines = [_title(d), "", line(HEADER), *(line(r) for r in rows), "", _totals(d),
-             "weights: " + _weights_line(d, d.old.spec.name)]
+    if width is not None:  # the change column takes what the others leave
+        widths[2] = min(widths[2], max(12, width - sum(widths) + widths[2] - 2 * (len(HEADER) - 1)))
+    table = [line for r in [HEADER, *rows] for line in _table_lines(r, widths)]
+    if width is not None and max(map(len, table)) > width:
+        table = [line for r in rows for line in _stacked_lines(r, width)]
+    lines = [_wrap(_title(d), width), "", *table, "",
+             _wrap(_totals(d), width), _wrap("weights: " + _weights_line(d, d.old.spec.name), width)]
     for what, items in _lists(d.weights):
         lines.append(f"{what} ({len(items)}):" if len(items) <= SHOWN else f"{what} (first {SHOWN} of {len(items)}):")
-        lines += [f"  {item}" for item in items[:SHOWN]]
+        lines += [_wrap(f"  {item}", width, "      ") for item in items[:SHOWN]]
     return "\n".join(lines)
+
+
+def _table_lines(row: tuple, widths: list[int]) -> list[str]:
+    """One row of the table; its change text wrapped to its column's width, on more lines."""
+    changes = textwrap.wrap(row[2], widths[2], break_on_hyphens=False) or [""]
+    first = (*row[:2], changes[0], *row[3:])
+    rest = [("", "", more, *[""] * (len(row) - 3)) for more in changes[1:]]
+    return ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in (first, *rest)]
+
+
+def _stacked_lines(row: tuple, width: int) -> list[str]:
+    """One part for a narrow terminal: `layer3 (stages.2): depth 6 → 23`, then its figures."""
+    figures = f"output {row[3]}, params {row[4]}, MACs {row[5]}, memory {row[6]}"
+    return [_wrap(f"{row[0]} ({row[1]}): {row[2]}", width), _wrap("  " + figures, width, "    ")]
+
+
+def _wrap(line: str, width: int | None, indent: str = "  ") -> str:
+    return line if width is None else textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False)
 
 
 def _cell(s: str) -> str:
@@ -322,4 +345,8 @@ def markdown(d: Diff) -> str:
     return "\n".join(lines)
 
 
-FORMATS = {"text": text, "markdown": markdown, "json": lambda d: json.dumps(d.to_dict(), indent=1, ensure_ascii=False)}
+def render_diff(d: Diff, style: str, width: int | None = None) -> str:
+    """`d` as "text" (lines of at most `width` characters, if given), "markdown" or "json"."""
+    if style == "json":
+        return json.dumps(d.to_dict(), indent=1, ensure_ascii=False)
+    return markdown(d) if style == "markdown" else text(d, width)

@@ -6,11 +6,11 @@ import json
 
 from ..errors import Issue
 
-FORMATS = ("text", "json", "github")
+ISSUE_STYLES = ("text", "json", "github")
 
 
 def render(issues: list[Issue], style: str) -> str:
-    """All `issues` in `style` (one of FORMATS); '' for text and github when there are none."""
+    """All `issues` in `style` (one of ISSUE_STYLES); '' for text and github when there are none."""
     return {"text": text, "json": as_json, "github": github}[style](issues)
 
 
@@ -27,7 +27,7 @@ def as_json(issues: list[Issue]) -> str:
 
 
 def github(issues: list[Issue]) -> str:
-    """`::error file=…,line=…,col=…,title=…::message — hint`: GitHub shows these on the pull request's diff."""
+    """`::error file=…,line=…,col=…,title=…::message — hint` (or ::warning, ::notice): GitHub shows these on the pull request's diff."""
     return "\n".join(_command(i) for i in issues)
 
 
@@ -35,7 +35,8 @@ def _command(issue: Issue) -> str:
     props = {"file": issue.file, "line": issue.line, "col": issue.column, "title": f"archspec {issue.code}"}
     fields = ",".join(f"{k}={_escape_property(str(v))}" for k, v in props.items() if v is not None)
     message = issue.message + (f" — {issue.hint}" if issue.hint else "")
-    return f"::{issue.severity} {fields}::{_escape_data(message)}"
+    level = "notice" if issue.severity == "note" else issue.severity  # the runner's three levels
+    return f"::{level} {fields}::{_escape_data(message)}"
 
 
 def _escape_data(s: str) -> str:

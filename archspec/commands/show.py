@@ -1,5 +1,8 @@
 """`archspec show`: the resolved spec as YAML that `build` accepts, each value annotated with
-where it was set (`# resnet50.yaml:9`, `# --set stages.2.depth=23`, `# default`)."""
+where it was set (`# resnet50.yaml:9`, `# --set stages.2.depth=23`, `# default`), a scaled
+value with what it was (`# scale 0.5 of 256 at base.yaml:9`) and a description a child
+did not write with `# inherited from base.yaml:3`. Defaults the network's block kinds have
+no use for are left out."""
 
 from __future__ import annotations
 
@@ -16,10 +19,18 @@ _PLAIN = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
 def resolved_tree(spec: Spec) -> dict:
-    """Every setting of `spec`, defaults included; a stage's unset block settings stay unset (inherited)."""
+    """Every setting of `spec`, defaults included, less the defaults that no stage's block kind
+    uses (`stride_on` in a network of basic blocks); a stage's unset block settings stay unset
+    (inherited)."""
+    from ..planning.blocks import SETTINGS, applies
+
     tree = spec.model_dump(mode="python", exclude_none=True)
     for key in _COMPOSITION:
         tree.pop(key, None)
+    kinds = {spec.stage_settings(i).block for i in range(len(spec.all_stages))}
+    positions = spec.source.positions if spec.source else {}
+    tree["defaults"] = {key: value for key, value in tree.get("defaults", {}).items()
+                        if key not in SETTINGS or ("defaults", key) in positions or any(applies(key, k) for k in kinds)}
     return tree
 
 
@@ -31,8 +42,7 @@ def origins(spec: Spec) -> dict[tuple, Origin | None]:
 
 def show(spec: Spec) -> str:
     """The resolved spec as annotated YAML."""
-    scaled = spec.source.scaled if spec.source else frozenset()
-    found = {path: _where(origin) + (", scaled" if path in scaled else "") for path, origin in origins(spec).items()}
+    found = {path: _note(spec, path, origin) for path, origin in origins(spec).items()}
     lines: list[str] = []
     _mapping(resolved_tree(spec), (), 0, found, lines, first_prefix="")
     return "\n".join(lines) + "\n"
@@ -42,6 +52,23 @@ def show_json(spec: Spec) -> dict:
     """{"spec": every setting, "origins": {"stages.2.depth": "resnet50.yaml:11" | "--set …" | "default"}}"""
     return {"spec": resolved_tree(spec),
             "origins": {".".join(map(str, p)): _where(o) for p, o in origins(spec).items()}}
+
+
+def _note(spec: Spec, path: tuple, origin: Origin | None) -> str:
+    """The comment after a value: where it was set, and what scale made of it or that it was inherited."""
+    source = spec.source
+    if source is not None and path in source.scaled:
+        before, factor = source.scaled[path]
+        return f"scale {factor:g} of {_scalar(before)} at {_where(origin)}"
+    if path == ("description",) and _inherited(spec, origin):  # another network's words, kept silently
+        return f"inherited from {_where(origin)}"
+    return _where(origin)
+
+
+def _inherited(spec: Spec, origin: Origin | None) -> bool:
+    """Whether a value was set in a base the spec extends (not the spec's own file, not --set)."""
+    return (origin is not None and origin.line is not None and spec.source is not None
+            and origin.file != spec.source.path)
 
 
 def _leaves(value: Any, path: tuple) -> list[tuple]:

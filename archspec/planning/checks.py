@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from ..errors import Issue, SpecError, in_order
 from .layers import Node
-from ..reading.messages import check_tree
 from ..pipeline import Overrides, plan
 from .plan import Plan, smallest_input, stage_name
-from ..reading.resolve import resolve
 from ..reading.spec import Spec
 from ..units import count, dims, si
 
 
-def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:
+def check_spec(ref: str, overrides: Overrides = None) -> list[Issue]:
     """Everything `archspec validate` says about one spec: errors and warnings, in line order.
     An abstract spec is checked as a base (what it says), not planned."""
     try:
-        spec = check_tree(resolve(ref, overrides))
-        if spec is None:
-            return []
-        p = plan(spec)
+        p = plan(ref, overrides=overrides)
     except SpecError as e:
-        return e.issues
+        return [] if [i.code for i in e.issues] == ["AS705"] else e.issues
     return check_plan(p)
 
 
@@ -161,11 +156,20 @@ def _input_changes_params(p: Plan) -> list[Issue]:
     if at_spec.params == p.params:
         return []
     changed = _first_param_change(p, at_spec)[0].name
-    return [_at(p.spec, ("head", "pool"),
+    fixes = []
+    if p.input_shape[0] != spec_shape[0]:  # the first layer's weights have one slice per input channel
+        c = spec_shape[0]
+        path, why = ("input", "channels"), f"{changed} depends on the input's channels"
+        fixes.append(f"give {c} channel{'s' * (c != 1)} (--input {'x'.join(map(str, (c, *p.input_shape[1:])))})")
+    else:
+        path, why = ("input", "size"), f"{changed} depends on the input size"
+    if p.input_shape[1:] != spec_shape[1:] and getattr(p.spec.head, "pool", None) == "flatten":
+        path = path if fixes else ("head", "pool")
+        fixes.append("a `pool: avg` head accepts any size")
+    fix = f"weights made for {dims(spec_shape)} will not load into this network" + "".join(f"; {f}" for f in fixes)
+    return [_at(p.spec, path,
                 f"the input {dims(p.input_shape)} changes the parameter count: {count(p.params)} against "
-                f"{count(at_spec.params)} at the spec's input {dims(spec_shape)} ({changed} depends on the input size)",
-                f"weights made for {dims(spec_shape)} will not load into this network; "
-                f"a `pool: avg` head accepts any size", "AS503", "warning")]
+                f"{count(at_spec.params)} at the spec's input {dims(spec_shape)} ({why})", fix, "AS503", "warning")]
 
 
 def _width_path(spec: Spec, i: int) -> tuple:

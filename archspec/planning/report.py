@@ -31,6 +31,13 @@ def rows(plan: Plan, depth: str = "blocks") -> list[tuple[Layer, str]]:
             for l in plan.layers if l.depth == 1]
 
 
+def _outputs(plan: Plan) -> str:
+    """'output 1000', or each map of a `features` head with its stride (input pixels per pixel)."""
+    if not plan.features:
+        return f"output {dims(plan.output_shape)}"
+    return "outputs " + ", ".join(f"{f.name} {dims(f.shape)} (stride {f.reduction})" for f in plan.features)
+
+
 def summary(plan: Plan, depth: str = "blocks", batch: int = 1, dtype: str = "float32") -> str:
     """The table of `rows(plan, depth)`: name, type, output shape, params, MACs (per image) and the
     activation memory of a training step at `batch` in `dtype`; then the totals."""
@@ -49,7 +56,7 @@ def summary(plan: Plan, depth: str = "blocks", batch: int = 1, dtype: str = "flo
     total = sum(memory[l.name] for l in plan.layers if l.depth == 1)
     return "\n".join([
         title,
-        f"input {dims(plan.input_shape)} → output {dims(plan.output_shape)}",
+        f"input {dims(plan.input_shape)} → {_outputs(plan)}",
         "",
         line(header),
         *(line(r) for r in table),

@@ -84,12 +84,12 @@ def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> So
     for key, value, origin in _overrides(overrides):
         tree = _set(tree, positions, keys, key, value, origin)
         composed = True
-    scaled: set[tuple] = set()
+    scaled: dict[tuple, tuple[Any, float]] = {}
     if isinstance(tree, dict) and "scale" in tree:
         tree = _scale(tree, positions, scaled)
         composed = True
     text = _dump(tree) if composed else source.text
-    return Source(source.path, text, tree, positions, keys, frozenset(scaled))
+    return Source(source.path, text, tree, positions, keys, scaled)
 
 
 def _dump(tree: Any) -> str:
@@ -135,7 +135,7 @@ def _check_base(base: Source, tree: Any, positions: Positions, keys: Positions) 
     """A base must be valid on its own (an abstract one as far as it goes)."""
     if isinstance(tree, dict) and "scale" in tree:
         positions, keys = dict(positions), dict(keys)
-        tree = _scale(dict(tree), positions, set())
+        tree = _scale(dict(tree), positions, {})
     check_tree(Source(base.path, base.text, tree, positions, keys))
 
 
@@ -258,7 +258,7 @@ def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple
                                        "write e.g. --set stages.2.depth=23", "AS704")])
             items.append((key, value, text))
     for key, value, text in items:
-        name = f"--set {_clip(text)}"
+        name = f'overrides["{_clip(key)}"]' if isinstance(overrides, dict) else f"--set {_clip(text)}"
         path = _key_path(key, name)
         if path[0] == "extends":  # the chain is read before overrides apply
             raise SpecError([Issue(name, None, None, "extends cannot be set from the command line",
@@ -333,9 +333,9 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
+def _scale(tree: dict, positions: Positions, scaled: dict[tuple, tuple[Any, float]]) -> dict:
     """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.
-    The key paths of the values it changes are added to `scaled`."""
+    Each value it changes is recorded in `scaled`: key path -> (value before, factor)."""
     settings = check_scale(tree["scale"], positions)
     tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))
@@ -355,22 +355,22 @@ def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
     def slope(value: Any) -> Any:
         return value * w if type(value) in (int, float) else value
 
-    rules: list[tuple[tuple, Any]] = []  # (key path, how its value scales)
+    rules: list[tuple[tuple, Any, float]] = []  # (key path, how its value scales, by what factor)
     if "stem" in settings.apply_to:
-        rules.append((("stem", "channels"), channels))
+        rules.append((("stem", "channels"), channels, w))
     if "head" in settings.apply_to:  # the head's conv and hidden layers, where it has them
-        rules += [(("head", key), channels) for key in ("conv", "channels", "hidden")]
+        rules += [(("head", key), channels, w) for key in ("conv", "channels", "hidden")]
     stages = tree.get("stages")
     if "stages" in settings.apply_to and isinstance(stages, list):
-        rules += [(("stages", i, key), rule) for i in range(len(stages))
-                  for key, rule in (("depth", depth), ("channels", channels), ("width", channels))]
+        rules += [(("stages", i, key), rule, factor) for i in range(len(stages))
+                  for key, rule, factor in (("depth", depth, d), ("channels", channels, w), ("width", channels, w))]
     elif "stages" in settings.apply_to and isinstance(stages, dict):  # a generator: scale what it starts from
-        rules += [(("stages", "depth"), depth), (("stages", "w0"), regnet_w0), (("stages", "wa"), slope)]
-    for path, rule in rules:
+        rules += [(("stages", "depth"), depth, d), (("stages", "w0"), regnet_w0, w), (("stages", "wa"), slope, w)]
+    for path, rule, factor in rules:
         parent = _at(tree, path[:-1])
         if isinstance(parent, dict) and path[-1] in parent and rule(parent[path[-1]]) != parent[path[-1]]:
+            scaled[path] = (parent[path[-1]], factor)
             parent[path[-1]] = rule(parent[path[-1]])
-            scaled.add(path)
     return tree
 
 

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
@@ -80,7 +80,8 @@ class Source:
     tree: Any  # dict / list / str / int / float / bool / None
     positions: dict[tuple, Origin]  # key path -> where its value was set
     key_positions: dict[tuple, Origin]  # key path -> where its key was written
-    scaled: frozenset[tuple] = frozenset()  # key paths whose values `scale:` changed (they keep their origin)
+    # key path -> (value before `scale:` changed it, the factor): the value keeps its origin
+    scaled: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
 
     def locate(self, path: tuple, key: bool = False) -> Origin:
         """Origin of the deepest prefix of `path` that exists (of its key if key=True and available)."""
