@@ -34,7 +34,7 @@ Key translation is pure Python; torch is only touched through the tensors given.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..planning.tensors import Shape, Tensor
@@ -211,7 +211,7 @@ CONVENTIONS = (
         (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}.{m[2]}"),
         (rf"^stages\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}"),
         (rf"\.conv_dw{END}", ".conv1"), (rf"\.mlp\.(fc\d){END}", r".\1"),
-        (rf"\.gamma$", ".layer_scale.gamma"),
+        (r"\.gamma$", ".layer_scale.gamma"),
         (rf"^head\.norm{END}", "head_norm"), (rf"^head\.fc{END}", "fc"),
     )),
     Convention("timm ResNetV2", "stages.", (
