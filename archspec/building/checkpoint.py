@@ -78,9 +78,9 @@ def spec_text(spec) -> str:
     """The spec as YAML text that rebuilds it alone: every value written out, nothing to resolve."""
     import yaml
 
-    tree = spec.model_dump(mode="json", exclude_unset=True)
-    for key in ("extends", "scale", "abstract"):  # already applied: the Spec is the resolved one
-        tree.pop(key, None)
+    from ..reading.resolve import without_composition
+
+    tree = without_composition(spec.model_dump(mode="json", exclude_unset=True))  # the Spec is the resolved one
     return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
 
@@ -163,7 +163,7 @@ def load_model(path: str | Path, spec=None, max_params: int | None = None):
             raise ValueError(f"{path}: not an archspec weights file (no spec recorded in it); "
                              "give the spec too: archspec.load_model(path, spec=...)")
         source = parse_source(meta["spec"], f"{path}[spec]")
-        model = build(source, input_shape=_input_shape(path, meta), max_params=max_params)
+        model = build(source, input_shape=_input_shape(path, meta), max_params=max_params, allow_extends=False)
         model.load_state_dict(load_file(str(path)))
         return model
     from .weights import load_weights

@@ -8,19 +8,16 @@ import re
 from typing import Any
 
 from ..errors import printable
+from ..reading.resolve import without_composition
 from ..reading.source import Origin, _plain_value
 from ..reading.spec import Spec
 
-_COMPOSITION = ("extends", "scale", "abstract")  # consumed while resolving: never in a resolved spec
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
 def resolved_tree(spec: Spec) -> dict:
     """Every setting of `spec`, defaults included; a stage's unset block settings stay unset (inherited)."""
-    tree = spec.model_dump(mode="python", exclude_none=True)
-    for key in _COMPOSITION:
-        tree.pop(key, None)
-    return tree
+    return without_composition(spec.model_dump(mode="python", exclude_none=True))
 
 
 def origins(spec: Spec) -> dict[tuple, Origin | None]:
