@@ -88,7 +88,7 @@ CASES = {
     "depth_billion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 18,560,000,005,776 parameters here; "
                                              "the planning limit is 100,000,000,000"),
     "channels_trillion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 2.70e+25 parameters here"),
-    "channels_4000_digits.yaml": Case((1, 1), 8, 26, "stages.1.channels: 99999999999999999999999999999999999999... "
+    "channels_4000_digits.yaml": Case((1, 1), 8, 26, "stages.1.channels: 9999999999999999999999999999999999999... "
                                                      "is too large — use a number ≤ 1e+15"),  # limits.MAX_WHOLE
     "input_size_huge.yaml": Case((1, 1), 5, 7, "stem: the network reaches 4.32e+26 multiply-adds here"),
     "too_many_blocks.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 20,002 blocks here, "
