@@ -155,7 +155,7 @@ def test_diff_and_diagram_never_import_torch(command):
 def test_built_in_names_and_stdin_give_the_same_diff(cli):
     by_path = json.loads(cli("diff", R50, R101, "--format", "json").stdout)
     by_name = json.loads(cli("diff", "resnet50", "resnet101", "--format", "json").stdout)
-    assert (by_name["old"]["file"], by_name["new"]["file"]) == ("resnet50.yaml", "resnet101.yaml")
+    assert (by_name["old"]["file"], by_name["new"]["file"]) == ("specs/resnet50.yaml", "specs/resnet101.yaml")
     for side in ("old", "new"):
         by_path[side].pop("file"), by_name[side].pop("file")
     assert by_name == by_path
