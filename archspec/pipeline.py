@@ -18,7 +18,7 @@ from .errors import Issue, SpecError, require_torch
 from .planning.layers import Shape
 from .reading.messages import check_tree
 from .planning.plan import Plan, check_params, plan_spec
-from .reading.resolve import resolve
+from .reading.resolve import Folders, resolve, without_composition
 from .reading.source import Source
 from .reading.spec import Spec
 
@@ -29,16 +29,21 @@ SpecRef = Union[str, os.PathLike, Source, Spec]  # a path, a built-in name, "-" 
 Overrides = Union[dict[str, Any], list[str], None]  # {"stages.2.depth": 23} or ["stages.2.depth=23"]
 
 
-def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
+def load(ref: SpecRef, overrides: Overrides = None, *, extends_from: Folders = (),
+         allow_extends: bool = True) -> Spec:
     """The checked Spec that `ref` names, with `overrides` applied; raise SpecError with every
-    problem found. A Spec with overrides gives a new Spec (the original is unchanged)."""
+    problem found. A Spec with overrides gives a new Spec (the original is unchanged).
+
+    `extends` reads built-in specs and files in the spec's own folder tree; `extends_from`
+    names more folders it may read. `allow_extends=False` refuses `extends` altogether (for a
+    spec from a weights file, which is complete)."""
     if not isinstance(ref, (str, os.PathLike, Source, Spec)):
         raise TypeError(f"spec: expected a Spec, a path, a built-in spec's name or '-', got {type(ref).__name__}")
     if isinstance(ref, Spec):
         if not overrides:
             return ref
         ref = ref.source or _as_source(ref)
-    spec = check_tree(resolve(ref, overrides))
+    spec = check_tree(resolve(ref, overrides, extends_from=extends_from, allow_extends=allow_extends))
     if spec is None:
         name = ref.path if isinstance(ref, Source) else os.fsdecode(ref)
         raise SpecError([Issue(name, None, None, "this spec is abstract: only a base for other specs",
@@ -47,19 +52,22 @@ def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
 
 
 def plan(spec: SpecRef | Plan, input_shape: Shape | None = None, overrides: Overrides = None,
-         features: list[str] | None = None) -> Plan:
+         features: list[str] | None = None, *, extends_from: Folders = (), allow_extends: bool = True) -> Plan:
     """Every shape, parameter count and MAC of the spec `spec` names; never imports torch.
-    `features=["layer2", "layer3", "layer4"]` plans a backbone returning those maps instead."""
+    `features=["layer2", "layer3", "layer4"]` plans a backbone returning those maps instead.
+    `extends_from` and `allow_extends` are `load`'s."""
     if isinstance(spec, Plan):
         if input_shape is None and not overrides and features is None:
             return spec
         spec = spec.spec
-    return plan_spec(load(spec, overrides), input_shape, features)
+    return plan_spec(load(spec, overrides, extends_from=extends_from, allow_extends=allow_extends),
+                     input_shape, features)
 
 
 def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shape: Shape | None = None,
           max_params: int | None = None, fuse: bool = False, overrides: Overrides = None,
-          features: list[str] | None = None, num_classes: int | None = None) -> "torch.nn.Module":
+          features: list[str] | None = None, num_classes: int | None = None, *, extends_from: Folders = (),
+          allow_extends: bool = True) -> "torch.nn.Module":
     """Compile a spec (a `Spec`, a `Plan`, a path or a built-in name) into a `torch.nn.Module`.
 
     `seed` makes the initial weights reproducible without touching the global RNG;
@@ -71,6 +79,7 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
     backbone that returns those maps (a `features` head) instead of the spec's head.
     `num_classes=10` sets the head's classes (as timm's `create_model`): the override
     `{"head.classes": 10}`, checked as any other.
+    `extends_from` and `allow_extends` are `load`'s.
     """
     if seed is not None and not (type(seed) is int and 0 <= seed < 2**64):
         raise ValueError(f"seed: expected a whole number from 0 to 2**64 - 1, got {seed!r}")
@@ -80,7 +89,7 @@ def build(spec: SpecRef | Plan, seed: int | None = None, device=None, input_shap
         raise ValueError(f"num_classes: expected a whole number ≥ 1, got {num_classes!r}")
     if num_classes is not None:
         overrides = _with_classes(overrides, num_classes)
-    p = plan(spec, input_shape, overrides, features)
+    p = plan(spec, input_shape, overrides, features, extends_from=extends_from, allow_extends=allow_extends)
     check_params(p, limits.MAX_BUILD_PARAMS if max_params is None else max_params)
     require_torch("archspec.build")
     from .building.compile import compile_plan
@@ -99,7 +108,5 @@ def _with_classes(overrides: Overrides, classes: int) -> Overrides:
 
 def _as_source(spec: Spec) -> Source:
     """A Spec made in Python as a tree to compose onto: its settings, no positions."""
-    tree = spec.model_dump(mode="python", exclude_none=True)
-    for key in ("extends", "scale", "abstract"):
-        tree.pop(key, None)
+    tree = without_composition(spec.model_dump(mode="python", exclude_none=True))
     return Source(spec.name, yaml.safe_dump(tree, sort_keys=False), tree, {}, {})

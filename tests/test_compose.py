@@ -1,6 +1,7 @@
 """Composition (archspec.reading.resolve): built-in names, `extends`, list edits, `null`, `scale`,
 `--set`, abstract bases, and every value's origin through all of them."""
 
+import os
 
 import pytest
 
@@ -13,6 +14,7 @@ from conftest import ROOT, TINY_SPEC, run_cli
 
 RESNET101 = 44_549_160
 RESNET50 = 25_557_032
+RESNET50_FILE = os.path.relpath(ROOT / "specs" / "resnet50.yaml")  # errors name a built-in by a path one can open
 
 
 def write(folder, name: str, text: str) -> str:
@@ -84,7 +86,7 @@ def test_mappings_merge_and_null_removes(tmp_path):
     spec = archspec.load(child)
     assert (spec.description, spec.head.classes, spec.head.dropout) == ("", 1000, 0.5)
     assert spec.defaults.block == "basic"  # back to the default
-    assert spec.source.locate(("head", "classes")).file == "resnet50.yaml"
+    assert spec.source.locate(("head", "classes")).file == RESNET50_FILE
 
 
 def test_a_mapping_of_another_type_replaces_the_base_mapping(tmp_path):
@@ -117,7 +119,8 @@ def test_a_missing_base_is_located_at_extends_with_the_chain(tmp_path):
     child = write(tmp_path, "child.yaml", "name: x\nextends: mid.yaml\n")
     issue = only_issue(lambda: archspec.load(child))
     assert (issue.file, issue.line, issue.column, issue.code) == (child, 2, 10, "AS700")
-    assert issue.message == "extends mid.yaml, which extends nothere.yaml, which does not exist"
+    assert issue.message == (f"extends mid.yaml, which extends nothere.yaml, which does not exist "
+                             f"(looked for {tmp_path / 'nothere.yaml'})")
 
 
 def test_a_two_file_cycle_and_self_extension(tmp_path):
@@ -140,12 +143,12 @@ def test_a_base_that_is_invalid_itself_is_told_through_the_chain(tmp_path):
                              "stages.1.depth: 0 is too small")
 
 
-def test_a_base_that_is_not_a_mapping(tmp_path):
+def test_a_base_that_is_not_a_spec_is_refused_unread(tmp_path):
     write(tmp_path, "list.yaml", "- 1\n- 2\n")
     child = write(tmp_path, "child.yaml", "extends: list.yaml\n")
     issue = only_issue(lambda: archspec.load(child))
     assert (issue.line, issue.column) == (1, 10)
-    assert "which has an error at" in issue.message and "the top level must be a mapping" in issue.message
+    assert issue.message == "extends list.yaml, which is not an archspec spec (it has no `archspec:` line)"
 
 
 def test_extends_must_name_a_spec(tmp_path):
@@ -235,7 +238,7 @@ def test_scale_multiplies_depths_and_channels(tmp_path):
     assert spec.stem.channels == 32
     stages_only = archspec.load(child, ["scale.apply_to=[stages]"])
     assert stages_only.stem.channels == 64
-    assert stages_only.source.locate(("stages", 1, "depth")).file == "resnet18.yaml"  # a scaled value keeps its origin
+    assert stages_only.source.locate(("stages", 1, "depth")).file == os.path.relpath(ROOT / "specs" / "resnet18.yaml")  # a scaled value keeps its origin
 
 
 def test_scale_applies_to_a_regnet_generator():
@@ -255,7 +258,7 @@ def test_a_bad_scale_is_located(tmp_path):
 def test_origins_say_base_child_set_and_default(tmp_path):
     child = write(tmp_path, "child.yaml", "extends: resnet50\nname: r101\nstages: {2: {depth: 23}}\n")
     found = origins(archspec.load(child, ["head.classes=10"]))
-    assert found[("stem", "channels")] == ("resnet50.yaml", 7, 30)
+    assert found[("stem", "channels")] == (RESNET50_FILE, 7, 30)
     assert found[("stages", 2, "depth")] == (child, 3, 21)
     assert found[("head", "classes")] == ("--set head.classes=10", None, None)
     assert found[("stages", 2, "dilation")] is None  # the default
@@ -263,7 +266,7 @@ def test_origins_say_base_child_set_and_default(tmp_path):
     assert "  - depth: 23  # " + child + ":3\n" in text
     assert "  classes: 10  # --set head.classes=10\n" in text
     assert "    dilation: 1  # default\n" in text
-    assert "  channels: 64  # resnet50.yaml:7\n" in text
+    assert f"  channels: 64  # {RESNET50_FILE}:7\n" in text
 
 
 @pytest.mark.parametrize("name", ["resnet50", "regnet_y_400mf", "resnet50d", "resnetv2_50", "mnist_small",
@@ -310,9 +313,16 @@ def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):
     assert archspec.plan(spec).params == 7_794_184  # torchvision's efficientnet_b1
 
 
-def test_a_spec_on_stdin_extends_relative_to_the_working_folder(tmp_path):
+def test_a_spec_on_stdin_extends_built_ins_or_an_allowed_folder(tmp_path):
     write(tmp_path, "base.yaml", TINY_SPEC)
-    r = run_cli("build", "-", "--set", "head.classes=5", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
+    refused = run_cli("build", "-", stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
+    assert (refused.returncode, refused.stderr.splitlines()[0]) == (
+        1, "<stdin>:1:10: error: extends base.yaml: a spec read from standard input may extend only built-in specs "
+           "— move the base into the spec's folder tree, or allow its folder: --allow-extends-outside DIR, "
+           "or ARCHSPEC_EXTENDS_ROOTS")
+    assert run_cli("build", "-", stdin="extends: resnet18\nname: piped\n", cwd=tmp_path).returncode == 0
+    r = run_cli("build", "-", "--set", "head.classes=5", "--allow-extends-outside", ".",
+            stdin="extends: base.yaml\nname: piped\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:2] == ["piped", "input 3×32×32 → output 5"]
 

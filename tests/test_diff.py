@@ -144,7 +144,7 @@ def test_an_invalid_spec_gives_its_located_error(cli, write_spec):
 def test_built_in_names_and_stdin_give_the_same_diff(cli):
     by_path = json.loads(cli("diff", R50, R101, "--format", "json").stdout)
     by_name = json.loads(cli("diff", "resnet50", "resnet101", "--format", "json").stdout)
-    assert (by_name["old"]["file"], by_name["new"]["file"]) == ("resnet50.yaml", "resnet101.yaml")
+    assert (by_name["old"]["file"], by_name["new"]["file"]) == ("specs/resnet50.yaml", "specs/resnet101.yaml")
     for side in ("old", "new"):
         by_path[side].pop("file"), by_name[side].pop("file")
     assert by_name == by_path

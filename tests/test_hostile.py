@@ -71,7 +71,7 @@ CASES = {
     "channels_bool.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
     "channels_float.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
     "channels_quoted.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
-    "channels_5000_digits.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
+    "channels_5000_digits.yaml": Case((1, 1), 8, 26, "a number of 5,000 digits is too long to read"),
     "channels_zero.yaml": Case((1, 1), 8, 26, SCHEMA + "stages.1.channels: "),
     "stride_negative.yaml": Case((1, 1), 8, 38, SCHEMA + "stages.1.stride: "),
     "depth_zero.yaml": Case((1, 1), 8, 13, SCHEMA + "stages.1.depth: "),
@@ -88,14 +88,13 @@ CASES = {
     "depth_billion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 18,560,000,005,776 parameters here; "
                                              "the planning limit is 100,000,000,000"),
     "channels_trillion.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 2.70e+25 parameters here"),
-    "channels_4000_digits.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 2.70e+8001 parameters here"),
+    "channels_4000_digits.yaml": Case((1, 1), 8, 26, "stages.1.channels: 9999999999999999999999999999999999999... "
+                                                     "is too large — use a number ≤ 1e+15"),  # limits.MAX_WHOLE
     "input_size_huge.yaml": Case((1, 1), 5, 7, "stem: the network reaches 4.32e+26 multiply-adds here"),
     "too_many_blocks.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 20,002 blocks here, "
                                                "with 449,961 parameters; the planning limit is 10,000"),
     # valid specs that `build` refuses or prints safely
-    "over_build_limit.yaml": Case((0, 1), None, None, "",
-                                  "the network has 5,440,153,178 parameters, more than the build limit of "
-                                  "4,000,000,000"),
+    "over_build_limit.yaml": Case((0, 0), None, None, ""),
     "description_escape_codes.yaml": Case((0, 0), None, None, ""),
     # extends: every problem with a base is told at the child's `extends` value, with the chain
     "extends_self.yaml": Case((1, 1), 2, 10, "extends extends_self.yaml, which is already in the chain (a cycle)"),
@@ -104,14 +103,61 @@ CASES = {
     "extends_cycle_b.yaml": Case((1, 1), 3, 10, "extends extends_cycle_a.yaml, which extends extends_cycle_b.yaml, "
                                                 "which is already in the chain (a cycle)"),
     "extends_folder.yaml": Case((1, 1), 2, 10, "extends ../hostile, which is a directory"),
-    "extends_dotdot.yaml": Case((1, 1), 2, 10, "extends .., which is a directory"),
-    "extends_dev_zero.yaml": Case((1, 1), 2, 10, "extends /dev/zero, which is not a regular file"),
+    "extends_dotdot.yaml": Case((1, 1), 2, 10, "extends .., which is outside the folders bases are read from: "
+                                               "tests/hostile (this spec's folder) and the built-in specs"),
+    "extends_dev_zero.yaml": Case((1, 1), 2, 10, "extends /dev/zero, which is outside the folders"),
     "extends_alias_bomb.yaml": Case((1, 1), 2, 10, "extends billion_laughs.yaml, which has an error at "
                                                    "tests/hostile/billion_laughs.yaml:7:4: aliases expand to more"),
-    "extends_backslash_name.yaml": Case((1, 1), 2, 10, "which is not available: no such file, and no built-in spec"),
-    "extends_etc_passwd.yaml": Case((1, 1), 2, 10, "extends /etc/passwd, which has an error at /etc/passwd:1:1: "
-                                                   "the top level must be a mapping"),
+    "extends_backslash_name.yaml": Case((1, 1), 2, 10, "which is not available: no built-in spec has this name, "
+                                                       "and tests/hostile has no file"),
+    "extends_etc_passwd.yaml": Case((1, 1), 2, 10, "extends /etc/passwd, which is outside the folders"),
+    # extends reads only the spec's folder tree and the built-ins, refused before anything is opened
+    "extends_absolute_outside.yaml": Case((1, 1), 2, 10, "extends /etc/shadow, which is outside the folders bases "
+                                                         "are read from: tests/hostile (this spec's folder) and the "
+                                                         "built-in specs"),
+    "extends_proc_self.yaml": Case((1, 1), 2, 10, "extends /proc/self/environ, which is outside the folders"),
+    # bounded before the work: no generated width, no float overflow
+    "regnet_depth_billion.yaml": Case((1, 1), 6, 31, "stages.depth: 1,000,000,000 blocks are more than the planning "
+                                                     "limit of 10,000"),
+    "regnet_wa_1e308.yaml": Case((1, 1), 6, 47, "stages.wa: 1e+308 is too large"),
+    "ratio_tiny.yaml": Case((1, 1), 6, 98, "stages.bottleneck_ratio: 1e-300 makes the inner width of a 48-channel "
+                                           "block 0"),
+    "scale_width_1e308.yaml": Case((1, 1), 3, 16, "scale.width: 1e+308 is too large"),
+    "expand_1e308.yaml": Case((1, 1), 8, 49, "stages.1.expand: 1e+308 is too large"),
+    "int_5000_digits.yaml": Case((1, 1), 3, 28, "a number of 5,000 digits is too long to read"),
 }
+
+SECRET = "s3cr3t-token-in-a-file-outside"  # in every file planted outside a spec's folder: it must never be printed
+
+
+def _outside(folder: Path, case: str) -> tuple[Path, Path]:
+    """A folder for one spec, and beside it (outside it) a file that holds the secret."""
+    (folder / case).mkdir()
+    secret = folder / f"{case}_secret.yaml"
+    secret.write_text(f"archspec: 1\nname: {SECRET}\ntoken: {SECRET}\n")
+    return folder / case, secret
+
+
+def _make_extends_symlink_out(folder: Path) -> Path:
+    inside, secret = _outside(folder, "symlink_out")
+    (inside / "base.yaml").symlink_to(secret)  # looks like a file in the folder
+    return _extending(inside, "extends_symlink_out.yaml", "base.yaml")
+
+
+def _make_extends_fifo(folder: Path) -> Path:
+    os.mkfifo(folder / "base.fifo")  # nobody writes to it: opening it for reading would wait for ever
+    return _extending(folder, "extends_fifo.yaml", "base.fifo")
+
+
+def _make_extends_not_a_spec(folder: Path) -> Path:
+    (folder / "ci.env").write_text(f"TOKEN: {SECRET}\nOTHER {SECRET}\n")  # inside the folder, but not a spec
+    return _extending(folder, "extends_not_a_spec.yaml", "ci.env")
+
+
+def _make_long_line(folder: Path) -> Path:
+    path = folder / "long_line_100kb.yaml"  # a missing colon, then 100 kB of spaces: the slip hint reads the line
+    path.write_text("archspec: 1\nname tiny" + " " * 100_000 + "x\ninput: {size: 32}\n")
+    return path
 
 
 def _make_oversize(folder: Path) -> Path:
@@ -169,7 +215,7 @@ GENERATED = {
     "many_nodes.yaml": (_make_many_nodes, Case((1, 1), 4002, 3, "the file has more than 20,000 nodes")),
     "sparse_10gb.yaml": (_make_sparse_10gb, Case((2, 2), None, None, "file is 10,000,000,000 bytes")),
     "missing.yaml": (lambda folder: folder / "missing.yaml",
-                     Case((2, 2), None, None, "no such file or folder", "does not exist")),
+                     Case((2, 2), None, None, "no such file or folder")),  # the same words from every command
     "empty_folder": (_make_empty_folder, Case((2, 2), None, None, "no *.yaml or *.yml files", "directory")),
     "/dev/zero": (lambda folder: Path("/dev/zero"), Case((2, 2), None, None, "not a regular file")),
     # refused at the 16th file, which is where the limit is met; each file before it says whom it extends
@@ -177,7 +223,14 @@ GENERATED = {
                                                                 "chain0002.yaml, which extends")),
     "extends_100mb.yaml": (_make_extends_100mb, Case((1, 1), 2, 10, "extends base_100mb.yaml, which is "
                                                                     "100,000,000 bytes; the limit is 1,000,000")),
-    "extends_binary.yaml": (_make_extends_binary, Case((1, 1), 2, 10, "extends base.bin, which has an error at")),
+    "extends_symlink_out.yaml": (_make_extends_symlink_out, Case((1, 1), 2, 10, "extends base.yaml, which is outside "
+                                                                              "the folders bases are read from")),
+    "extends_fifo.yaml": (_make_extends_fifo, Case((1, 1), 2, 10, "extends base.fifo, which is not a regular file")),
+    "extends_not_a_spec.yaml": (_make_extends_not_a_spec, Case((1, 1), 2, 10, "extends ci.env, which is not an "
+                                                                            "archspec spec")),
+    "long_line_100kb.yaml": (_make_long_line, Case((1, 1), 2, 1, "missing ':' after 'name'")),
+    "extends_binary.yaml": (_make_extends_binary, Case((1, 1), 2, 10, "extends base.bin, which is not an archspec "
+                                                                           "spec (it has no `archspec:` line)")),
 }
 
 
@@ -244,7 +297,7 @@ def test_hostile_input_is_refused_cleanly(runs, name, command):
     path, run = runs[(name, command)]
     output = run.stdout + run.stderr
     assert run.returncode == case.exits[command == "build"], output
-    assert "Traceback" not in output
+    assert "Traceback" not in output and SECRET not in output
     assert "\x1b" not in output and "\u202e" not in output  # nothing from the file reaches the terminal raw
     assert run.seconds < MAX_SECONDS
     assert run.peak_mb < MAX_MB

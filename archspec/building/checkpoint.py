@@ -285,7 +285,8 @@ def _contents(path: Path) -> tuple[dict, dict[str, Shape]]:
 def _recorded_plan(path: Path, record: dict):
     """The plan of the spec recorded in a weights file: untrusted text, so no `extends`."""
     from ..pipeline import plan
-    from ..reading.source import MAX_FILE_BYTES, parse_source
+    from ..limits import MAX_FILE_BYTES
+    from ..reading.source import parse_source
 
     where = f"{path}[spec]"
     text = record.get("spec")

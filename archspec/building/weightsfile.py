@@ -236,7 +236,8 @@ def archspec_record(metadata: dict) -> dict:
 def recorded_network(record: dict) -> str | None:
     """The name in the spec an archspec file records; None if there is none to read."""
     from ..errors import SpecError
-    from ..reading.source import MAX_FILE_BYTES, parse_source
+    from ..limits import MAX_FILE_BYTES
+    from ..reading.source import parse_source
 
     text = record.get("spec")
     if not isinstance(text, str) or len(text) > MAX_FILE_BYTES:

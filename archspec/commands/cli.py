@@ -11,6 +11,7 @@ imports what it needs when it runs, so `--help` costs little more than Python's 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -94,6 +95,13 @@ def add_spec_arguments(command: argparse.ArgumentParser, many: bool = False) -> 
     else:
         command.add_argument("spec", help=SPEC_HELP)
     add_set_option(command)
+    add_extends_option(command)
+
+
+def add_extends_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--allow-extends-outside", action="append", default=[], metavar="DIR", dest="extends_from",
+                         help="let `extends` read specs under DIR too (repeatable); by default it reads only the "
+                              "built-in specs and the spec's own folder tree (also: ARCHSPEC_EXTENDS_ROOTS)")
 
 
 def add_set_option(command: argparse.ArgumentParser, text: str = "") -> None:
@@ -194,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="spec after the change")
     add_set_option(diff, "change one value of NEW (repeatable): `archspec diff resnet50 resnet50 --set "
                          "stages.2.depth=23`")
+    add_extends_option(diff)
     diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                       help="text (default), json, or markdown (for a pull request or $GITHUB_STEP_SUMMARY)")
     diff.add_argument("--fail-on", choices=("incompatible",),
@@ -262,7 +271,8 @@ def _print(text: str, end: str = "\n") -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _extends_roots(getattr(args, "extends_from", [])):
+            return args.run(args)
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e.issues)
@@ -286,6 +296,15 @@ def _drop_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
         pass
+
+
+def _extends_roots(folders: list[str]):
+    """The folders --allow-extends-outside adds, for the whole command."""
+    if not folders:
+        return contextlib.nullcontext()
+    from ..reading.resolve import extends_roots
+
+    return extends_roots(folders)
 
 
 def _status(issues: list[Issue], strict: bool = False) -> int:

@@ -11,10 +11,10 @@ import re
 from typing import Any
 
 from ..errors import printable
+from ..reading.resolve import without_composition
 from ..reading.source import Origin, _plain_value
 from ..reading.spec import Spec
 
-_COMPOSITION = ("extends", "scale", "abstract")  # consumed while resolving: never in a resolved spec
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
@@ -24,9 +24,7 @@ def resolved_tree(spec: Spec) -> dict:
     (inherited)."""
     from ..planning.blocks import SETTINGS, applies
 
-    tree = spec.model_dump(mode="python", exclude_none=True)
-    for key in _COMPOSITION:
-        tree.pop(key, None)
+    tree = without_composition(spec.model_dump(mode="python", exclude_none=True))
     kinds = {spec.stage_settings(i).block for i in range(len(spec.all_stages))}
     positions = spec.source.positions if spec.source else {}
     tree["defaults"] = {key: value for key, value in tree.get("defaults", {}).items()

@@ -210,7 +210,14 @@ def _add_key_hint(loc: tuple, key: str) -> str:
     if key == "type" and len(owners) > 1:
         return "add `type:`, one of: " + ", ".join(str(_tag_of(m)) for m in owners)
     field = owners[0].model_fields.get(key) if len(owners) == 1 else None
-    return f"add `{key}:` ({field.description})" if field and field.description else f"add `{key}:`"
+    only = _literals_in(field.annotation) if field else []
+    written = f"{key}: {only[0]}" if len(only) == 1 else f"{key}:"  # `archspec: 1`
+    return f"add `{written}` ({field.description})" if field and field.description else f"add `{written}`"
+
+
+# other names of an allowed value, which spelling alone would not find (`swish` is closer to `hardswish`)
+_ALIASES = {"swish": "silu", "hswish": "hardswish", "hard_swish": "hardswish", "hsigmoid": "hardsigmoid",
+            "hard_sigmoid": "hardsigmoid", "lrelu": "leaky_relu", "leakyrelu": "leaky_relu"}
 
 
 def _not_allowed(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[str, str]:
@@ -221,7 +228,8 @@ def _not_allowed(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
         allowed = re.findall(r"'([^']*)'", expected) or [expected]
     got = _value_at(source.tree, path)
     message = f"{_dotted(path)}: {_show(got)} is not one of: {', '.join(allowed)}"
-    close = difflib.get_close_matches(str(got), allowed, n=1)
+    alias = _ALIASES.get(str(got).lower())
+    close = [alias] if alias in allowed else difflib.get_close_matches(str(got), allowed, n=1)
     if len(allowed) == 1:
         return message, f"write {allowed[0]}"
     return message, f"did you mean '{close[0]}'?" if close else ""
@@ -253,6 +261,8 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     if kind in _EXPECTED:
         expected, how = _EXPECTED[kind]
         return f"{where}: expected {expected}, got {_show(got)}", _type_hint(kind, got, loc) or about or how
+    if kind == "too_many_blocks":
+        return f"{where}: {err['msg']}", "check the depth (limit: archspec.limits.MAX_BLOCKS)"
     return f"{where}: {_lower_first(err['msg'])}", about
 
 

@@ -17,6 +17,8 @@ them (`Source.locate`). Merge rules (the README has the table):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import difflib
 import math
@@ -24,20 +26,41 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Iterator, Union
 
 import yaml
 
+from .. import limits
 from ..errors import Issue, SpecError
 from .messages import check_scale, check_tree
-from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
+from .source import MISSING, NOT_A_SPEC, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent.parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
-MAX_CHAIN = 16  # specs in one `extends` chain, the spec itself included
 ABSTRACT = "abstract"  # a spec that says `abstract: true` is only a base for others
+COMPOSITION = ("extends", "scale", ABSTRACT)  # keys consumed while resolving: never in a resolved spec
+ROOTS_VARIABLE = "ARCHSPEC_EXTENDS_ROOTS"  # more folders `extends` may read, separated by os.pathsep
 
 Ref = Union[str, os.PathLike, Source]
 Positions = dict[tuple, Origin]
+Folders = Iterable[Union[str, os.PathLike]]
+
+_EXTRA_ROOTS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("extends_roots", default=())
+
+
+def without_composition(tree: dict) -> dict:
+    """A resolved tree as a spec to compose onto: `extends`, `scale` and `abstract` were applied."""
+    return {k: v for k, v in tree.items() if k not in COMPOSITION}
+
+
+@contextlib.contextmanager
+def extends_roots(folders: Folders) -> Iterator[None]:
+    """Within the block, `extends` may also read files under `folders` (what the command line's
+    --allow-extends-outside gives)."""
+    token = _EXTRA_ROOTS.set((*_EXTRA_ROOTS.get(), *map(os.fsdecode, folders)))
+    try:
+        yield
+    finally:
+        _EXTRA_ROOTS.reset(token)
 
 
 # ---- references ---------------------------------------------------------------------
@@ -53,33 +76,124 @@ def is_name(ref: str) -> bool:
     return ref != "-" and "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml"))
 
 
-def read(ref: str | os.PathLike, folder: str | None = None) -> tuple[Source, str | None]:
-    """The Source of one spec (no composition) and its real path (None for stdin).
+def builtin_label(path: Path) -> str:
+    """How errors name a built-in spec's file: a path the user can open (relative to the working
+    folder when it is under it, as in a checkout; else where it is installed)."""
+    return _short(os.path.realpath(path))
 
-    `folder` is where a relative path is looked up (a child's own folder for `extends`)."""
+
+def read(ref: str | os.PathLike) -> tuple[Source, str | None]:
+    """The Source of one spec named on the command line or in the API (no composition), and its
+    path (None for stdin)."""
     text = os.fsdecode(ref)
     if text == "-":
         return read_stdin(), None
-    path = os.path.join(folder, text) if folder else text
-    if os.path.lexists(path) or not is_name(text):
-        return load_source(path), path
+    if os.path.lexists(text) or not is_name(text):
+        return load_source(text), text
     builtin = builtin_specs().get(text)
     if builtin is None:
         close = difflib.get_close_matches(text, builtin_specs(), n=3)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "`archspec list` shows them"
         raise SpecError([Issue(text[:200], None, None, "no such file, and no built-in spec has this name",
                                hint, "AS703")])
-    return load_source(builtin, label=str(builtin.relative_to(SPECS))), str(builtin)
+    return load_source(builtin, label=builtin_label(builtin)), str(builtin)
 
 
-def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> Source:
+class _Reader:
+    """Reads the bases of one spec: only built-in specs and files under its roots (the spec's own
+    folder, the built-ins' folder, and the folders the caller allows), each file once per
+    content (a base shared by many specs is parsed once)."""
+
+    def __init__(self, top: str | None, extends_from: Folders, allowed: bool):
+        self.allowed = allowed
+        self.own = os.path.realpath(os.path.dirname(top) or ".") if top else None
+        extra = [*map(os.fsdecode, extends_from), *_EXTRA_ROOTS.get(),
+                 *filter(None, os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep))]
+        self.roots = [r for r in (self.own, os.path.realpath(SPECS), *map(os.path.realpath, extra)) if r]
+        self.extra = extra
+
+    def where(self) -> str:
+        """The places `extends` reads, for messages."""
+        places = [f"{_short(self.own)} (this spec's folder)"] if self.own else []
+        places += ["the built-in specs", *map(_short, self.extra)]
+        return ", ".join(places[:-1]) + " and " + places[-1] if len(places) > 1 else places[0]
+
+    def read(self, ref: str, folder: str | None, at: Origin) -> tuple[Source, str]:
+        """The base `ref` (written in a spec whose file is in `folder`; None for stdin) and its path."""
+        if not self.allowed:
+            raise SpecError([Issue(*at, "extends is not allowed here: a spec recorded in a weights file is "
+                                        "complete", "record the resolved spec (archspec.save does)", "AS707")])
+        path = os.path.join(folder or ".", ref)
+        if is_name(ref) and not (folder and os.path.lexists(path)):
+            return self._builtin(ref, folder, at)
+        real = os.path.realpath(path)
+        if not any(_inside(real, root) for root in self.roots):
+            if folder is None:
+                message = f"extends {_shown(ref)}: a spec read from standard input may extend only built-in specs"
+            else:
+                message = f"extends {_shown(ref)}, which is outside the folders bases are read from: {self.where()}"
+            raise SpecError([Issue(*at, message, "move the base into the spec's folder tree, or allow its folder: "
+                                   f"--allow-extends-outside DIR, or {ROOTS_VARIABLE}", "AS708")])
+        return _cached_source(real, path, at, ref), path
+
+    def _builtin(self, ref: str, folder: str | None, at: Origin) -> tuple[Source, str]:
+        builtin = builtin_specs().get(ref)
+        if builtin is not None:
+            return _cached_source(os.path.realpath(builtin), builtin_label(builtin), at, ref), str(builtin)
+        beside = [f"./{ref}{suffix}" for suffix in (".yaml", ".yml")
+                  if folder and os.path.isfile(os.path.join(folder, ref + suffix))]
+        close = difflib.get_close_matches(ref, builtin_specs(), n=3)
+        hint = (f"did you mean `{beside[0]}`?" if beside else
+                f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "`archspec list` shows them")
+        looked = f"no built-in spec has this name, and {folder or '.'} has no file {_shown(ref)}"
+        raise SpecError([Issue(*at, f"extends {_shown(ref)}, which is not available: {looked}", hint, "AS700")])
+
+
+def _short(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+_CACHE: dict[tuple, Source] = {}  # (real path, device, inode, size, mtime) -> its parsed Source
+_CACHE_SIZE = 256
+
+
+def _cached_source(real: str, label: str, at: Origin, ref: str) -> Source:
+    """A base's Source, parsed once while its file is unchanged (Sources are never changed in
+    place); its problems told at the child's `extends`."""
+    try:
+        try:
+            info = os.stat(real)
+        except OSError:
+            return load_source(real, label=label, base=True)  # it says why
+        key = (real, label, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key not in _CACHE:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = load_source(real, label=label, base=True)
+        return _CACHE[key]
+    except SpecError as e:
+        raise _through(at, ref, e) from None
+
+
+def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, extends_from: Folders = (),
+            allow_extends: bool = True) -> Source:
     """The spec `ref` names, composed: `extends` followed, `--set` overrides and `scale` applied.
 
     `overrides` maps dotted key paths to values (`{"stages.2.depth": 23}`), or is a list of
     `KEY=VALUE` texts whose values are YAML (`["stages.2.depth=23"]`), as `--set` gives them.
+    `extends` reads built-in specs and files in the spec's own folder tree (after symlinks);
+    `extends_from` (and ARCHSPEC_EXTENDS_ROOTS) allow more folders. A spec from standard input or
+    given as a Source has no folder: it extends built-ins only. `allow_extends=False` refuses
+    `extends` altogether (a spec recorded in a weights file is complete).
     """
-    source, real = (ref, None) if isinstance(ref, Source) else read(ref)
-    tree, positions, keys = _chain(source, real, ())
+    source, path = (ref, None) if isinstance(ref, Source) else read(ref)
+    reader = _Reader(path, extends_from, allow_extends)
+    tree, positions, keys = _chain(source, path, (), reader)
     composed = "extends" in source.tree if isinstance(source.tree, dict) else False
     for key, value, origin in _overrides(overrides):
         tree = _set(tree, positions, keys, key, value, origin)
@@ -98,8 +212,10 @@ def _dump(tree: Any) -> str:
 
 # ---- extends ------------------------------------------------------------------------
 
-def _chain(source: Source, real: str | None, seen: tuple[str, ...]) -> tuple[Any, Positions, Positions]:
-    """The tree of `source` merged onto its bases, `extends` removed, with its positions."""
+def _chain(source: Source, path: str | None, seen: tuple[str, ...],
+           reader: _Reader) -> tuple[Any, Positions, Positions]:
+    """The tree of `source` (read from `path`, None for stdin) merged onto its bases, `extends`
+    removed, with its positions; `seen` holds the real paths of the specs that extend it."""
     tree, positions, keys = source.tree, dict(source.positions), dict(source.key_positions)
     if not isinstance(tree, dict) or "extends" not in tree:
         return tree, positions, keys
@@ -108,19 +224,16 @@ def _chain(source: Source, real: str | None, seen: tuple[str, ...]) -> tuple[Any
     if not isinstance(ref, str) or not ref.strip():
         raise SpecError([Issue(*at, "extends: expected the name or path of the base spec",
                                "write e.g. `extends: resnet50` or `extends: base.yaml`", "AS700")])
-    here = os.path.realpath(real) if real else STDIN
-    if len(seen) + 1 >= MAX_CHAIN:
-        raise SpecError([Issue(*at, f"extends {_shown(ref)}: the chain is longer than {MAX_CHAIN} specs",
+    here = os.path.realpath(path) if path else STDIN
+    if len(seen) + 1 >= limits.MAX_CHAIN:
+        raise SpecError([Issue(*at, f"extends {_shown(ref)}: the chain is longer than {limits.MAX_CHAIN} specs",
                                "extend a spec nearer the root", "AS702")])
-    try:
-        base, base_real = read(ref, os.path.dirname(real) if real else None)
-    except SpecError as e:
-        raise _through(at, ref, e) from None
-    if base_real and os.path.realpath(base_real) in (*seen, here):
+    base, base_path = reader.read(ref, (os.path.dirname(path) or ".") if path else None, at)
+    if os.path.realpath(base_path) in (*seen, here):
         raise SpecError([Issue(*at, f"extends {_shown(ref)}, which is already in the chain (a cycle)",
                                "a spec cannot extend itself or a spec that extends it", "AS701")])
     try:
-        base_tree, base_positions, base_keys = _chain(base, base_real, (*seen, here))
+        base_tree, base_positions, base_keys = _chain(base, base_path, (*seen, here), reader)
         _check_base(base, base_tree, base_positions, base_keys)
     except SpecError as e:
         raise _through(at, ref, e) from None
@@ -146,6 +259,10 @@ def _through(at: Origin, ref: str, error: SpecError) -> SpecError:
         message = issue.message
         if message.startswith("extends "):
             why = message
+        elif issue.line is None and message == NOT_A_SPEC:
+            why = f"is {NOT_A_SPEC}"
+        elif issue.line is None and message == MISSING:
+            why = f"does not exist (looked for {issue.file})"
         elif issue.line is None:
             why = message[5:] if message.startswith("file ") else f"is not available: {message}"
         else:
@@ -180,6 +297,8 @@ def _merge(base: dict, child: dict, path: tuple, positions: Positions, keys: Pos
             out[key] = value
             _drop(positions, at), _drop(keys, at)
             _copy(child_positions, positions, at), _copy(child_keys, keys, at)
+            if at not in positions and at in child_keys:  # `--set head.type=…` replaced the mapping: it is there
+                positions[at] = child_keys[at]
     return out
 
 
@@ -197,13 +316,17 @@ def _edit(base: list, edits: dict, path: tuple, positions: Positions, keys: Posi
           child_positions: Positions, child_keys: Positions) -> list:
     """`base` with items changed by index: a mapping merges into the item, null removes it."""
     out, removed = list(base), []
-    for index, value in edits.items():
+    for index, value in sorted(edits.items()):
         at = path + (index,)
+        if index == len(out) and value is not None and not removed:  # the next index appends an item
+            out.append(value)
+            _copy(child_positions, positions, at), _copy(child_keys, keys, at)
+            continue
         if not 0 <= index < len(base):
             last = f"0 to {len(base) - 1}" if base else "none: it is empty"
             raise SpecError([Issue(*child_keys[at], f"{_dotted(path)} has {len(base)} item"
                                    f"{'s' * (len(base) != 1)}, so there is no item {index}",
-                                   f"index items from 0 (here {last})", "AS706")])
+                                   f"index items from 0 (here {last}), or {len(out)} to append one", "AS706")])
         if value is None:
             removed.append(index)
         elif isinstance(value, dict) and isinstance(out[index], dict):
@@ -239,9 +362,6 @@ def _dotted(path: tuple) -> str:
 
 # ---- --set --------------------------------------------------------------------------
 
-MAX_KEY_CHARS = 1000  # a key path is a few words
-
-
 def _overrides(overrides: dict[str, Any] | list[str] | None) -> list[tuple[tuple, Any, Positions]]:
     """(key path, value, positions of the value) for each override, parsed and checked."""
     if overrides is None:
@@ -276,9 +396,9 @@ def _clip(text: str) -> str:
 
 
 def _key_path(key: str, name: str) -> tuple:
-    if len(key) > MAX_KEY_CHARS or key.count(".") >= MAX_DEPTH:
-        raise SpecError([Issue(name, None, None, f"the key path is longer than {MAX_DEPTH} keys or "
-                               f"{MAX_KEY_CHARS:,} characters", "a key path names one setting, e.g. stages.2.depth",
+    if len(key) > limits.MAX_KEY_CHARS or key.count(".") >= limits.MAX_DEPTH:
+        raise SpecError([Issue(name, None, None, f"the key path is longer than {limits.MAX_DEPTH} keys or "
+                               f"{limits.MAX_KEY_CHARS:,} characters", "a key path names one setting, e.g. stages.2.depth",
                                "AS704")])
     parts = key.strip().split(".")
     if not all(parts):

@@ -21,12 +21,9 @@ import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from .. import limits
 from ..errors import Issue, SpecError
 from ..units import count
-
-MAX_FILE_BYTES = 1_000_000  # a spec is a few kilobytes
-MAX_NODES = 20_000  # nodes (keys included) after alias expansion; ResNet-50's spec has 70
-MAX_DEPTH = 64  # nested mappings/lists; the top-level mapping is level 1
 
 _STD = "tag:yaml.org,2002:"
 _PLAIN = "!archspec/untagged-plain"  # what _Loader gives plain scalars that carry no tag
@@ -112,29 +109,44 @@ class _Problem(Exception):
         return Issue(path, *self.where, self.message, self.hint, self.code)
 
 
-def load_source(path: str | os.PathLike, label: str | None = None) -> Source:
+def load_source(path: str | os.PathLike, label: str | None = None, base: bool = False) -> Source:
     """Read and parse a spec file; raises SpecError (AS100 when it cannot be read).
 
-    Issues name the file `label` (default: `path` as given)."""
+    Issues name the file `label` (default: `path` as given). A `base` (a file `extends` names)
+    without an `archspec:`, `extends:` or `abstract:` line is refused unparsed, so that no
+    message quotes a file that is not a spec."""
     name = os.fsdecode(path)
     try:
-        info = os.stat(name)
-        if not stat.S_ISREG(info.st_mode):
-            what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise _Problem(f"file is {what}", "give the path of a .yaml spec", "AS100")
-        _check_size(info.st_size)  # before reading anything
-        with open(name, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)  # it may have grown since stat
+        _check_regular(os.stat(name))  # before opening: opening a FIFO or a device can block or act
+        # O_NONBLOCK: if a FIFO took the file's place since, opening it returns at once, and fstat refuses it
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as f:
+            _check_regular(os.fstat(fd))
+            data = f.read(limits.MAX_FILE_BYTES + 1)  # it may have grown since stat
     except _Problem as e:
         raise SpecError([e.issue(label or name)]) from None
     except FileNotFoundError:
-        raise SpecError([Issue(label or name, None, None, "file does not exist", code="AS100")]) from None
+        raise SpecError([Issue(label or name, None, None, MISSING, code="AS100")]) from None
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         message = f"file cannot be read: {getattr(e, 'strerror', None) or e}"
         raise SpecError([Issue(label or name, None, None, message, code="AS100")]) from None
+    if base and not _SPEC_LINE.search(data):
+        raise SpecError([Issue(label or name, None, None, NOT_A_SPEC, "extend a spec file", "AS700")])
     return parse_source(data, label or name)
 
 
+_SPEC_LINE = re.compile(rb"(?m)^\W*(archspec|extends|abstract)\W*:")  # a key only a spec's top level has
+NOT_A_SPEC = "not an archspec spec (it has no `archspec:` line)"
+
+
+def _check_regular(info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise _Problem(f"file is {what}", "give the path of a .yaml spec", "AS100")
+    _check_size(info.st_size)  # before reading anything
+
+
+MISSING = "no such file or folder"  # the words for a path that does not exist, in every command
 STDIN = "<stdin>"  # the file name of a spec read from standard input (`-`)
 
 
@@ -144,7 +156,7 @@ def read_stdin() -> Source:
     if stream is None:
         raise SpecError([Issue(STDIN, None, None, "standard input is closed", "pipe a spec into it", "AS100")])
     try:
-        data = stream.read(MAX_FILE_BYTES + 1)
+        data = stream.read(limits.MAX_FILE_BYTES + 1)
     except OSError as e:
         raise SpecError([Issue(STDIN, None, None, f"standard input cannot be read: {e.strerror or e}",
                                code="AS100")]) from None
@@ -185,9 +197,9 @@ def _parse(text: str | bytes, path: str, mapping: bool) -> Source:
 # ---- bytes -> text ------------------------------------------------------------------
 
 def _check_size(size: int) -> None:
-    if size > MAX_FILE_BYTES:
-        raise _Problem(f"file is {count(size)} bytes; the limit is {count(MAX_FILE_BYTES)}",
-                       "is this the right file? (limit: archspec.reading.source.MAX_FILE_BYTES)", "AS100")
+    if size > limits.MAX_FILE_BYTES:
+        raise _Problem(f"file is {count(size)} bytes; the limit is {count(limits.MAX_FILE_BYTES)}",
+                       "is this the right file? (limit: archspec.limits.MAX_FILE_BYTES)", "AS100")
 
 
 def _decode(text: str | bytes) -> str:
@@ -225,7 +237,8 @@ def _compose(text: str, mapping: bool = True) -> yaml.Node:
     if not mapping:
         return root if root is not None else ScalarNode(_PLAIN, "", yaml.Mark("", 0, 0, 0, None, None))
     if root is None or (root.tag == _PLAIN and root.value == ""):
-        raise _Problem("file is empty", "start from one of the examples in specs/")
+        raise _Problem("file is empty", "start from a built-in spec: `archspec show resnet18 > my.yaml`, "
+                                        "or write `extends: resnet18` and what you change")
     if not isinstance(root, MappingNode):
         raise _Problem("the top level must be a mapping of keys (archspec, name, input, ...), "
                        f"not {_describe(root)}", at=root)
@@ -234,7 +247,7 @@ def _compose(text: str, mapping: bool = True) -> yaml.Node:
 
 def _check_stream(text: str) -> None:
     """Refuse deep nesting and too many nodes from the event stream, which libyaml parses
-    without recursion, and faster than it composes: a big file is refused within MAX_NODES."""
+    without recursion, and faster than it composes: a big file is refused within limits.MAX_NODES."""
     loader = _Loader(text)
     try:
         depth = documents = nodes = 0
@@ -245,10 +258,10 @@ def _check_stream(text: str) -> None:
             nodes += isinstance(event, NodeEvent)  # an alias counts once here, expanded in _measure
             if documents > 1:
                 return  # the composer reports the second document
-            if depth > MAX_DEPTH:
+            if depth > limits.MAX_DEPTH:
                 raise _too_deep(event)
-            if nodes > MAX_NODES:
-                raise _Problem(f"the file has more than {count(MAX_NODES)} nodes", "a spec never needs this many",
+            if nodes > limits.MAX_NODES:
+                raise _Problem(f"the file has more than {count(limits.MAX_NODES)} nodes", "a spec never needs this many",
                                "AS104", event)
     finally:
         loader.dispose()
@@ -280,7 +293,9 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> _Problem:
     return _Problem(message, hint, at=mark)
 
 
-_KEY_WITHOUT_COLON = re.compile(r"(\s*(?:- +)?)([^\s:#{}\[\],'\"-][^\s:#{}\[\],'\"]*) +([^\s:#].*?)\s*$")
+# linear: no part of a pattern can match what the next part matches (a lazy `.*?` before `\s*$` took
+# 27 s on a 100 kB line of spaces)
+_KEY_WITHOUT_COLON = re.compile(r"(\s*(?:- +)?)([^\s:#{}\[\],'\"-][^\s:#{}\[\],'\"]*) +([^\s:#].*)")
 _KEY = re.compile(r"(\s*(?:- +)?)([^\s:#][^:#]*?):(\s|$)")
 
 
@@ -296,7 +311,7 @@ def _structure_slip(e: yaml.MarkedYAMLError, lines: list[str]) -> _Problem | Non
         for n in dict.fromkeys(x for x in (above, start, at) if x is not None):
             if missing := _KEY_WITHOUT_COLON.match(lines[n]):
                 indent, key, value = missing.groups()
-                value = value if len(value) <= 24 else value[:20] + " ..."
+                key, value = _fragment(key), _fragment(value.rstrip())  # the line may be a secret's
                 return _Problem(f"missing ':' after '{key}'", f"a `key: value` pair needs a colon and a space: "
                                 f"`{key}: {value}`", at=(n + 1, len(indent) + 1))
         if _content(lines[start]).startswith(("{", "[")):
@@ -314,6 +329,11 @@ def _structure_slip(e: yaml.MarkedYAMLError, lines: list[str]) -> _Problem | Non
     return None
 
 
+def _fragment(text: str) -> str:
+    """A short piece of a line, for a message: at most 24 characters."""
+    return text if len(text) <= 24 else text[:20] + " ..."
+
+
 def _alignments(lines: list[str], at: int) -> str:
     """'indent it 4 spaces, under `depth` (line 9), or 0, under `stages` (line 8)': the nearest keys
     above line `at` indented more and less than it."""
@@ -322,7 +342,7 @@ def _alignments(lines: list[str], at: int) -> str:
         key = _KEY.match(lines[n])
         column = len(key[1]) if key else None
         if key and column != indent and (column > indent) not in found:
-            found[column > indent] = f"{column}, under `{key[2]}` (line {n + 1})"
+            found[column > indent] = f"{column}, under `{_fragment(key[2])}` (line {n + 1})"
         if column is not None and column < indent:
             break  # the keys above this one belong to other mappings
     return "indent it " + " or ".join(found[k] for k in (True, False) if k in found).replace(",", " spaces,", 1)
@@ -366,21 +386,21 @@ def _measure(root: yaml.Node) -> None:
             raise _Problem("an alias refers to a node that contains it (a cycle)",
                            "an alias can only repeat a node that is complete", "AS104", node)
         else:
-            if collection and depth > MAX_DEPTH:
+            if collection and depth > limits.MAX_DEPTH:
                 raise _too_deep(node)
             open_nodes.add(key)
             size, height = 1, 0
             for child in _children(node):
                 child_size, child_height = visit(child, depth + 1)
                 size, height = size + child_size, max(height, child_height)
-                if size > MAX_NODES:  # stops at the smallest node that is too big
+                if size > limits.MAX_NODES:  # stops at the smallest node that is too big
                     what = "aliases expand to" if shared else "the file has"
-                    raise _Problem(f"{what} more than {count(MAX_NODES)} nodes",
+                    raise _Problem(f"{what} more than {count(limits.MAX_NODES)} nodes",
                                    "a spec never needs this many", "AS104", node)
             height += collection
             open_nodes.discard(key)
             memo[key] = (size, height)
-        if height and depth + height - 1 > MAX_DEPTH:  # a shared node reused deeper down
+        if height and depth + height - 1 > limits.MAX_DEPTH:  # a shared node reused deeper down
             raise _too_deep(node)
         return size, height
 
@@ -388,7 +408,7 @@ def _measure(root: yaml.Node) -> None:
 
 
 def _too_deep(at: Any) -> _Problem:
-    return _Problem(f"nesting is deeper than {MAX_DEPTH} levels",
+    return _Problem(f"nesting is deeper than {limits.MAX_DEPTH} levels",
                     "a spec never nests this deep: check for runaway brackets or aliases", "AS104", at)
 
 
@@ -436,6 +456,12 @@ class _Builder:
         return self.scalar(node)
 
     def scalar(self, node: ScalarNode) -> Any:
+        try:
+            return self._scalar(node)
+        except _Problem as e:  # a number too long
+            return self.fail(_Problem(e.message, e.hint, e.code, node))
+
+    def _scalar(self, node: ScalarNode) -> Any:
         if node.tag == _PLAIN:
             return _plain_value(node.value)
         wanted = _SCALAR_TAGS.get(node.tag[len(_STD):]) if node.tag.startswith(_STD) else None
@@ -477,9 +503,12 @@ def _plain_value(text: str) -> Any:
     if match := _INT.fullmatch(text):
         digits, base = match["oct"] or match["hex"] or text, 8 if match["oct"] else 16 if match["hex"] else 10
         try:
-            return int(digits, base)
-        except ValueError:  # more digits than Python converts (sys.int_info): keep the text
-            return text
+            value = int(digits, base)
+            str(value)  # 0x…: a value Python cannot print is refused here too
+        except ValueError:  # more digits than Python converts (sys.int_info)
+            raise _Problem(f"a number of {count(len(digits))} digits is too long to read",
+                           "a spec's numbers have a few digits", "AS103") from None
+        return value
     if _FLOAT.fullmatch(text):
         return float(text)
     if match := _INF_NAN.fullmatch(text):
@@ -494,6 +523,9 @@ def _position(node: yaml.Node) -> tuple[int, int]:
 def _describe(node: yaml.Node) -> str:
     if not isinstance(node, ScalarNode):
         return "a mapping" if isinstance(node, MappingNode) else "a list"
-    value = _plain_value(node.value) if node.tag == _PLAIN else node.value
+    try:
+        value = _plain_value(node.value) if node.tag == _PLAIN else node.value
+    except _Problem:
+        return "a number"
     names = {bool: "true/false", int: "a number", float: "a number", type(None): "null"}
     return names.get(type(value), "a string")

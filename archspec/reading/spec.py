@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      WithJsonSchema, create_model)
-from pydantic_core import PydanticCustomError
+                      ValidationInfo, WithJsonSchema, create_model, field_validator)
+from pydantic_core import PydanticCustomError, PydanticKnownError
 
+from .. import limits
 from . import regnet
 from ..planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
 from ..planning.blocks.kind import InitScheme
@@ -31,6 +32,16 @@ ActKind = SETTINGS["act"].type
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        """Every number within limits.MAX_WHOLE / MAX_FACTOR: later arithmetic never overflows."""
+        for item in value if isinstance(value, list) else (value,):
+            bound = {int: limits.MAX_WHOLE, float: limits.MAX_FACTOR}.get(type(item))
+            if bound is not None and abs(item) > bound:
+                raise PydanticKnownError("less_than_equal", {"le": bound})
+        return value
 
 
 def _square(v: Any) -> Any:
@@ -96,6 +107,25 @@ class RegNetStages(_Model):
     wm: Annotated[float, Field(gt=1)] = Field(description="width multiplier between stages (wm)")
     group_width: PositiveInt = Field(description="channels per group of the 3×3 convs (g)")
     bottleneck_ratio: Annotated[float, Field(gt=0)] = Field(1.0, description="inner width ÷ channels (b)")
+
+    @field_validator("depth")
+    @classmethod
+    def _few_enough_blocks(cls, depth: int) -> int:
+        if depth > limits.MAX_BLOCKS:  # before any width is generated
+            raise PydanticCustomError("too_many_blocks", "{depth} blocks are more than the planning limit of {limit}",
+                                      {"depth": f"{depth:,}", "limit": f"{limits.MAX_BLOCKS:,}"})
+        return depth
+
+    @field_validator("bottleneck_ratio")
+    @classmethod
+    def _inner_widths(cls, ratio: float, info: ValidationInfo) -> float:
+        settings = [info.data.get(k) for k in ("depth", "w0", "wa", "wm", "group_width")]
+        if None not in settings:  # the others are valid: generate the widths once to check this
+            narrowest = min(regnet.block_widths(*settings[:4]))
+            if int(narrowest * ratio) < 1:
+                raise PydanticCustomError("inner_width_zero", "{ratio} makes the inner width of a {width}-channel "
+                                          "block 0", {"ratio": f"{ratio:g}", "width": narrowest})
+        return ratio
 
     def expand(self) -> list[Stage]:
         return [Stage(**s) for s in regnet.stages(self.depth, self.w0, self.wa, self.wm, self.group_width,
@@ -227,7 +257,7 @@ class Scale(_Model):
 
 
 class Spec(_Model):
-    # Read before the schema (archspec.reading.resolve): a resolved spec has neither.
+    # Applied while resolving (archspec.reading.resolve): a resolved spec has no `extends` or `scale`.
     extends: str | None = Field(None, description="the spec this one changes: a built-in name or a path "
                                                   "relative to this file")
     scale: Scale | None = Field(None, description="multiply depths and channels of the resolved spec")
