@@ -318,3 +318,14 @@ def test_a_file_name_with_escape_codes_is_printed_escaped(cli, tmp_path):
     assert r.stdout.startswith(f"{tmp_path}/ci\\x1b[2J.yaml: note: not an archspec spec")
     r = cli("list", "\x1b]0;owned\x07*")
     assert r.stderr == "archspec: error: no built-in spec matches '\\x1b]0;owned\\x07*'; `archspec list` shows them all\n"
+
+
+def test_a_network_over_the_build_limit_is_planned_but_not_built(cli, tmp_path):
+    spec = HOSTILE / "over_build_limit.yaml"
+    out = tmp_path / "m.safetensors"
+    r = cli("build", spec, "-o", out)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"{spec}: error: the network has 5,440,153,178 parameters, more than the build limit of 4,000,000,000 — raise "
+        "the limit with --max-params (build(max_params=...))", f"archspec: nothing written to {out}"]
+    assert list(tmp_path.iterdir()) == []

@@ -25,6 +25,7 @@ from ..planning.report import DEPTHS
 from ..units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -238,9 +239,6 @@ def _parser() -> argparse.ArgumentParser:
                                           "plain state_dict); default the initial weights")
     _add_input(export, "example input size instead of the spec's: CxHxW, HxW or one size")
     return parser
-
-
-EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
 
 
 class _OutputFailed(Exception):
