@@ -318,6 +318,11 @@ def _build(args: argparse.Namespace) -> int:
     from ..planning.plan import check_params
 
     if args.output:
+        from ..building.checkpoint import unknown_weights_suffix, weights_format
+
+        if weights_format(args.output) is None and not _unwritable(Path(args.output)):  # a folder: said below
+            print(printable(f"{args.output}: error: {unknown_weights_suffix(args.output)}"), file=sys.stderr)
+            return EXIT_USAGE
         require_torch("archspec build -o")  # before any work: the plan alone would not need it
         if problem := _unwritable(Path(args.output)):
             return _output_problem(args.output, problem)
@@ -357,14 +362,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _unwritable(path: Path) -> str:
     """Why `path` cannot be written, found before the build; '' if it looks fine."""
-    try:
-        if path.is_dir():
-            return "this is a folder; give a file name such as model.safetensors"
-        if not path.parent.is_dir():
-            return f"folder {str(path.parent)!r} does not exist"
-    except PermissionError:
-        pass  # the write will say so
-    return ""
+    from ..building.checkpoint import output_problem
+
+    return output_problem(path)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -440,12 +440,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _check_weights(args: argparse.Namespace) -> int:
-    from ..building.weightsfile import WeightsFileError, check_file, text
+    from ..building.weightsfile import WeightsFileError, check_weights_file, text
     from ..pipeline import plan
 
     p = plan(args.spec, overrides=args.overrides)
     try:
-        report = check_file(p, args.file)
+        report = check_weights_file(p, args.file)
     except WeightsFileError as e:
         return _output_problem(args.file, str(e), EXIT_USAGE)
     _print(json.dumps(report.to_dict(), indent=1) if args.format == "json" else text(report, args.file, p.spec.name))
@@ -471,7 +471,7 @@ def _emit(text: str, output: str | None) -> int:
     """`text` to stdout, or to the file `output` whole or not at all (with the user's umask)."""
     from ..building.checkpoint import WriteError, write_bytes
 
-    if not output:
+    if not output or output == "-":
         _print(text, end="")
         return EXIT_OK
     try:
