@@ -511,8 +511,9 @@ def _export(args: argparse.Namespace) -> int:
 
     try:
         print(export(p, args.output, fmt, args.weights, progress=_progress()), file=sys.stderr)
-    except ExportError as e:
-        return _output_problem(args.output, str(e))
+    except ExportError as e:  # its lines are already safe to print (a weights mismatch takes several)
+        print(f"{args.output}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except OSError as e:  # the write failed (a WriteError: one line), leaving nothing behind
         print(e, file=sys.stderr)
         return EXIT_INVALID
