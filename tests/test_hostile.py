@@ -94,6 +94,7 @@ CASES = {
     "too_many_blocks.yaml": Case((1, 1), 8, 5, "stages.1 (layer2): the network reaches 20,002 blocks here, "
                                                "with 449,961 parameters; the planning limit is 10,000"),
     # valid specs that `build` refuses or prints safely
+    # (`build` without -o plans it and warns after the table; `build -o` refuses it: test_trust_cli.py)
     "over_build_limit.yaml": Case((0, 0), None, None, ""),
     "description_escape_codes.yaml": Case((0, 0), None, None, ""),
     # extends: every problem with a base is told at the child's `extends` value, with the chain

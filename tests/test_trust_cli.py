@@ -71,7 +71,7 @@ def test_max_params_without_o_prints_the_table_and_warns(cli):
     r = cli("build", "resnet18", "--max-params", "10M", "--depth", "stages")
     assert r.returncode == 0
     assert r.stdout.startswith("resnet18: ResNet-18 (He et al. 2015), torchvision layout\n")
-    assert r.stderr == ("resnet18.yaml: warning: the network has 11,689,512 parameters, more than the build limit of "
+    assert r.stderr == ("specs/resnet18.yaml: warning: the network has 11,689,512 parameters, more than the build limit of "
                         "10,000,000 — raise the limit with --max-params (build(max_params=...))\n")
 
 
@@ -144,7 +144,7 @@ def test_a_folder_of_other_yaml_only_says_so(cli, repo):
 
 @pytest.mark.parametrize("spec,size,line", [
     ("resnet18", "1x224x224",
-     "resnet18.yaml:5:19: warning: the input 1×224×224 changes the parameter count: 11,683,240 against 11,689,512 at "
+     "specs/resnet18.yaml:5:19: warning: the input 1×224×224 changes the parameter count: 11,683,240 against 11,689,512 at "
      "the spec's input 3×224×224 (conv1 depends on the input's channels) — weights made for 3×224×224 will not load "
      "into this network; give 3 channels (--input 3x224x224)"),
     ("specs/examples/mnist_small.yaml", "56",
@@ -226,8 +226,8 @@ def test_show_says_what_scale_changed_and_what_was_inherited(cli, write_spec):
     child = write_spec("extends: resnet50\nname: narrow\nscale: {width: 0.5}\n")
     lines = cli("show", child).stdout.splitlines()
     assert lines[2] == ('description: "ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout"  '
-                        "# inherited from resnet50.yaml:4")
-    assert "    channels: 128  # scale 0.5 of 256 at resnet50.yaml:9" in lines
+                        "# inherited from specs/resnet50.yaml:4")
+    assert "    channels: 128  # scale 0.5 of 256 at specs/resnet50.yaml:9" in lines
 
 
 # ---- export progress -----------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_an_overrides_typo_is_named_as_the_api_wrote_it():
     with pytest.raises(archspec.SpecError) as e:
         archspec.plan("resnet18", overrides={"stages.9.depth": 3})
     assert str(e.value) == ('overrides["stages.9.depth"]: error: stages has 4 items, so there is no item 9 — '
-                            "index items from 0 (here 0 to 3)")
+                            "index items from 0 (here 0 to 3), or 4 to append one")
 
 
 def test_a_weights_report_prints_for_a_person():
@@ -318,3 +318,14 @@ def test_a_file_name_with_escape_codes_is_printed_escaped(cli, tmp_path):
     assert r.stdout.startswith(f"{tmp_path}/ci\\x1b[2J.yaml: note: not an archspec spec")
     r = cli("list", "\x1b]0;owned\x07*")
     assert r.stderr == "archspec: error: no built-in spec matches '\\x1b]0;owned\\x07*'; `archspec list` shows them all\n"
+
+
+def test_a_network_over_the_build_limit_is_planned_but_not_built(cli, tmp_path):
+    spec = HOSTILE / "over_build_limit.yaml"
+    out = tmp_path / "m.safetensors"
+    r = cli("build", spec, "-o", out)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"{spec}: error: the network has 5,440,153,178 parameters, more than the build limit of 4,000,000,000 — raise "
+        "the limit with --max-params (build(max_params=...))", f"archspec: nothing written to {out}"]
+    assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,7 @@ from ..planning.report import DEPTHS
 from ..units import count
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -249,9 +250,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
-
-
 class _OutputFailed(Exception):
     """Standard output could not be written (a full disk, a closed pipe)."""
 
@@ -324,8 +322,7 @@ def _usage_error(message: str) -> int:
 
 
 def _output_problem(output: str, problem: str, code: int = EXIT_INVALID) -> int:
-    # a weights mismatch is a headline and indented detail lines: escape each line, keep the breaks
-    print("\n".join(printable(line) for line in f"{output}: error: {problem}".split("\n")), file=sys.stderr)
+    print(printable(f"{output}: error: {problem}"), file=sys.stderr)
     return code
 
 
@@ -533,8 +530,9 @@ def _export(args: argparse.Namespace) -> int:
 
     try:
         print(export(p, args.output, fmt, args.weights, progress=_progress()), file=sys.stderr)
-    except ExportError as e:
-        return _output_problem(args.output, str(e))
+    except ExportError as e:  # its lines are already safe to print (a weights mismatch takes several)
+        print(f"{args.output}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except OSError as e:  # the write failed (a WriteError: one line), leaving nothing behind
         print(e, file=sys.stderr)
         return EXIT_INVALID
