@@ -244,6 +244,14 @@ class _Planner:
         self.spec = spec
         self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
+        written = [i for i, s in enumerate(self.settings) if s.block not in KINDS]
+        if written:  # read and checked by reading/blockdefs.py; planning them is planning/graph.py's, to come
+            i = written[0]
+            where = ("stages", i, "block") if self.stages[i].block else ("defaults", "block")
+            issue = spec.source.issue(where, "", code="AS916") if spec.source else Issue(spec.name, None, None, "")
+            raise SpecError([replace(issue, message=f"{stage_name(i)}: {self.settings[i].block} is a block written "
+                                                    "in the spec: archspec reads and checks it, but cannot plan it yet",
+                                     hint="use a built-in block kind to plan and build", code="AS916")])
         self.kinds = [KINDS[s.block] for s in self.settings]
         self.preact = [k.preact for k in self.kinds]
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]

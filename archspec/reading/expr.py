@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from ..errors import Issue, SpecError
 from ..units import count
-from .resolve import make_divisible
 from .source import Origin
 
 Value = int | float | bool
@@ -43,6 +42,8 @@ def _round(x: int | float, digits: int | None = None) -> int | float:
 def _make_divisible(value: int | float, divisor: int = 8) -> int:
     if type(divisor) is not int or divisor < 1:
         raise _Refused(f"gives make_divisible() the divisor {divisor!r}; it takes a whole number of at least 1")
+    from .resolve import make_divisible  # resolve → messages → spec → blockdefs → here: imported when used
+
     return make_divisible(value, divisor)
 
 
@@ -174,12 +175,12 @@ def _check(tree: ast.Expression, text: str, expr: Expr, known: set[str]) -> set[
     """The names `tree` reads; a SpecError for any node outside the language, a name not in
     `known`, or a tree too big or too deep."""
     names: set[str] = set()
-    count = 0
+    parts = 0
     stack = [(tree, 0)]
     while stack:  # iterative: the depth is what is being checked
         node, depth = stack.pop()
-        count += 1
-        if count > MAX_PARTS:
+        parts += 1
+        if parts > MAX_PARTS:
             raise expr.error(f"has more than {MAX_PARTS} parts", "split it into several `let:` values", "AS900")
         if depth > MAX_NESTING:
             raise expr.error(f"nests deeper than {MAX_NESTING} levels", "split it into several `let:` values",
