@@ -111,6 +111,22 @@ CASES = {
     "extends_backslash_name.yaml": Case((1, 1), 2, 10, "which is not available: no such file, and no built-in spec"),
     "extends_etc_passwd.yaml": Case((1, 1), 2, 10, "extends /etc/passwd, which has an error at /etc/passwd:1:1: "
                                                    "the top level must be a mapping"),
+    # blocks written in the spec: recursion, cycles, sizes and expressions, refused where they are written
+    "blockdef_recursive.yaml": Case((1, 1), 8, 30, "blocks.loop.nodes.1.block: loop uses loop: a block cannot "
+                                                   "contain itself"),
+    "blockdef_mutual.yaml": Case((1, 1), 8, 29, "blocks.ping.nodes.1.block: ping uses pong, which uses ping"),
+    "blockdef_cycle.yaml": Case((1, 1), 8, 37, "blocks.knot.nodes.0: the nodes form a cycle: conv1 ← add ← conv2 "
+                                               "← conv1"),
+    "blockdef_nested_10000_nodes.yaml": Case((1, 1), 14, 3, "blocks.thousand: 1,110 modules once the blocks it uses "
+                                                            "are written out; a block may have 1,000"),
+    "blockdef_network_nodes.yaml": Case((1, 1), 22, 5, "stages.1 (layer2): the network reaches 100,800 modules of "
+                                                       "blocks written in the spec here; the limit is 100,000"),
+    "expr_huge_power.yaml": Case((1, 1), 8, 14, "blocks.wide.let.width: `9 ** 9 ** 9 ** 9` raises to the power "
+                                                "387420489"),
+    "expr_divide_by_zero.yaml": Case((1, 1), 8, 18, "blocks.wide.let.per_group: `channels // groups` divides by zero "
+                                                    "(in stages.0 (layer1))"),
+    "expr_import.yaml": Case((1, 1), 8, 14, "calls `__import__('os').system`, which is not a function expressions "
+                                            "have"),
 }
 
 
@@ -156,6 +172,13 @@ def _make_extends_binary(folder: Path) -> Path:
     return _extending(folder, "extends_binary.yaml", "base.bin")
 
 
+def _make_concat_of_10000(folder: Path) -> Path:
+    text = (HOSTILE / "blockdef_cycle.yaml").read_text().replace("in: [x, conv2]", "in: [" + ", ".join(["x"] * 10_000) + "]")
+    path = folder / "blockdef_concat_10000.yaml"
+    path.write_text(text)
+    return path
+
+
 def _make_empty_folder(folder: Path) -> Path:
     (folder / "empty_folder").mkdir()
     (folder / "empty_folder" / "notes.txt").write_text("not a spec")
@@ -177,6 +200,8 @@ GENERATED = {
                                                                 "chain0002.yaml, which extends")),
     "extends_100mb.yaml": (_make_extends_100mb, Case((1, 1), 2, 10, "extends base_100mb.yaml, which is "
                                                                     "100,000,000 bytes; the limit is 1,000,000")),
+    "blockdef_concat_10000.yaml": (_make_concat_of_10000, Case((1, 1), 10, 34, "blocks.knot.nodes.2.in: 10,000 "
+                                                                               "inputs; a node may have 1,000")),
     "extends_binary.yaml": (_make_extends_binary, Case((1, 1), 2, 10, "extends base.bin, which has an error at")),
 }
 
