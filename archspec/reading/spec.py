@@ -16,8 +16,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
 from pydantic_core import PydanticCustomError
 
 from . import regnet
-from ..planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
-from ..planning.blocks.kind import InitScheme
+from ..planning.kinds import INIT_SCHEMES, KINDS, SETTINGS, InitScheme, applies
 from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
