@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import require_torch
-from ..planning.layers import Shape
+from ..planning.nodes import Shape
 
 
 class WriteError(OSError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import atomic_output
-from ..planning.layers import Shape
+from ..planning.nodes import Shape
 from ..units import dims
 from ..planning.plan import Plan
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from ..errors import printable
-from ..planning.layers import Node
+from ..planning.nodes import Node
 from ..planning.plan import Plan, sections
 from ..units import dims
 

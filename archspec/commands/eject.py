@@ -17,7 +17,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from ..planning.layers import Node
+from ..planning.nodes import Node
 from ..planning.plan import Plan
 from ..units import count, dims
 

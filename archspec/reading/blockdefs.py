@@ -208,7 +208,7 @@ class _Reader:
     # -- names
 
     def block_name(self, name: Any) -> bool:
-        from ..planning.blocks import KINDS
+        from ..planning.kinds import KINDS
 
         path = ("blocks", name)
         if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME or keyword.iskeyword(name):
@@ -434,7 +434,7 @@ class _Reader:
             self.fail(path + ("block",), f"{_dotted(path)}.block: '{block}' is a primitive, not a block",
                       f"write `op: {block}`", "AS910")
             return None
-        from ..planning.blocks import KINDS
+        from ..planning.kinds import KINDS
 
         if block in KINDS:
             self.fail(path + ("block",), f"{_dotted(path)}.block: '{block}' is a built-in block kind, which "

@@ -18,8 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from . import regnet
-from ..planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
-from ..planning.blocks.kind import NETWORK, InitScheme
+from ..planning.kinds import INIT_SCHEMES, KINDS, NETWORK, SETTINGS, InitScheme, applies
 from ..errors import Issue, SpecError
 from .blockdefs import BlockDef, check_use, network_size_issues, read_blocks
 from .source import Source
