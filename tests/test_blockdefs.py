@@ -234,10 +234,9 @@ def test_a_spec_with_blocks_satisfies_the_shipped_json_schema():
     jsonschema.Draft7Validator(schema).validate(parse_source(FIRE).tree)
 
 
-def test_planning_a_block_written_in_the_spec_is_refused_cleanly_for_now():
+def test_planning_a_primitive_that_cannot_be_planned_yet_is_refused_at_its_node():
     with pytest.raises(SpecError) as info:
         plan(parse_source(FIRE, "net.yaml"))
     (issue,) = info.value.issues
-    assert (issue.line, issue.column, issue.code) == (21, 19, "AS916")
-    assert issue.message == ("stages.0 (layer1): fire is a block written in the spec: archspec reads and checks "
-                             "it, but cannot plan it yet")
+    assert (issue.line, issue.column, issue.code) == (20, 25, "AS916")
+    assert issue.message == "layer1.0.cat: `op: concat` is read and checked, but archspec cannot plan it yet"

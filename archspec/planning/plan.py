@@ -18,7 +18,8 @@ from ..errors import Issue, SpecError
 from ..reading.spec import FeaturesHead, Spec
 from ..units import count, dims, si
 from .blocks import LAYOUTS, TRANSITIONS, Placement
-from .kinds import KINDS
+from .graph import stage_layout
+from .kinds import KINDS, Kind
 from .memory import activation_memory, layer_memory
 from .nodes import CONTAINERS, Node, Shape, ShapeError, collecting, container, sequential
 from .parts import HEAD_LAYOUTS, STEM_LAYOUTS
@@ -252,16 +253,9 @@ class _Planner:
         self.spec = spec
         self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
-        written = [i for i, s in enumerate(self.settings) if s.block not in KINDS]
-        if written:  # read and checked by reading/blockdefs.py; planning them is planning/graph.py's, to come
-            i = written[0]
-            where = ("stages", i, "block") if self.stages[i].block else ("defaults", "block")
-            issue = spec.source.issue(where, "", code="AS916") if spec.source else Issue(spec.name, None, None, "")
-            raise SpecError([replace(issue, message=f"{stage_label(i)}: {self.settings[i].block} is a block written "
-                                                    "in the spec: archspec reads and checks it, but cannot plan it yet",
-                                     hint="use a built-in block kind to plan and build", code="AS916")])
-        self.kinds = [KINDS[s.block] for s in self.settings]
-        self.layouts = [LAYOUTS[s.block] for s in self.settings]
+        # a block written in the spec: a kind with no settings of its own, laid out from its graph
+        self.kinds = [KINDS.get(s.block) or Kind(s.block, "") for s in self.settings]
+        self.layouts = [LAYOUTS.get(s.block) or stage_layout(spec, i) for i, s in enumerate(self.settings)]
         self.transitions = [TRANSITIONS.get(s.block) for s in self.settings]
         self.preact = [k.preact for k in self.kinds]
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]

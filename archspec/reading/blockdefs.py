@@ -75,7 +75,7 @@ class Op:
 _MANY = (1, 10**9)  # bounded by limits.MAX_NODE_INPUTS
 _POOL = {"kernel": Arg("int", required=True), "stride": Arg("int"), "padding": Arg("int", 0),
          "ceil_mode": Arg("bool", False)}
-_ACTS = ("relu", "relu6", "silu", "gelu", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "tanh")
+_ACTS = ("relu", "relu6", "silu", "gelu", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid")
 
 # The primitives a node may name. The planner's primitive records (planning/) build them.
 OPS: dict[str, Op] = {

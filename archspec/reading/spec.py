@@ -37,8 +37,9 @@ def _known_kind(name: str) -> str:
     return name
 
 
+BlockKind = Literal[tuple(KINDS)]  # the built-in kinds
 # A built-in kind or a block of the spec's `blocks:` (the JSON Schema lists the built-in ones).
-BlockKind = Annotated[str, AfterValidator(_known_kind), WithJsonSchema({"enum": list(KINDS), "type": "string"})]
+KindName = Annotated[str, AfterValidator(_known_kind), WithJsonSchema({"enum": list(KINDS), "type": "string"})]
 ShortcutKind = SETTINGS["shortcut"].type
 NormKind = SETTINGS["norm"].type
 ActKind = SETTINGS["act"].type
@@ -84,7 +85,7 @@ class _Settings(_Model):
 
 BlockSettings = create_model(
     "BlockSettings", __base__=_Settings, __doc__="Settings a stage may set for its blocks; unset ones come from `defaults`.",
-    block=(BlockKind | None, Field(None, description="block kind")),
+    block=(KindName | None, Field(None, description="block kind")),
     # a block written in the spec takes its parameters here: `{block: fire, squeeze: 16}` (see Spec._gather)
     block_params=(SkipJsonSchema[dict[str, Any] | None], Field(None, exclude=True)),
     **{s.name: (s.type | None, Field(None, description=s.description)) for s in SETTINGS.values()},
@@ -92,7 +93,7 @@ BlockSettings = create_model(
 
 Defaults = create_model(
     "Defaults", __base__=BlockSettings, __doc__="Block settings inherited by every stage, and network-wide ones.",
-    block=(BlockKind, Field("basic", description="block kind")),
+    block=(KindName, Field("basic", description="block kind")),
     **{s.name: (s.type if s.default is not None else s.type | None,
                 Field(s.default, description=s.description + ("" if s.default is None else f" (default {s.default})")))
        for s in SETTINGS.values()},
@@ -268,7 +269,7 @@ class Spec(_Model):
     stages: Stages = Field(description="one entry per stage, input to output; or a RegNet generator")
     head: Head
     constraints: Constraints = Constraints()
-    blocks: dict[str, Any] = Field({}, description="block kinds written in this spec: name → {params, let, "
+    blocks: dict[str, Any] | None = Field(None, description="block kinds written in this spec: name → {params, let, "
                                                    "nodes, out} (archspec.reading.blockdefs)")
 
     _source: Source | None = PrivateAttr(None)
