@@ -147,7 +147,7 @@ def _descendants(node: Node, prefix: str = "") -> dict[str, Node]:
 
 
 class _Merge(Exception):
-    """The instances of a block kind do not share one layout: they get a class each."""
+    """The instances of a block kind do not share one template: they get a class each."""
 
 
 class BlockTemplate:
@@ -278,7 +278,7 @@ class _Writer:
         return [i for i, c in enumerate(self.plan.root.children)
                 if c.kind == "sequential" and any(b.kind in BLOCK_CONTAINERS for b in c.children)]
 
-    def layouts(self, stages: list[int]) -> dict[int, BlockTemplate]:
+    def templates(self, stages: list[int]) -> dict[int, BlockTemplate]:
         """The class of each block, by id(block node)."""
         by_kind: dict[str, list[tuple[Node, int]]] = {}
         channels = self.plan.input_shape[0]
@@ -295,16 +295,16 @@ class _Writer:
         for kind, found in by_kind.items():
             name = camel(kind) + ("" if kind.endswith("block") else "Block")
             try:
-                layouts = [BlockTemplate(name, [b for b, _ in found], [c for _, c in found])]
+                templates = [BlockTemplate(name, [b for b, _ in found], [c for _, c in found])]
             except _Merge:  # one class per distinct module tree
                 same: dict[str, list[tuple[Node, int]]] = {}
                 for block, c in found:
                     same.setdefault(repr([(p, n.kind, n.args) for p, n in _descendants(block).items()]
                                          + [block.args]), []).append((block, c))
-                layouts = [BlockTemplate(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
+                templates = [BlockTemplate(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
                            for n, group in enumerate(same.values(), 1)]
-            for layout in layouts:
-                out.update({id(b): layout for b in layout.blocks})
+            for template in templates:
+                out.update({id(b): template for b in template.blocks})
         return out
 
     # -- writing ------------------------------------------------------------------
@@ -324,17 +324,17 @@ class _Writer:
             parts.append(f"{key}={_literal(value)}")
         return f"{prim.cls}({', '.join(parts)})"
 
-    def expression(self, layout: BlockTemplate, path: str, indent: str) -> str:
-        """The constructor of module `path` of a layout: a primitive, or a sequential of them."""
-        kind = layout.kinds[path]
+    def expression(self, template: BlockTemplate, path: str, indent: str) -> str:
+        """The constructor of module `path` of a template: a primitive, or a sequential of them."""
+        kind = template.kinds[path]
         if kind != "sequential":
-            return self.call(kind, {k: layout.columns[(path, k)] for k in layout.keys[path]})
+            return self.call(kind, {k: template.columns[(path, k)] for k in template.keys[path]})
         inner = indent + "    "
-        kids = layout.children(path)
+        kids = template.children(path)
         items = []
         for kid in kids:
-            text = self.expression(layout, kid, inner)
-            flag = layout.flags.get(kid)
+            text = self.expression(template, kid, inner)
+            flag = template.flags.get(kid)
             items.append(f"{text} if {flag} else nn.Identity()" if flag else text)  # keeps the others' indices
         return self.sequential([k.rpartition(".")[2] for k in kids], items, indent)
 
@@ -348,30 +348,30 @@ class _Writer:
         pairs = "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
         return f"nn.Sequential(OrderedDict([\n{pairs}{indent}]))"
 
-    def init_lines(self, layout: BlockTemplate) -> list[str]:
+    def init_lines(self, template: BlockTemplate) -> list[str]:
         lines = []
-        for path in layout.children(""):
-            expr = self.expression(layout, path, "        ")
-            if path in layout.flags:
-                expr = f"{expr} if {layout.flags[path]} else None"
+        for path in template.children(""):
+            expr = self.expression(template, path, "        ")
+            if path in template.flags:
+                expr = f"{expr} if {template.flags[path]} else None"
             lines.append(f"        self.{path} = {expr}" if _identifier(path)
                          else f"        self.add_module({path!r}, {expr})")
         return lines
 
-    def stages(self, nodes: list[Node], layouts: dict[int, BlockTemplate]) -> tuple[list[str], tuple[str, str] | None, dict]:
+    def stages(self, nodes: list[Node], templates: dict[int, BlockTemplate]) -> tuple[list[str], tuple[str, str] | None, dict]:
         """The stage functions, the stage table and the loop over it (None when the stages do not
         each fit one row), and the lines of `__init__` that build stages one by one otherwise."""
-        rules = _stage_rules(nodes, layouts)
+        rules = _stage_rules(nodes, templates)
         contiguous = [c.name for c in self.plan.root.children if c in nodes] == [n.name for n in nodes]
         if rules is None or not contiguous or not nodes:
-            return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, layouts)}" for s in nodes}
+            return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, templates)}" for s in nodes}
         functions, rows, made = [], [], {}
-        for layout, first_rule, rule, by_stage, keys, indexed in rules.values():
-            block = layout.blocks[0]
+        for template, first_rule, rule, by_stage, keys, indexed in rules.values():
+            block = template.blocks[0]
             kind = block.label or block.kind
-            name = f"{kind}_stage{layout.name.removeprefix(camel(kind) + 'Block')}"
+            name = f"{kind}_stage{template.name.removeprefix(camel(kind) + 'Block')}"
             firsts = list(by_stage.values())
-            varying = [k for k in keys if k.endswith("s") and k[:-1] in layout.params and k not in layout.params
+            varying = [k for k in keys if k.endswith("s") and k[:-1] in template.params and k not in template.params
                        or len({_typed(f[k]) for f in firsts}) > 1]
 
             def fill(expr):  # a Param that every row sets alike becomes its value
@@ -385,64 +385,64 @@ class _Writer:
             functions.append(
                 _wrap(f"def {name}(", args, ") -> nn.Sequential:", "") + "\n"
                 f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
-                f"    blocks = [{_block_call(layout, first, '    ')}]\n"
+                f"    blocks = [{_block_call(template, first, '    ')}]\n"
                 f"    for {'i in range(1, depth)' if indexed else '_ in range(depth - 1)'}:\n"
-                f"        blocks.append({_block_call(layout, rest, '        ')})\n"
+                f"        blocks.append({_block_call(template, rest, '        ')})\n"
                 f"    return nn.Sequential(*blocks)\n")
-            made[id(layout)] = (name, varying, by_stage)
+            made[id(template)] = (name, varying, by_stage)
         several = len(made) > 1
         numbered = [n.name for n in nodes] == [stage_name(i) for i in range(len(nodes))]
         for stage in nodes:
-            layout = layouts[id(stage.children[0])]
-            name, varying, by_stage = made[id(layout)]
+            template = templates[id(stage.children[0])]
+            name, varying, by_stage = made[id(template)]
             first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
                 [str(len(stage.children))] + [_literal(first[k]) for k in varying]
             rows.append(f"    ({', '.join(cells)}),")
         columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
-                                                    else ["depth", *made[id(layouts[id(nodes[0].children[0])])][1]])
+                                                    else ["depth", *made[id(templates[id(nodes[0].children[0])])][1]])
         table = f"# One row per stage: {', '.join(columns)}\nSTAGES = [\n" + "\n".join(rows) + "\n]\n"
         target = "i" if numbered else "name"
         unpack = f"{target}, " + ("(make_stage, *row)" if several else "row") if numbered else \
             ("name, make_stage, *row" if several else "name, *row")
-        module = 'f"layer{i}"' if numbered else "name"
+        module = 'f"layer{i}"' if numbered else "name"  # numbered: the names are stage_name's
         builder = "make_stage" if several else next(iter(made.values()))[0]
         loop = (f"        for {unpack} in {'enumerate(STAGES, 1)' if numbered else 'STAGES'}:\n"
                 f"            self.add_module({module}, {builder}(*row))")
         return functions, (table, loop), {}
 
-    def unrolled(self, stage: Node, layouts: dict[int, BlockTemplate]) -> str:
+    def unrolled(self, stage: Node, templates: dict[int, BlockTemplate]) -> str:
         """A stage written block by block, for stages that do not fit a row of the table."""
         items, indent = [], " " * 12
         for child in stage.children:
             if child.kind in BLOCK_CONTAINERS:
-                layout = layouts[id(child)]
-                values = layout.values[layout.index[id(child)]]
-                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
+                template = templates[id(child)]
+                values = template.values[template.index[id(child)]]
+                items.append(_wrap(f"{template.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
             else:  # a module between stages: its arguments as they are
                 alone = BlockTemplate("", [Node("", "sequential", child.shape, children=[child])], [0])
                 items.append(self.expression(alone, child.name, indent))
         return self.sequential([c.name for c in stage.children], items, " " * 8)
 
-    def block_class(self, layout: BlockTemplate) -> str:
-        block = layout.blocks[0]
-        annotations = [f"{n}: {_annotation([v[n] for v in layout.values])}" for n in layout.params]
-        what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
-        lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
+    def block_class(self, template: BlockTemplate) -> str:
+        block = template.blocks[0]
+        annotations = [f"{n}: {_annotation([v[n] for v in template.values])}" for n in template.params]
+        what = f"The {block.label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
+        lines = [f"class {template.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
-                 *self.init_lines(layout), *([f"        self.{layout.add} = {layout.add}"] if layout.add is not True
-                                             and layout.add else []), "",
-                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
+                 *self.init_lines(template), *([f"        self.{template.add} = {template.add}"] if template.add is not True
+                                             and template.add else []), "",
+                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(template)]
         return "\n".join(lines) + "\n"
 
     def source(self) -> str:
         p, root = self.plan, self.plan.root
         stages = self.stage_indices()
-        layouts = self.layouts(stages)
-        classes = list({id(layout): layout for layout in layouts.values()}.values())
+        templates = self.templates(stages)
+        classes = list({id(template): template for template in templates.values()}.values())
         network = BlockTemplate(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]])
-        stage_functions, table, built = self.stages([root.children[i] for i in stages], layouts)
-        blocks = [self.block_class(layout) for layout in classes]
+        stage_functions, table, built = self.stages([root.children[i] for i in stages], templates)
+        blocks = [self.block_class(template) for template in classes]
         init = dict(zip([c.name for c in network.blocks[0].children], self.init_lines(network)))
         init.update(built)
         lines = [init[c.name] for c in root.children if c.name in init]
@@ -487,7 +487,7 @@ def _without(root: Node, stages: list[int]) -> Node:
                 children=[c for i, c in enumerate(root.children) if i not in stages])
 
 
-def _stage_rules(nodes: list[Node], layouts: dict[int, BlockTemplate]) -> dict | None:
+def _stage_rules(nodes: list[Node], templates: dict[int, BlockTemplate]) -> dict | None:
     """For each class: how a stage's blocks follow from its row of the table, and each stage's
     row. The first block takes the row's values; a later block takes the first's value, another
     of the first's values (`in_channels=out_channels`), a literal, or a `<param>_rest` column; a
@@ -497,25 +497,25 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, BlockTemplate]) -> dict |
     for stage in nodes:
         if any(b.kind not in BLOCK_CONTAINERS for b in stage.children):
             return None  # modules between stages: written out stage by stage
-        layout = layouts[id(stage.children[0])]
-        if any(layouts[id(b)] is not layout for b in stage.children):
+        template = templates[id(stage.children[0])]
+        if any(templates[id(b)] is not template for b in stage.children):
             return None
-        values = [layout.values[layout.index[id(b)]] for b in stage.children]
-        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
+        values = [template.values[template.index[id(b)]] for b in stage.children]
+        by_class.setdefault(id(template), (template, []))[1].append((stage, values))
     rules = {}
-    for key, (layout, found) in by_class.items():
-        per_block = [k for k in layout.params
+    for key, (template, found) in by_class.items():
+        per_block = [k for k in template.params
                      if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
         pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
-        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
+        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in template.params}
         rule: dict[str, object] = {}
-        for k in layout.params:
-            same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
+        for k in template.params:
+            same = [k2 for k2 in [k] + template.params if template.family[k2] == template.family[k]
                     and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
             if k in per_block:
                 rule[k] = Param(f"{k}s[i]")
-            elif same and (same[0] == k or layout.family[k] == "channels" or len(constants) > 1):
+            elif same and (same[0] == k or template.family[k] == "channels" or len(constants) > 1):
                 rule[k] = Param(same[0])  # channels follow the first block's; other settings are literals
             elif len(constants) == 1:
                 rule[k] = pairs[0][1][k]
@@ -526,20 +526,20 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, BlockTemplate]) -> dict |
                                             for k in extra},
                             **{f"{k}s": tuple(v[k] for v in values) for k in per_block}}
                 for stage, values in found}
-        keys = [k for k in layout.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
+        keys = [k for k in template.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
             [f"{k}s" for k in per_block]
-        rules[key] = (layout, first, rule, rows, keys, bool(per_block))
+        rules[key] = (template, first, rule, rows, keys, bool(per_block))
     return rules
 
 
-def _block_call(layout: BlockTemplate, args: dict, indent: str) -> str:
+def _block_call(template: BlockTemplate, args: dict, indent: str) -> str:
     """`Block(a, b, key=value)`: parameters by position, from the first literal on by name."""
     parts, by_name = [], False
-    for k in layout.params:
+    for k in template.params:
         value = args[k]
         by_name = by_name or not isinstance(value, Param)
         parts.append(f"{k}={_literal(value)}" if by_name else _literal(value))
-    return _wrap(f"{layout.name}(", parts, ")", indent)
+    return _wrap(f"{template.name}(", parts, ")", indent)
 
 
 def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100) -> str:
@@ -566,14 +566,14 @@ def _network_forward(root: Node) -> tuple[list[str], str]:
     return out + [f"        return [{', '.join(f'features[{n!r}]' for n in outputs)}]"], "list[torch.Tensor]"
 
 
-def _residual_forward(layout: BlockTemplate) -> list[str]:
+def _residual_forward(template: BlockTemplate) -> list[str]:
     """The forward of a residual block, as compile.Residual runs it: post(main(pre(x)) + shortcut)."""
     lines: list[str] = []
     current = "x"
 
     def run(name: str) -> None:
         nonlocal current
-        flag = name in layout.flags
+        flag = name in template.flags
         if flag and current == "x":
             lines.append("        out = x")
             current = "out"
@@ -584,12 +584,12 @@ def _residual_forward(layout: BlockTemplate) -> list[str]:
             lines.append(f"        out = {call}")
         current = "out"
 
-    shortcut = next((b.args["shortcut"] for b in layout.blocks if b.args.get("shortcut")), None)
-    optional = shortcut in layout.flags
-    for name in layout.lists["pre"]:
+    shortcut = next((b.args["shortcut"] for b in template.blocks if b.args.get("shortcut")), None)
+    optional = shortcut in template.flags
+    for name in template.lists["pre"]:
         run(name)
-    add = layout.add
-    if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
+    add = template.add
+    if add and shortcut and template.lists["pre"]:  # a shortcut module takes the pre-activated input
         module = f"self.{shortcut}({current})"
         lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
                      else f"        shortcut = {module}")
@@ -598,14 +598,14 @@ def _residual_forward(layout: BlockTemplate) -> list[str]:
         added = f"(x if self.{shortcut} is None else self.{shortcut}(x))" if optional else f"self.{shortcut}(x)"
     else:
         added = "x"
-    for name in layout.lists["main"]:
+    for name in template.lists["main"]:
         run(name)
     if add is True:
         lines.append(f"        out = {current} + {added}")
         current = "out"
     elif add:
         lines += [f"        if self.{add}:", f"            {current} = {current} + {added}"]
-    for name in layout.lists["post"]:
+    for name in template.lists["post"]:
         run(name)
     lines.append(f"        return {current}")
     return lines
