@@ -167,10 +167,10 @@ def test_the_report_counts_from_the_plan_equal_those_from_the_model():
     assert (len(planned.fits), len(planned.missing), len(planned.unexpected), len(planned.mismatched)) == (36, 18, 78, 2)
 
 
-def test_the_readme_shows_real_output(cli, tmp_path, monkeypatch):
+def test_the_docs_show_real_output(cli, tmp_path, monkeypatch):
     command = "archspec check-weights specs/resnet50.yaml resnet101.pth"
     write_pth(tmp_path / "resnet101.pth", reference_state_dict("resnet101"))
     monkeypatch.chdir(tmp_path)
     r = cli("check-weights", ROOT / "specs/resnet50.yaml", "resnet101.pth")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0] == r.stdout + r.stderr
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
+    assert doc.split(f"$ {command}\n", 1)[1].split("```", 1)[0] == r.stdout + r.stderr

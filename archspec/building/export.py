@@ -69,7 +69,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     """Export the model of plan `p` (initial weights, or those in `weights`) to `path` as `kind`
     ("onnx" or "pt2"), verified."""
     if kind == "onnx" and (missing := missing_onnx_packages()):
-        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
+        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec-nn[export]'")
     import torch
 
     from .checkpoint import load_model

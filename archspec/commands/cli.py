@@ -70,9 +70,9 @@ class _Version(argparse.Action):
     """`--version`, reading the installed package's metadata only when asked."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from .. import __version__
+        from ..version import DISTRIBUTION, version
 
-        print(f"archspec {__version__}")
+        print(f"{DISTRIBUTION} {version()}")  # the distribution's name: PyPI's "archspec" is another project
         parser.exit()
 
 
