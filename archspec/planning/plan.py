@@ -20,7 +20,7 @@ from ..units import count, dims, si
 from .blocks import LAYOUTS, TRANSITIONS, Placement
 from .kinds import KINDS
 from .memory import activation_memory, layer_memory
-from .nodes import CONTAINERS, Node, Shape, ShapeError, collecting, container, sequential
+from .nodes import Node, Shape, ShapeError, collecting, container, sequential
 from .parts import HEAD_LAYOUTS, STEM_LAYOUTS
 from .primitives.act import act
 from .primitives.norm import norm
