@@ -65,8 +65,9 @@ def test_a_mismatch_with_eager_writes_nothing(tmp_path, write_spec, capsys):
     (["-o", "{tmp}"], "{tmp}: error: give --format onnx or --format pt2 (or an output ending .onnx or .pt2)"),
     (["-o", "{tmp}", "--format", "pt2"], "{tmp}: error: this is a folder; give a file name such as model.safetensors"),
     (["-o", "{tmp}/m.pt2", "--weights", "{tmp}/none.safetensors"],
-     "{tmp}/m.pt2: error: {tmp}/none.safetensors: No such file or directory"),
-    (["-o", "{tmp}/m.pt2", "--weights", "{spec}"], "{tmp}/m.pt2: error: {spec}: not a safetensors file"),
+     "{tmp}/m.pt2: error: {tmp}/none.safetensors: no such file"),
+    (["-o", "{tmp}/m.pt2", "--weights", "{spec}"],
+     "{tmp}/m.pt2: error: {spec}: unknown weights file type '.yaml': use .safetensors, .pt, .pth, .bin, .ckpt"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, write_spec, capsys, args, message):
     spec = write_spec(TINY_SPEC)
