@@ -41,6 +41,8 @@ CASES = {
     "python_tag_apply.yaml": Case((1, 1), 3, 14, "'!!python/object/apply:os.system' is not allowed"),
     "python_tag_name.yaml": Case((1, 1), 5, 14, "'!!python/name:os.system' is not allowed"),
     "python_tag_module.yaml": Case((1, 1), 4, 11, "'!!python/module:os' is not allowed"),
+    # valid, but its name and description try to break out of the source `eject` writes (test_eject.py)
+    "eject_injection.yaml": Case((0, 0), None, None, ""),
     "binary_tag.yaml": Case((1, 1), 3, 14, "'!!binary' is not allowed"),
     "set_tag.yaml": Case((1, 1), 6, 9, "'!!set' is not allowed"),
     "custom_tag.yaml": Case((1, 1), 4, 11, "'!include' is not allowed"),

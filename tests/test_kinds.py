@@ -1,11 +1,12 @@
 """Block kinds are declared once (archspec/planning/kinds.py, their layouts in planning/blocks/): the
-schema, the README's table, the "does not apply" error, the planner and the initialisation all follow
-the declarations."""
+schema, the table in docs/spec.md, the "does not apply" error, the planner and the initialisation all
+follow the declarations."""
 
 import re
 import shutil
 import subprocess
 import sys
+import typing
 
 import pytest
 
@@ -16,10 +17,10 @@ from archspec.reading.spec import json_schema
 from conftest import ROOT
 
 
-def test_readme_block_table_is_the_declarations():
+def test_the_docs_block_table_is_the_declarations():
     """If this fails, paste `python -c 'from archspec.planning.kinds import kinds_table; print(kinds_table())'`."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert kinds_table() in readme
+    doc = (ROOT / "docs/spec.md").read_text(encoding="utf-8")
+    assert kinds_table() in doc
 
 
 def test_schema_lists_every_kind_and_every_setting_with_its_description():
@@ -106,6 +107,7 @@ NEW_DECLARATION = '''    Kind("plain", "one 3×3 conv, norm and act (VGG)"),
 '''
 USE_IT = """\
 import sys
+import typing
 import torch
 import archspec
 from archspec.planning.kinds import kinds_table
@@ -149,3 +151,20 @@ def test_the_schema_reads_the_declarations_without_the_planner():
                         "print(sorted(m for m in sys.modules if m.startswith('archspec.planning')))"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.stdout.split() == ["['archspec.planning',", "'archspec.planning.kinds']"]
+
+
+def _types(union) -> set[str]:
+    """The `type:` values of an annotated union of stem or head models."""
+    models = typing.get_args(typing.get_args(union)[0])
+    return {typing.get_args(m.model_fields["type"].annotation)[0] for m in models}
+
+
+def test_stems_and_heads_are_declared_and_laid_out_by_type():
+    from archspec.planning.kinds import HEADS, STEMS
+    from archspec.planning.parts import HEAD_LAYOUTS, STEM_LAYOUTS
+    from archspec.reading.spec import Head, Stem
+
+    assert _types(Stem) == set(STEMS) == set(STEM_LAYOUTS) == {"conv", "deep", "patchify", "none"}
+    assert _types(Head) == set(HEADS) == set(HEAD_LAYOUTS) == {"classifier", "features", "none"}
+    source = (ROOT / "archspec" / "planning" / "plan.py").read_text(encoding="utf-8")
+    assert not re.search(r"isinstance\(stem|Stem\b", source)  # the planner asks the declared layout

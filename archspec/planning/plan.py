@@ -21,7 +21,7 @@ from .blocks import LAYOUTS, TRANSITIONS, Placement
 from .graph import stage_layout
 from .kinds import KINDS, Kind
 from .memory import activation_memory, layer_memory
-from .nodes import CONTAINERS, Node, Shape, ShapeError, collecting, container, sequential
+from .nodes import Node, Shape, ShapeError, collecting, container, sequential
 from .parts import HEAD_LAYOUTS, STEM_LAYOUTS
 from .primitives.act import act
 from .primitives.norm import norm
