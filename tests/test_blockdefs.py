@@ -153,6 +153,9 @@ blocks:
     ("name: expand1x1,", "name: squeeze,",
      "16:16 AS914 blocks.fire.nodes.2.name: two nodes are named 'squeeze' (the other at line 14) — give each node"),
     ("name: expand1x1,", "name: x,", "16:16 AS914 blocks.fire.nodes.2.name: 'x' is the name of the block's input"),
+    ("name: expand1x1,", "name: shortcut,", "16:16 AS914 blocks.fire.nodes.2.name: 'shortcut' cannot name a module — "
+                                           "'shortcut' is an attribute of the module that holds the block's layers"),
+    ("name: expand1x1,", "name: add,", "16:16 AS914 blocks.fire.nodes.2.name: 'add' can name only an `op: add` node"),
     ("    nodes:\n", "    out: cats\n    nodes:\n",
      "13:10 AS911 blocks.fire.out: no node is called 'cats' — did you mean 'cat'?"),
     # parameters and derived values
@@ -190,7 +193,7 @@ def test_a_mistake_in_a_definition_is_one_error_at_its_line(old, new, expected):
      "24:39 AS305 stages.0.stride: fire blocks take no `stride` — declare `stride: int` in blocks.fire.params, "
      "or remove it here"),
     ("- {depth: 2, channels: 128}", "- {depth: 2, channels: 128, se: 0.25}",
-     "24:35 AS305 stages.0.se: `se` does not apply to fire blocks — it applies to basic, bottleneck"),
+     "24:31 AS201 unknown key 'se' in stages.0 — fire blocks take channels, squeeze, bias"),  # a kind's own setting
     ("defaults: {block: fire,", "defaults: {block: fier,",
      "21:19 AS205 defaults.block: 'fier' is not one of: basic, bottleneck, convnext, fused_inverted_residual, "
      "inverted_residual, preact_basic, preact_bottleneck, regnet, fire — did you mean 'fire'?"),

@@ -9,7 +9,7 @@ import archspec
 from archspec.errors import SpecError
 from archspec.planning.tensors import state_dict_of
 from archspec.reading.source import parse_source
-from conftest import SPECS
+from conftest import ROOT, SPECS, run_cli
 
 YAML_RESNET18 = SPECS / "examples" / "resnet18_yaml_blocks.yaml"
 
@@ -140,3 +140,14 @@ def test_a_graph_that_is_neither_a_chain_nor_a_residual_is_refused_at_the_block(
     (issue,) = info.value.issues
     assert (issue.line, issue.column, issue.code) == (5, 3, "AS916")
     assert issue.message == ("layer1.0: blocks.conv_bn_relu branches and merges in a way archspec cannot plan yet")
+
+
+def test_the_docs_block_example_is_the_shipped_spec_with_its_real_output():
+    page = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    spec = (SPECS / "examples" / "wide_kernel_net.yaml").read_text(encoding="utf-8")
+    assert spec.split("input: {channels: 3, size: 32}\n", 1)[1] in page
+    command = "archspec build specs/examples/wide_kernel_net.yaml"
+    shown = page.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    result = run_cli(*command.split()[1:])
+    assert shown == result.stdout + result.stderr
+    assert "total: 68,170 parameters, 30.84 M MACs" in shown  # 1×1, 7×7 depthwise and 1×1 convs, counted by plan

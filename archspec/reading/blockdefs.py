@@ -130,6 +130,9 @@ MODULE_ATTRIBUTES = frozenset({
     "training", "type", "xpu", "zero_grad",
 })
 
+# What compile's containers (building/compile.py: Residual, Features) keep as attributes; an add is no module.
+CONTAINER_ATTRIBUTES = frozenset({"pre", "main", "shortcut", "post", "outputs"})
+
 # ---- what a definition reads as -----------------------------------------------------------
 
 
@@ -228,10 +231,11 @@ class _Reader:
             self.fail(path, f"{where}: {_show(name)} is not a valid module name",
                       "a node's name becomes its module's name (a state_dict key): use letters, digits and '_', "
                       f"at most {MAX_NAME} characters", "AS914")
-        elif keyword.iskeyword(name) or name in MODULE_ATTRIBUTES:
-            self.fail(path, f"{where}: '{name}' cannot name a module",
-                      f"'{name}' is {'a Python keyword' if keyword.iskeyword(name) else 'an attribute of every torch module'}: "
-                      "choose another name", "AS914")
+        elif keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name in CONTAINER_ATTRIBUTES:
+            why = "a Python keyword" if keyword.iskeyword(name) else "an attribute of every torch module" \
+                if name in MODULE_ATTRIBUTES else "an attribute of the module that holds the block's layers"
+            self.fail(path, f"{where}: '{name}' cannot name a module", f"'{name}' is {why}: choose another name",
+                      "AS914")
         elif name in inputs:
             self.fail(path, f"{where}: '{name}' is the name of the block's input", "give the node another name",
                       "AS914")
@@ -399,6 +403,9 @@ class _Reader:
                                            "missing key 'op' (a primitive) or 'block' (a block kind)"),
                       "primitives: " + ", ".join(OPS), "AS202")
             return None
+        if name == "add" and op != "add":  # compile's Residual keeps whether it adds as `add`
+            self.fail(path + ("name",), f"{where}.name: 'add' can name only an `op: add` node, which is no module",
+                      "choose another name", "AS914")
         declared = self.kind_of(path, op, block)
         if declared is None:
             return None

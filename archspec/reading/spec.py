@@ -385,8 +385,10 @@ def _gathered(data: Any, names: tuple) -> Any:
     def gather(settings: Any, model: type[BaseModel], block: Any) -> Any:
         if not isinstance(settings, dict) or block in KINDS:  # an unknown kind too: its name is the error
             return settings
-        own = {k: v for k, v in settings.items() if k in model.model_fields}
-        params = {k: v for k, v in settings.items() if k not in model.model_fields}
+        # a block kind's own settings (`expand`, `groups`...) are free names for a block's parameters
+        mine = {k for k in model.model_fields if k not in SETTINGS} | {s.name for s in NETWORK}
+        own = {k: v for k, v in settings.items() if k in mine}
+        params = {k: v for k, v in settings.items() if k not in mine}
         return {**own, "block_params": {**(own.get("block_params") or {}), **params}} if params else own
 
     if isinstance(defaults, dict):
