@@ -15,7 +15,7 @@ import yaml
 
 from . import limits
 from .errors import Issue, SpecError, require_torch
-from .planning.layers import Shape
+from .planning.nodes import Shape
 from .reading.messages import check_tree
 from .planning.plan import Plan, check_params, plan_spec
 from .reading.resolve import Folders, resolve, without_composition

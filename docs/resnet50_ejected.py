@@ -1,11 +1,12 @@
-"""resnet50: ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout
-
-Written by `archspec eject`; needs only PyTorch. For an input of 3×224×224:
-25,557,032 parameters, 4,089,184,256 multiply-adds.
+"""Written by `archspec eject` from the spec named in SPEC_NAME; needs only PyTorch.
+For an input of 3×224×224: 25,557,032 parameters, 4,089,184,256 multiply-adds.
 """
 
 import torch
 from torch import nn
+
+SPEC_NAME = 'resnet50'
+SPEC_DESCRIPTION = 'ResNet-50 v1.5 (stride on the 3×3 conv), torchvision layout'
 
 
 class BottleneckBlock(nn.Module):

@@ -149,7 +149,7 @@ def test_se_sits_after_the_3x3_in_regnet_blocks_and_before_the_add_elsewhere(wri
 
 
 def test_squeeze_excite_module_gates_channels():
-    from archspec.building.compile import SqueezeExcite
+    from archspec.building.modules import SqueezeExcite
 
     se = SqueezeExcite(8, 2)
     x = torch.randn(2, 8, 5, 5)
@@ -193,6 +193,18 @@ def test_zero_init_residual_for_every_block_kind(write_spec, block, zeroed):
     x = torch.randn(1, 64, 5, 5)
     if block.startswith("preact"):  # zero branch: each identity block passes its input on
         assert torch.equal(model.layer2[1](x), x)
+
+
+@pytest.mark.parametrize("norm, block, zeroed", [("layernorm", "bottleneck", "bn3"), ("layernorm", "basic", "bn2"),
+                                                  ("groupnorm", "bottleneck", "bn3"), ("none", "bottleneck", "conv3")])
+def test_zero_init_residual_zeroes_the_last_norm_whatever_its_kind(write_spec, norm, block, zeroed):
+    """The node of `norm: layernorm` is a LayerNorm2d: the block asks each node's role, not its kind's name."""
+    model = archspec.build(tiny(write_spec, f"block: {block}, norm: {norm}, norm_groups: 8, zero_init_residual: true"),
+                           seed=0)
+    for b in (*model.layer1, *model.layer2):
+        assert not getattr(b, zeroed).weight.any()
+        assert all(getattr(b, f"conv{k}").weight.any() for k in (1, 2, 3)[:3 if block == "bottleneck" else 2]
+                   if f"conv{k}" != zeroed)
 
 
 def test_drop_path_rises_linearly_and_is_the_identity_in_eval(write_spec):

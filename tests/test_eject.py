@@ -1,14 +1,19 @@
 """`archspec eject`: standalone source with the same state_dict and outputs as archspec.build."""
 
+import ast
 import importlib.util
+import keyword
 import os
 import py_compile
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archspec
-from archspec.commands.eject import EjectError, eject
+from archspec.commands.eject import EjectError, camel, eject
+from archspec.planning.plan import Plan
 from conftest import ROOT, TINY_SPEC, run_cli, run_python, shipped_specs, spec_id
 
 
@@ -114,3 +119,67 @@ def test_a_features_head_returns_the_same_maps(tmp_path):
         maps, ejected_maps = model(x), ejected(x)
     assert [m.shape[1] for m in ejected_maps] == [64, 128, 512]
     assert all(torch.equal(a, b) for a, b in zip(maps, ejected_maps))
+
+
+# ---- text from the spec reaches the ejected file only as literals -------------------------------
+
+BASE = archspec.plan("specs/cifar/resnet20.yaml")
+TRICKS = ['"""; import os; os.system("touch archspec-was-pwned") #', "'''", "\\", "\n", "\r", "\\N{BULLET}", "\u2028",
+          "None", "True", "import", "class", "__import__('os')", "x²", "日本", "ﬁ", "-", ".", "0"]
+TEXT = st.lists(st.one_of(st.sampled_from(TRICKS), st.text(st.characters(blacklist_characters="\x00",
+                                                                         blacklist_categories=("Cs",)))),
+                max_size=6).map("".join)
+
+
+def ejected_tree(name: str, description: str) -> tuple[str, ast.Module]:
+    spec = BASE.spec.model_copy(update={"name": name, "description": description})  # unchecked: any text at all
+    text = eject(Plan(spec, BASE.input_shape, BASE.root))
+    return text, ast.parse(text)
+
+
+def _blanked(tree: ast.Module, network: str) -> str:
+    """The tree with the spec's name and description literals and the network's class name blanked."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("SPEC_NAME", "SPEC_DESCRIPTION"):
+            node.value = ast.Constant("")
+        elif isinstance(node, ast.ClassDef) and node.name == network:
+            node.name = "Network"
+        elif isinstance(node, ast.Name) and node.id == network:
+            node.id = "Network"
+    return ast.dump(tree)
+
+
+PLAIN = _blanked(ejected_tree("plain", "")[1], "Plain")
+
+
+@settings(max_examples=60)
+@given(name=TEXT.filter(bool), description=TEXT)
+def test_the_spec_name_and_description_reach_the_file_only_as_literals(name, description):
+    text, tree = ejected_tree(name, description)
+    network = camel(name)
+    assert network.isidentifier() and not keyword.iskeyword(network)
+    assert _blanked(tree, network) == PLAIN  # no call, import or statement that the template does not have
+    found = {}
+    constants = [s for s in ast.parse(text).body if isinstance(s, ast.Assign) and s.targets[0].id.startswith("SPEC_")]
+    exec(compile(ast.Module(constants, []), "<ejected>", "exec"), found)
+    assert (found["SPEC_NAME"], found["SPEC_DESCRIPTION"]) == (name, description)
+
+
+@pytest.mark.parametrize("name, expected", [("resnet50", "Resnet50"), ("preact_bottleneck", "PreactBottleneck"),
+                                            ("resnext50_32x4d", "Resnext50_32x4d"), ("none", "NetNone"),
+                                            ("True", "NetTrue"), ("50layers", "Net50layers"), ("x²", "X"),
+                                            ("_", "Net"), ("日本", "日本"), ("ﬁne", "FIne")])
+def test_the_class_name_is_an_identifier_and_no_keyword(name, expected):
+    assert camel(name) == expected
+
+
+def test_a_hostile_spec_ejects_to_a_file_that_runs_nothing(tmp_path):
+    out = tmp_path / "model.py"
+    run = run_cli("eject", "tests/hostile/eject_injection.yaml", "-o", out)
+    assert run.returncode == 0, run.stderr
+    check = "import model; print(model.SPEC_NAME, ascii(model.SPEC_DESCRIPTION), model.build().__class__.__name__)"
+    run = run_python("-c", check, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    description = "\"\"\"; import os; os.system('touch archspec-was-pwned') #\n'''\\ \r\u2028 \u2603"
+    assert run.stdout == f"None {ascii(description)} NetNone\n"
+    assert not (tmp_path / "archspec-was-pwned").exists() and not (ROOT / "archspec-was-pwned").exists()

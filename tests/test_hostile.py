@@ -41,6 +41,8 @@ CASES = {
     "python_tag_apply.yaml": Case((1, 1), 3, 14, "'!!python/object/apply:os.system' is not allowed"),
     "python_tag_name.yaml": Case((1, 1), 5, 14, "'!!python/name:os.system' is not allowed"),
     "python_tag_module.yaml": Case((1, 1), 4, 11, "'!!python/module:os' is not allowed"),
+    # valid, but its name and description try to break out of the source `eject` writes (test_eject.py)
+    "eject_injection.yaml": Case((0, 0), None, None, ""),
     "binary_tag.yaml": Case((1, 1), 3, 14, "'!!binary' is not allowed"),
     "set_tag.yaml": Case((1, 1), 6, 9, "'!!set' is not allowed"),
     "custom_tag.yaml": Case((1, 1), 4, 11, "'!include' is not allowed"),
@@ -126,6 +128,22 @@ CASES = {
     "scale_width_1e308.yaml": Case((1, 1), 3, 16, "scale.width: 1e+308 is too large"),
     "expand_1e308.yaml": Case((1, 1), 8, 49, "stages.1.expand: 1e+308 is too large"),
     "int_5000_digits.yaml": Case((1, 1), 3, 28, "a number of 5,000 digits is too long to read"),
+    # blocks written in the spec: recursion, cycles, sizes and expressions, refused where they are written
+    "blockdef_recursive.yaml": Case((1, 1), 8, 30, "blocks.loop.nodes.1.block: loop uses loop: a block cannot "
+                                                   "contain itself"),
+    "blockdef_mutual.yaml": Case((1, 1), 8, 29, "blocks.ping.nodes.1.block: ping uses pong, which uses ping"),
+    "blockdef_cycle.yaml": Case((1, 1), 8, 37, "blocks.knot.nodes.0: the nodes form a cycle: conv1 ← add ← conv2 "
+                                               "← conv1"),
+    "blockdef_nested_10000_nodes.yaml": Case((1, 1), 14, 3, "blocks.thousand: 1,110 modules once the blocks it uses "
+                                                            "are written out; a block may have 1,000"),
+    "blockdef_network_nodes.yaml": Case((1, 1), 22, 5, "stages.1 (layer2): the network reaches 100,800 modules of "
+                                                       "blocks written in the spec here; the limit is 100,000"),
+    "expr_huge_power.yaml": Case((1, 1), 8, 14, "blocks.wide.let.width: `9 ** 9 ** 9 ** 9` raises to the power "
+                                                "387420489"),
+    "expr_divide_by_zero.yaml": Case((1, 1), 8, 18, "blocks.wide.let.per_group: `channels // groups` divides by zero "
+                                                    "(in stages.0 (layer1))"),
+    "expr_import.yaml": Case((1, 1), 8, 14, "calls `__import__('os').system`, which is not a function expressions "
+                                            "have"),
 }
 
 SECRET = "s3cr3t-token-in-a-file-outside"  # in every file planted outside a spec's folder: it must never be printed
@@ -203,6 +221,13 @@ def _make_extends_binary(folder: Path) -> Path:
     return _extending(folder, "extends_binary.yaml", "base.bin")
 
 
+def _make_concat_of_10000(folder: Path) -> Path:
+    text = (HOSTILE / "blockdef_cycle.yaml").read_text().replace("in: [x, conv2]", "in: [" + ", ".join(["x"] * 10_000) + "]")
+    path = folder / "blockdef_concat_10000.yaml"
+    path.write_text(text)
+    return path
+
+
 def _make_empty_folder(folder: Path) -> Path:
     (folder / "empty_folder").mkdir()
     (folder / "empty_folder" / "notes.txt").write_text("not a spec")
@@ -232,6 +257,8 @@ GENERATED = {
     "long_line_100kb.yaml": (_make_long_line, Case((1, 1), 2, 1, "missing ':' after 'name'")),
     "extends_binary.yaml": (_make_extends_binary, Case((1, 1), 2, 10, "extends base.bin, which is not an archspec "
                                                                            "spec (it has no `archspec:` line)")),
+    "blockdef_concat_10000.yaml": (_make_concat_of_10000, Case((1, 1), 10, 34, "blocks.knot.nodes.2.in: 10,000 "
+                                                                               "inputs; a node may have 1,000")),
 }
 
 

@@ -1,22 +1,25 @@
-"""Block kinds are declared once (archspec/planning/blocks/): the schema, the table in docs/spec.md, the
-"does not apply" error, the planner and the initialisation all follow the declarations."""
+"""Block kinds are declared once (archspec/planning/kinds.py, their layouts in planning/blocks/): the
+schema, the table in docs/spec.md, the "does not apply" error, the planner and the initialisation all
+follow the declarations."""
 
 import os
 import re
 import shutil
+import subprocess
+import sys
+import typing
 
 import pytest
 
 import archspec
 from archspec import SpecError
-from archspec.planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies, kinds_table
-from archspec.planning.blocks.kind import NETWORK
+from archspec.planning.kinds import INIT_SCHEMES, KINDS, NETWORK, SETTINGS, applies, kinds_table
 from archspec.reading.spec import json_schema
 from conftest import ROOT, run_cli, run_python
 
 
 def test_the_docs_block_table_is_the_declarations():
-    """If this fails, paste `python -c 'from archspec.planning.blocks import kinds_table; print(kinds_table())'`."""
+    """If this fails, paste `python -c 'from archspec.planning.kinds import kinds_table; print(kinds_table())'`."""
     doc = (ROOT / "docs/spec.md").read_text(encoding="utf-8")
     assert kinds_table() in doc
 
@@ -85,25 +88,30 @@ def test_a_default_must_apply_to_every_stage_that_inherits_it(write_spec):
     assert issue.message == "defaults.groups: `groups` does not apply to basic blocks (stage 1)"
 
 
-NEW_KIND = '''\
+NEW_LAYOUT = '''\
 """A plain block: one 3×3 conv, norm and act; no shortcut."""
 
-from ..layers import act, conv, norm, sequential
-from .kind import Kind
+from ..nodes import sequential
+from ..primitives.act import act
+from ..primitives.conv import conv
+from ..primitives.norm import norm
 
 
-def plan(name, x, p, s):
+def layout(name, x, p, s):
     c = conv("conv1", x, p.channels, 3, p.stride, bias=s.norm == "none")
     return sequential(name, [c, norm("bn1", s, c.shape), act(s.act, s.act, c.shape)], label="plain")
 
 
-KIND = Kind("plain", "one 3×3 conv, norm and act (VGG)", plan)
+LAYOUTS = {"plain": layout}
+'''
+NEW_DECLARATION = '''    Kind("plain", "one 3×3 conv, norm and act (VGG)"),
 '''
 USE_IT = """\
 import sys
+import typing
 import torch
 import archspec
-from archspec.planning.blocks import kinds_table
+from archspec.planning.kinds import kinds_table
 p = archspec.plan(sys.argv[1])
 m = archspec.build(p, seed=0)
 assert "| `plain` | one 3×3 conv, norm and act (VGG) |" in kinds_table()
@@ -111,10 +119,16 @@ print(p.params, sum(t.numel() for t in m.parameters()), tuple(m(torch.zeros(1, 3
 """
 
 
-def test_adding_a_kind_is_one_new_file(tmp_path, write_spec):
-    """A copy of archspec plus one file in blocks/: the new kind validates, plans and builds."""
+def test_adding_a_kind_is_one_declaration_and_one_layout_file(tmp_path, write_spec):
+    """A copy of archspec plus a declaration in kinds.py and a layout file in blocks/: the new kind
+    validates, plans and builds."""
     shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "archspec" / "planning" / "blocks" / "plain.py").write_text(NEW_KIND, encoding="utf-8")
+    kinds = tmp_path / "archspec" / "planning" / "kinds.py"
+    text = kinds.read_text(encoding="utf-8")
+    end = "\n)\nKINDS: dict[str, Kind]"
+    assert text.count(end) == 1
+    kinds.write_text(text.replace(end, "\n" + NEW_DECLARATION.rstrip("\n") + end), encoding="utf-8")
+    (tmp_path / "archspec" / "planning" / "blocks" / "plain.py").write_text(NEW_LAYOUT, encoding="utf-8")
     spec = write_spec(SPEC.format(kind="plain", setting="stride", value=2), "plain.yaml")
     r = run_python("-c", USE_IT, spec, cwd=tmp_path, env=dict(os.environ))
     assert r.returncode == 0, r.stderr
@@ -122,3 +136,35 @@ def test_adding_a_kind_is_one_new_file(tmp_path, write_spec):
     bad = write_spec(SPEC.format(kind="plain", setting="groups", value=2), "bad.yaml")
     r = run_cli("validate", bad, cwd=tmp_path, env=dict(os.environ))  # the copy's package, not this checkout's
     assert re.search(r"bad.yaml:7:\d+: error: stages.0.groups: `groups` does not apply to plain blocks", r.stdout)
+
+
+def test_a_declared_kind_without_a_layout_is_refused_at_import(tmp_path):
+    shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "archspec" / "planning" / "blocks" / "regnet.py").unlink()
+    r = subprocess.run([sys.executable, "-c", "import archspec.planning.plan"], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "TypeError: block kinds declared and laid out differ: ['regnet']" in r.stderr
+
+
+def test_the_schema_reads_the_declarations_without_the_planner():
+    r = subprocess.run([sys.executable, "-c", "import sys, archspec.reading.spec; "
+                        "print(sorted(m for m in sys.modules if m.startswith('archspec.planning')))"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.split() == ["['archspec.planning',", "'archspec.planning.kinds']"]
+
+
+def _types(union) -> set[str]:
+    """The `type:` values of an annotated union of stem or head models."""
+    models = typing.get_args(typing.get_args(union)[0])
+    return {typing.get_args(m.model_fields["type"].annotation)[0] for m in models}
+
+
+def test_stems_and_heads_are_declared_and_laid_out_by_type():
+    from archspec.planning.kinds import HEADS, STEMS
+    from archspec.planning.parts import HEAD_LAYOUTS, STEM_LAYOUTS
+    from archspec.reading.spec import Head, Stem
+
+    assert _types(Stem) == set(STEMS) == set(STEM_LAYOUTS) == {"conv", "deep", "patchify", "none"}
+    assert _types(Head) == set(HEADS) == set(HEAD_LAYOUTS) == {"classifier", "features", "none"}
+    source = (ROOT / "archspec" / "planning" / "plan.py").read_text(encoding="utf-8")
+    assert not re.search(r"isinstance\(stem|Stem\b", source)  # the planner asks the declared layout

@@ -22,8 +22,8 @@ from archspec.planning.checks import check_plan
 from archspec.errors import Issue, SpecError
 from archspec.commands.formats import ISSUE_STYLES, render
 from archspec.reading.source import parse_source
-from archspec.planning.blocks import KINDS as BLOCK_KINDS, SETTINGS, applies
-from archspec.planning.blocks.kind import NETWORK
+from archspec.planning.kinds import KINDS as BLOCK_KINDS, SETTINGS, applies
+from archspec.planning.kinds import NETWORK
 from archspec.reading.spec import ActKind, BlockKind, NormKind, ShortcutKind
 
 KINDS = {name: list(typing.get_args(kind)) for name, kind in

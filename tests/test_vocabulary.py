@@ -8,7 +8,7 @@ import torch
 
 import archspec
 from archspec import SpecError
-from archspec.planning.layers import eca_kernel
+from archspec.planning.primitives.attention import eca_kernel
 from conftest import reference_state_dict
 
 # ---- the example variants: figures measured on torchvision 0.29.1 / timm 1.0.31 (benchmarks/compare_reference.py) --

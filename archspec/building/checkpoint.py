@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .. import limits
 from ..errors import Issue, SpecError, require_torch
-from ..planning.layers import Shape
+from ..planning.nodes import Shape
 from .weights import WeightsError
 from .weightsfile import WeightsFileError, archspec_record, path_kind, read_header, read_pickle, unwrap
 

@@ -1,9 +1,10 @@
-"""Plan → torch.nn.Module. The only module that imports torch.
+"""Plan → torch.nn.Module.
 
-The plan already holds every shape and constructor argument: this file maps
-each node kind to a module class. The one choice made here is the initial
-weights (torchvision's ResNet scheme, `init_weights`), since they exist only
-as tensors.
+The plan already holds every shape and constructor argument: each primitive's
+record makes its module, and this file adds the containers (sequential,
+residual, features). The one choice made here is the initial weights: each
+scheme of `INIT_SCHEMES` as its reference writes it, applied by the primitives'
+roles, since weights exist only as tensors.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..planning.layers import Node
+from ..planning.nodes import CONTAINERS, Node
 from ..planning.plan import Plan
+from ..planning.primitives import record
 
 
 class Residual(nn.Module):
@@ -67,128 +68,6 @@ class Features(nn.Module):
         return [taken[name] for name in self.outputs]
 
 
-class SqueezeExcite(nn.Module):
-    """Hu et al. 2018; the names (`fc1`, `fc2`) are timm's and torchvision's."""
-
-    def __init__(self, channels: int, reduced: int, act: str = "relu", gate: str = "sigmoid"):
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, reduced, 1)
-        self.act = PRIMITIVES[act](inplace=True)
-        self.fc2 = nn.Conv2d(reduced, channels, 1)
-        self.gate = PRIMITIVES[gate]()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
-        return x * self.gate(scale)
-
-
-class EfficientChannelAttention(nn.Module):
-    """ECA (Wang et al. 2020): a 1-D conv across the pooled channels; timm's `EcaModule` (`conv`)."""
-
-    def __init__(self, kernel_size: int):
-        super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
-        return x * y.sigmoid().view(x.shape[0], -1, 1, 1)
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an N×C×H×W map (torchvision's and timm's LayerNorm2d)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-class Permute(nn.Module):
-    """Reorder the dimensions after the batch's."""
-
-    def __init__(self, dims: tuple[int, ...]):
-        super().__init__()
-        self.dims = (0, *(d + 1 for d in dims))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(self.dims)
-
-
-class LayerScale(nn.Module):
-    """A learned per-channel scale (Touvron et al. 2021), as ConvNeXt's `layer_scale`."""
-
-    def __init__(self, channels: int, init: float):
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(channels, 1, 1) * init)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gamma * x
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: in training, zero a sample's branch with probability p and scale
-    the kept ones by 1 / (1 - p); the identity in eval mode (as timm's DropPath)."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        keep = 1 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-class ZeroPad(nn.Module):
-    """Option A shortcut (He et al. 2015): subsample by the stride, append zero channels."""
-
-    def __init__(self, stride: int, channels: int):
-        super().__init__()
-        self.stride, self.channels = stride, channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.channels))
-
-    def extra_repr(self) -> str:
-        return f"stride={self.stride}, channels=+{self.channels}"
-
-
-PRIMITIVES: dict[str, type[nn.Module]] = {
-    "conv": nn.Conv2d,
-    "batchnorm": nn.BatchNorm2d,
-    "groupnorm": nn.GroupNorm,
-    "layernorm": nn.LayerNorm,
-    "layernorm2d": LayerNorm2d,
-    "relu": nn.ReLU,
-    "relu6": nn.ReLU6,
-    "silu": nn.SiLU,
-    "gelu": nn.GELU,
-    "leaky_relu": nn.LeakyReLU,
-    "hardswish": nn.Hardswish,
-    "hardsigmoid": nn.Hardsigmoid,
-    "sigmoid": nn.Sigmoid,
-    "se": SqueezeExcite,
-    "eca": EfficientChannelAttention,
-    "permute": Permute,
-    "layer_scale": LayerScale,
-    "drop_path": DropPath,
-    "maxpool": nn.MaxPool2d,
-    "avgpool": nn.AvgPool2d,
-    "global_avgpool": nn.AdaptiveAvgPool2d,
-    "global_maxpool": nn.AdaptiveMaxPool2d,
-    "flatten": nn.Flatten,
-    "dropout": nn.Dropout,
-    "linear": nn.Linear,
-    "zeropad": ZeroPad,
-}
-GLOBAL_POOL_ARGS = {"global_avgpool": {"output_size": 1}, "global_maxpool": {"output_size": 1}}
-
-
 def to_module(node: Node) -> nn.Module:
     if node.kind == "sequential":
         return nn.Sequential(OrderedDict((c.name, to_module(c)) for c in node.children))
@@ -198,7 +77,7 @@ def to_module(node: Node) -> nn.Module:
         a = node.args
         children = {c.name: to_module(c) for c in node.children}
         return Residual(children, a["pre"], a["main"], a["shortcut"], a["add"], a["post"])
-    return PRIMITIVES[node.kind](**node.args, **GLOBAL_POOL_ARGS.get(node.kind, {}))
+    return record(node).build(node)
 
 
 def _kaiming_out(m: nn.Module) -> None:
@@ -229,27 +108,35 @@ def _trunc_normal_002(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-# Each scheme of blocks.INIT_SCHEMES as its reference writes it: which primitive modules it
-# re-initialises, and how; the others keep PyTorch's initialisation from their construction.
-_NORMS = (nn.BatchNorm2d, nn.GroupNorm)
-INIT: dict[str, dict[tuple[type[nn.Module], ...], Callable[[nn.Module], None]]] = {
-    "resnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros},
-    "mobilenet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _normal_001},
-    "regnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _normal_001},
-    "efficientnet": {(nn.Conv2d,): _kaiming_out, _NORMS: _ones_zeros, (nn.Linear,): _uniform_inv_sqrt_out},
-    "convnext": {(nn.Conv2d, nn.Linear): _trunc_normal_002},
+# Each scheme of INIT_SCHEMES as its reference writes it: how it re-initialises a primitive of each
+# role (conv, norm, linear), in module order; the others keep PyTorch's initialisation.
+INIT: dict[str, dict[str, Callable[[nn.Module], None]]] = {
+    "resnet": {"conv": _kaiming_out, "norm": _ones_zeros},
+    "mobilenet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
+    "regnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
+    "efficientnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _uniform_inv_sqrt_out},
+    "convnext": {"conv": _trunc_normal_002, "linear": _trunc_normal_002},
 }
 
 
 def init_weights(model: nn.Module, root: Node) -> None:
     """Initialise as the plan's scheme says, visiting the modules in the reference's order (so
     that a seed gives the reference's weights), then zero-init residual branches if asked."""
-    scheme = INIT[root.args.get("init", "resnet")]
-    for m in model.modules():
-        for types, init in scheme.items():
-            if type(m) in types:
-                init(m)
+    _init(model, root, INIT[root.args.get("init", "resnet")])
     _zero_init_residual(model, root)
+
+
+def _init(module: nn.Module, node: Node, scheme: dict[str, Callable[[nn.Module], None]]) -> None:
+    if node.kind in CONTAINERS:
+        for child in node.children:
+            _init(getattr(module, child.name), child, scheme)
+        return
+    primitive = record(node)
+    if primitive.role in scheme:
+        scheme[primitive.role](module)
+    for part, role in primitive.init_parts:  # an SE's two convs
+        if role in scheme:
+            scheme[role](getattr(module, part))
 
 
 def _zero_init_residual(module: nn.Module, node: Node) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .checkpoint import atomic_output
-from ..planning.layers import Shape
+from ..planning.nodes import Shape
 from ..units import dims
 from ..planning.plan import Plan
 

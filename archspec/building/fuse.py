@@ -3,8 +3,9 @@
 In eval mode a BatchNorm is an affine map per channel, so the conv before it can
 absorb it: w' = w·γ/σ, b' = (b − μ)·γ/σ + β. The plan says which conv feeds which
 norm, so no tracing is needed: within a sequence the plan runs in order (a
-`sequential`'s children; a residual block's `pre`, `main` and `post`), a norm whose
-predecessor ends in a conv is folded into it. A norm with no conv before it (the
+`sequential`'s children; a residual block's `pre`, `main` and `post`), a norm that
+folds (its record says so: a BatchNorm) whose predecessor ends in a primitive that
+absorbs a norm (a conv) is folded into it. A norm with no conv before it (the
 pre-activation of a ResNet v2 block) stays, in eval mode.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from ..planning.layers import Node
+from ..planning.nodes import Node
 from ..planning.plan import Plan
+from ..planning.primitives import PRIMITIVES
 
 if TYPE_CHECKING:
     from torch import nn
@@ -56,7 +58,7 @@ def plan_of(model, what: str) -> Plan:
 
 
 def conv_norm_pairs(root: Node) -> list[tuple[str, str]]:
-    """(conv, batchnorm) module names, each norm fed by that conv alone. Pure Python."""
+    """(conv, norm) module names, each foldable norm fed by that conv alone. Pure Python."""
     pairs: list[tuple[str, str]] = []
     _collect(root, "", pairs)
     return pairs
@@ -74,7 +76,8 @@ def _collect(node: Node, prefix: str, pairs: list[tuple[str, str]]) -> None:
     for names in sequences:
         for before, name in zip(names, names[1:]):
             conv = _last_conv(by_name[before], prefix + before)
-            if by_name[name].kind == "batchnorm" and conv and before not in returned:  # its map is returned as is
+            after = PRIMITIVES.get(by_name[name].kind)
+            if after and after.folds and conv and before not in returned:  # its map is returned as is
                 pairs.append((conv, prefix + name))
     for child in node.children:
         _collect(child, prefix + child.name + ".", pairs)
@@ -82,8 +85,9 @@ def _collect(node: Node, prefix: str, pairs: list[tuple[str, str]]) -> None:
 
 def _last_conv(node: Node, name: str) -> str | None:
     """The conv whose output is `node`'s output, if any (the last of a sequential)."""
-    if node.kind == "conv":
-        return name
+    primitive = PRIMITIVES.get(node.kind)
+    if primitive is not None:
+        return name if primitive.absorbs_norm else None
     if node.kind == "sequential" and node.children:
         last = node.children[-1]
         return _last_conv(last, f"{name}.{last.name}")

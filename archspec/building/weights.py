@@ -37,6 +37,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
+from ..planning.plan import stage_name
 from ..planning.tensors import Shape, Tensor
 
 END = r"(?=\.|$)"  # a whole name part
@@ -219,8 +220,8 @@ CONVENTIONS = (
         (rf"^stem\.conv(\d){END}", lambda m: f"conv1.{3 * (int(m[1]) - 1)}"),
         (rf"^stem\.norm(\d){END}", lambda m: f"conv1.{3 * (int(m[1]) - 1) + 1}"),
         (rf"^stem\.pool{END}", "maxpool"),
-        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}.{m[2]}"),
-        (rf"^stages\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}"),
+        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"{stage_name(int(m[1]))}.{m[2]}"),
+        (rf"^stages\.(\d+){END}", lambda m: stage_name(int(m[1]))),
         (rf"^(layer\d+\.\d+)\.norm(\d){END}", r"\1.bn\2"),
         (rf"\.downsample\.conv{END}", ".downsample.0"),
         (rf"^head\.fc{END}", "fc"),

@@ -13,7 +13,7 @@ from itertools import groupby
 from xml.sax.saxutils import escape, quoteattr
 
 from ..errors import printable
-from ..planning.layers import Node
+from ..planning.nodes import Node
 from ..planning.plan import Plan, sections
 from ..units import dims
 

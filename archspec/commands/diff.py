@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import printable
-from ..planning.layers import Node, Shape
+from ..planning.nodes import Node, Shape
 from ..planning.plan import Plan, sections
 from ..reading.spec import Spec
 from ..planning.tensors import Tensor, state_dict_of

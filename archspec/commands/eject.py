@@ -8,17 +8,27 @@ a row of a small table, built by a loop: the first block takes the row's values,
 the others repeat it with the values the plan gives every repeated block. The
 module names, and so the state_dict, are the plan's. Stages that do not fit a row
 (modules between stages, as ConvNeXt's) are written block by block. A new block kind
-needs nothing here; a new primitive needs one entry in PRIMITIVES (and a helper class
-where torch has none). Pure Python: never imports torch.
+or primitive needs nothing here: each primitive's record says how it is written, and the
+classes torch lacks are copied from building/modules.py, read as text.
+
+The file runs no text of the spec: the spec's name and description enter it only as
+string literals (`SPEC_NAME`, `SPEC_DESCRIPTION`), its class name is an identifier made
+from the name, and the file is compiled before it is returned. Pure Python: never
+imports torch.
 """
 
 from __future__ import annotations
 
+import ast
 import keyword
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-from ..planning.layers import Node
-from ..planning.plan import Plan
+from ..planning.nodes import Node
+from ..planning.plan import Plan, stage_name
+from ..planning.primitives import PRIMITIVES, Code
 from ..units import count, dims
 
 
@@ -26,142 +36,29 @@ class EjectError(Exception):
     """The plan holds something this file cannot write out yet."""
 
 
-@dataclass(frozen=True)
-class Primitive:
-    """How a primitive node is written: `cls(positional..., key=value...)`, keywords at their
-    default left out; `fixed` arguments are added to the node's (as compile.py does)."""
-
-    cls: str
-    positional: tuple[str, ...] = ()
-    defaults: dict = field(default_factory=dict)
-    fixed: dict = field(default_factory=dict)
-    helper: str = ""  # the class's source, for modules torch does not have
-
-
-SQUEEZE_EXCITE = '''
-ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
-               "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid}
-
-
-class SqueezeExcite(nn.Module):
-    """Squeeze-excitation (Hu et al. 2018): gate each channel by its global average."""
-
-    def __init__(self, channels: int, reduced: int, act: str = "relu", gate: str = "sigmoid"):
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, reduced, 1)
-        self.act = ACTIVATIONS[act](inplace=True)
-        self.fc2 = nn.Conv2d(reduced, channels, 1)
-        self.gate = ACTIVATIONS[gate]()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
-'''
-
-ECA = '''
-class EfficientChannelAttention(nn.Module):
-    """ECA (Wang et al. 2020): a 1-D conv across the pooled channels gates each channel."""
-
-    def __init__(self, kernel_size: int):
-        super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
-        return x * y.sigmoid().view(x.shape[0], -1, 1, 1)
-'''
-
-LAYER_NORM_2D = '''
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an N×C×H×W map."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-'''
-
-PERMUTE = '''
-class Permute(nn.Module):
-    """Reorder the dimensions after the batch's."""
-
-    def __init__(self, dims: tuple[int, ...]):
-        super().__init__()
-        self.dims = (0, *(d + 1 for d in dims))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(self.dims)
-'''
-
-LAYER_SCALE = '''
-class LayerScale(nn.Module):
-    """A learned per-channel scale (Touvron et al. 2021)."""
-
-    def __init__(self, channels: int, init: float):
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(channels, 1, 1) * init)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gamma * x
-'''
-
-DROP_PATH = '''
-class DropPath(nn.Module):
-    """Stochastic depth: in training, zero a sample's branch with probability p."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        keep = 1 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-'''
-
-ZERO_PAD = '''
-class ZeroPad(nn.Module):
-    """Option A shortcut (He et al. 2015): subsample by the stride, append zero channels."""
-
-    def __init__(self, stride: int, channels: int):
-        super().__init__()
-        self.stride, self.channels = stride, channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.channels))
-'''
-
-_INPLACE = {"inplace": False}
-PRIMITIVES: dict[str, Primitive] = {
-    "conv": Primitive("nn.Conv2d", ("in_channels", "out_channels", "kernel_size"),
-                      dict(stride=1, padding=0, dilation=1, groups=1, bias=True)),
-    "batchnorm": Primitive("nn.BatchNorm2d", ("num_features",), dict(eps=1e-5, momentum=0.1)),
-    "groupnorm": Primitive("nn.GroupNorm", ("num_groups", "num_channels"), dict(eps=1e-5)),
-    "layernorm": Primitive("nn.LayerNorm", ("normalized_shape",), dict(eps=1e-5)),
-    "layernorm2d": Primitive("LayerNorm2d", ("normalized_shape",), dict(eps=1e-5), helper=LAYER_NORM_2D),
-    "relu": Primitive("nn.ReLU", defaults=_INPLACE),
-    "relu6": Primitive("nn.ReLU6", defaults=_INPLACE),
-    "silu": Primitive("nn.SiLU", defaults=_INPLACE),
-    "gelu": Primitive("nn.GELU"),
-    "leaky_relu": Primitive("nn.LeakyReLU", defaults=_INPLACE),
-    "hardswish": Primitive("nn.Hardswish", defaults=_INPLACE),
-    "hardsigmoid": Primitive("nn.Hardsigmoid", defaults=_INPLACE),
-    "sigmoid": Primitive("nn.Sigmoid"),
-    "se": Primitive("SqueezeExcite", ("channels", "reduced"), dict(act="relu", gate="sigmoid"), helper=SQUEEZE_EXCITE),
-    "eca": Primitive("EfficientChannelAttention", ("kernel_size",), helper=ECA),
-    "permute": Primitive("Permute", ("dims",), helper=PERMUTE),
-    "layer_scale": Primitive("LayerScale", ("channels", "init"), helper=LAYER_SCALE),
-    "drop_path": Primitive("DropPath", ("p",), helper=DROP_PATH),
-    "maxpool": Primitive("nn.MaxPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False)),
-    "avgpool": Primitive("nn.AvgPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False, count_include_pad=True)),
-    "global_avgpool": Primitive("nn.AdaptiveAvgPool2d", ("output_size",), fixed={"output_size": 1}),
-    "global_maxpool": Primitive("nn.AdaptiveMaxPool2d", ("output_size",), fixed={"output_size": 1}),
-    "flatten": Primitive("nn.Flatten"),
-    "dropout": Primitive("nn.Dropout", ("p",)),
-    "linear": Primitive("nn.Linear", ("in_features", "out_features")),
-    "zeropad": Primitive("ZeroPad", ("stride", "channels"), helper=ZERO_PAD),
-}
 BLOCK_CONTAINERS = {"residual"}  # container kinds whose forward this file writes (see _residual_forward)
+MODULES = Path(__file__).resolve().parent.parent / "building" / "modules.py"
+
+
+@cache
+def _definitions() -> dict[str, str]:
+    """The source text of each top-level class and constant of building/modules.py, read as text
+    (importing it would import torch)."""
+    text = MODULES.read_text(encoding="utf-8")
+    found = {}
+    for statement in ast.parse(text).body:
+        if isinstance(statement, ast.ClassDef):
+            found[statement.name] = ast.get_source_segment(text, statement)
+        elif isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+            found[statement.targets[0].id] = ast.get_source_segment(text, statement)
+    return found
+
+
+def _code(kind: str, where: str) -> Code:
+    found = PRIMITIVES.get(kind)
+    if found is None:
+        raise EjectError(f"eject has no template for the primitive {kind!r} yet ({where})")
+    return found.code
 
 
 @dataclass(frozen=True)
@@ -175,16 +72,27 @@ class Param:
 
 
 def eject(p: Plan) -> str:
-    """The source text of a standalone PyTorch module for plan `p`."""
-    return _Writer(p).source()
+    """The source text of a standalone PyTorch module for plan `p`. It is compiled here before it
+    is returned: whatever the spec's names and text, the file is valid Python."""
+    text = _Writer(p).source()
+    try:
+        compile(text, "<ejected>", "exec")
+    except SyntaxError as e:  # a bug here, never the spec's doing: say so rather than write it
+        raise EjectError(f"eject wrote invalid Python (line {e.lineno}: {e.msg}); please report it") from None
+    return text
 
 
 def camel(name: str) -> str:
-    """'preact_bottleneck' → 'PreactBottleneck'; 'resnext50_32x4d' → 'Resnext50_32x4d' (digits keep their `_`)."""
-    words = ["".join(c for c in w if c.isalnum()) for w in name.replace("-", "_").replace(".", "_").split("_")]
+    """A class name for `name`: 'preact_bottleneck' → 'PreactBottleneck', 'resnext50_32x4d' →
+    'Resnext50_32x4d' (digits keep their `_`). Always an identifier that is no keyword: characters
+    an identifier cannot hold are dropped, and 'Net' leads where it would start with a digit or be
+    empty or a keyword ('none' → 'NetNone')."""
+    words = ["".join(c for c in w if ("A" + c).isidentifier() and c != "_")
+             for w in name.replace("-", "_").replace(".", "_").split("_")]
     words = [w[0].upper() + w[1:] for w in words if w]
-    text = ("" if all(w.isalpha() for w in words) else "_").join(words) or "Net"
-    return "Net" + text if text[0].isdigit() else text
+    text = ("" if all(w.isalpha() for w in words) else "_").join(words)
+    candidates = (unicodedata.normalize("NFKC", c) for c in (text, "Net" + text))  # as Python reads identifiers
+    return next((c for c in candidates if c.isidentifier() and not keyword.iskeyword(c)), "Net")
 
 
 _MISSING = object()
@@ -239,10 +147,10 @@ def _descendants(node: Node, prefix: str = "") -> dict[str, Node]:
 
 
 class _Merge(Exception):
-    """The instances of a block kind do not share one layout: they get a class each."""
+    """The instances of a block kind do not share one template: they get a class each."""
 
 
-class Layout:
+class BlockTemplate:
     """The union of some blocks' module trees: each module path with its kind, and each
     constructor argument as a literal (the same in every block) or a parameter."""
 
@@ -284,9 +192,7 @@ class Layout:
             kind = self.kinds[path]
             if kind == "sequential":
                 continue
-            prim = PRIMITIVES.get(kind)
-            if prim is None:
-                raise EjectError(f"eject has no template for the primitive {kind!r} yet ({self.name}, {path})")
+            prim = _code(kind, f"{self.name}, {path}")
             nodes = [t.get(path) for t in trees]
             self.keys[path] = list(dict.fromkeys(k for n in nodes if n for k in {**n.args, **prim.fixed}))
             for key in self.keys[path]:
@@ -372,7 +278,7 @@ class _Writer:
         return [i for i, c in enumerate(self.plan.root.children)
                 if c.kind == "sequential" and any(b.kind in BLOCK_CONTAINERS for b in c.children)]
 
-    def layouts(self, stages: list[int]) -> dict[int, Layout]:
+    def templates(self, stages: list[int]) -> dict[int, BlockTemplate]:
         """The class of each block, by id(block node)."""
         by_kind: dict[str, list[tuple[Node, int]]] = {}
         channels = self.plan.input_shape[0]
@@ -385,29 +291,30 @@ class _Writer:
             elif child.kind in BLOCK_CONTAINERS:
                 raise EjectError(f"eject cannot write {child.name!r} (a {child.kind} outside a stage) yet")
             channels = child.shape[0]
-        out: dict[int, Layout] = {}
+        out: dict[int, BlockTemplate] = {}
         for kind, found in by_kind.items():
             name = camel(kind) + ("" if kind.endswith("block") else "Block")
             try:
-                layouts = [Layout(name, [b for b, _ in found], [c for _, c in found])]
+                templates = [BlockTemplate(name, [b for b, _ in found], [c for _, c in found])]
             except _Merge:  # one class per distinct module tree
                 same: dict[str, list[tuple[Node, int]]] = {}
                 for block, c in found:
                     same.setdefault(repr([(p, n.kind, n.args) for p, n in _descendants(block).items()]
                                          + [block.args]), []).append((block, c))
-                layouts = [Layout(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
+                templates = [BlockTemplate(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
                            for n, group in enumerate(same.values(), 1)]
-            for layout in layouts:
-                out.update({id(b): layout for b in layout.blocks})
+            for template in templates:
+                out.update({id(b): template for b in template.blocks})
         return out
 
     # -- writing ------------------------------------------------------------------
 
     def call(self, kind: str, args: dict) -> str:
         """`Class(positional, key=value)` for a primitive; args are literals or Params."""
-        prim = PRIMITIVES[kind]
-        if prim.helper and prim.helper not in self.helpers:
-            self.helpers.append(prim.helper)
+        prim = _code(kind, "")
+        for helper in prim.helpers:
+            if helper not in self.helpers:
+                self.helpers.append(helper)
         parts = [_literal(args[k]) for k in prim.positional]
         for key, value in args.items():
             default = prim.defaults.get(key, _MISSING)
@@ -417,17 +324,17 @@ class _Writer:
             parts.append(f"{key}={_literal(value)}")
         return f"{prim.cls}({', '.join(parts)})"
 
-    def expression(self, layout: Layout, path: str, indent: str) -> str:
-        """The constructor of module `path` of a layout: a primitive, or a sequential of them."""
-        kind = layout.kinds[path]
+    def expression(self, template: BlockTemplate, path: str, indent: str) -> str:
+        """The constructor of module `path` of a template: a primitive, or a sequential of them."""
+        kind = template.kinds[path]
         if kind != "sequential":
-            return self.call(kind, {k: layout.columns[(path, k)] for k in layout.keys[path]})
+            return self.call(kind, {k: template.columns[(path, k)] for k in template.keys[path]})
         inner = indent + "    "
-        kids = layout.children(path)
+        kids = template.children(path)
         items = []
         for kid in kids:
-            text = self.expression(layout, kid, inner)
-            flag = layout.flags.get(kid)
+            text = self.expression(template, kid, inner)
+            flag = template.flags.get(kid)
             items.append(f"{text} if {flag} else nn.Identity()" if flag else text)  # keeps the others' indices
         return self.sequential([k.rpartition(".")[2] for k in kids], items, indent)
 
@@ -441,30 +348,30 @@ class _Writer:
         pairs = "".join(f"{inner}({n!r}, {item}),\n" for n, item in zip(names, items))
         return f"nn.Sequential(OrderedDict([\n{pairs}{indent}]))"
 
-    def init_lines(self, layout: Layout) -> list[str]:
+    def init_lines(self, template: BlockTemplate) -> list[str]:
         lines = []
-        for path in layout.children(""):
-            expr = self.expression(layout, path, "        ")
-            if path in layout.flags:
-                expr = f"{expr} if {layout.flags[path]} else None"
+        for path in template.children(""):
+            expr = self.expression(template, path, "        ")
+            if path in template.flags:
+                expr = f"{expr} if {template.flags[path]} else None"
             lines.append(f"        self.{path} = {expr}" if _identifier(path)
                          else f"        self.add_module({path!r}, {expr})")
         return lines
 
-    def stages(self, nodes: list[Node], layouts: dict[int, Layout]) -> tuple[list[str], tuple[str, str] | None, dict]:
+    def stages(self, nodes: list[Node], templates: dict[int, BlockTemplate]) -> tuple[list[str], tuple[str, str] | None, dict]:
         """The stage functions, the stage table and the loop over it (None when the stages do not
         each fit one row), and the lines of `__init__` that build stages one by one otherwise."""
-        rules = _stage_rules(nodes, layouts)
+        rules = _stage_rules(nodes, templates)
         contiguous = [c.name for c in self.plan.root.children if c in nodes] == [n.name for n in nodes]
         if rules is None or not contiguous or not nodes:
-            return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, layouts)}" for s in nodes}
+            return [], None, {s.name: f"        self.{s.name} = {self.unrolled(s, templates)}" for s in nodes}
         functions, rows, made = [], [], {}
-        for layout, first_rule, rule, by_stage, keys, indexed in rules.values():
-            block = layout.blocks[0]
+        for template, first_rule, rule, by_stage, keys, indexed in rules.values():
+            block = template.blocks[0]
             kind = block.label or block.kind
-            name = f"{kind}_stage{layout.name.removeprefix(camel(kind) + 'Block')}"
+            name = f"{kind}_stage{template.name.removeprefix(camel(kind) + 'Block')}"
             firsts = list(by_stage.values())
-            varying = [k for k in keys if k.endswith("s") and k[:-1] in layout.params and k not in layout.params
+            varying = [k for k in keys if k.endswith("s") and k[:-1] in template.params and k not in template.params
                        or len({_typed(f[k]) for f in firsts}) > 1]
 
             def fill(expr):  # a Param that every row sets alike becomes its value
@@ -478,81 +385,82 @@ class _Writer:
             functions.append(
                 _wrap(f"def {name}(", args, ") -> nn.Sequential:", "") + "\n"
                 f'    """`depth` {kind} blocks: the first one changes the shape, the others keep it."""\n'
-                f"    blocks = [{_block_call(layout, first, '    ')}]\n"
+                f"    blocks = [{_block_call(template, first, '    ')}]\n"
                 f"    for {'i in range(1, depth)' if indexed else '_ in range(depth - 1)'}:\n"
-                f"        blocks.append({_block_call(layout, rest, '        ')})\n"
+                f"        blocks.append({_block_call(template, rest, '        ')})\n"
                 f"    return nn.Sequential(*blocks)\n")
-            made[id(layout)] = (name, varying, by_stage)
+            made[id(template)] = (name, varying, by_stage)
         several = len(made) > 1
-        numbered = [n.name for n in nodes] == [f"layer{i}" for i in range(1, len(nodes) + 1)]
+        numbered = [n.name for n in nodes] == [stage_name(i) for i in range(len(nodes))]
         for stage in nodes:
-            layout = layouts[id(stage.children[0])]
-            name, varying, by_stage = made[id(layout)]
+            template = templates[id(stage.children[0])]
+            name, varying, by_stage = made[id(template)]
             first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
                 [str(len(stage.children))] + [_literal(first[k]) for k in varying]
             rows.append(f"    ({', '.join(cells)}),")
         columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
-                                                    else ["depth", *made[id(layouts[id(nodes[0].children[0])])][1]])
+                                                    else ["depth", *made[id(templates[id(nodes[0].children[0])])][1]])
         table = f"# One row per stage: {', '.join(columns)}\nSTAGES = [\n" + "\n".join(rows) + "\n]\n"
         target = "i" if numbered else "name"
         unpack = f"{target}, " + ("(make_stage, *row)" if several else "row") if numbered else \
             ("name, make_stage, *row" if several else "name, *row")
-        module = 'f"layer{i}"' if numbered else "name"
+        module = 'f"layer{i}"' if numbered else "name"  # numbered: the names are stage_name's
         builder = "make_stage" if several else next(iter(made.values()))[0]
         loop = (f"        for {unpack} in {'enumerate(STAGES, 1)' if numbered else 'STAGES'}:\n"
                 f"            self.add_module({module}, {builder}(*row))")
         return functions, (table, loop), {}
 
-    def unrolled(self, stage: Node, layouts: dict[int, Layout]) -> str:
+    def unrolled(self, stage: Node, templates: dict[int, BlockTemplate]) -> str:
         """A stage written block by block, for stages that do not fit a row of the table."""
         items, indent = [], " " * 12
         for child in stage.children:
             if child.kind in BLOCK_CONTAINERS:
-                layout = layouts[id(child)]
-                values = layout.values[layout.index[id(child)]]
-                items.append(_wrap(f"{layout.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
+                template = templates[id(child)]
+                values = template.values[template.index[id(child)]]
+                items.append(_wrap(f"{template.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
             else:  # a module between stages: its arguments as they are
-                alone = Layout("", [Node("", "sequential", child.shape, children=[child])], [0])
+                alone = BlockTemplate("", [Node("", "sequential", child.shape, children=[child])], [0])
                 items.append(self.expression(alone, child.name, indent))
         return self.sequential([c.name for c in stage.children], items, " " * 8)
 
-    def block_class(self, layout: Layout) -> str:
-        block = layout.blocks[0]
-        annotations = [f"{n}: {_annotation([v[n] for v in layout.values])}" for n in layout.params]
-        what = f"The {block.label or block.kind} block" + (" (one layout of it)" if layout.name[-1].isdigit() else "")
-        lines = [f"class {layout.name}(nn.Module):", f'    """{what}."""', "",
+    def block_class(self, template: BlockTemplate) -> str:
+        block = template.blocks[0]
+        annotations = [f"{n}: {_annotation([v[n] for v in template.values])}" for n in template.params]
+        what = f"The {block.label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
+        lines = [f"class {template.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
-                 *self.init_lines(layout), *([f"        self.{layout.add} = {layout.add}"] if layout.add is not True
-                                             and layout.add else []), "",
-                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(layout)]
+                 *self.init_lines(template), *([f"        self.{template.add} = {template.add}"] if template.add is not True
+                                             and template.add else []), "",
+                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(template)]
         return "\n".join(lines) + "\n"
 
     def source(self) -> str:
         p, root = self.plan, self.plan.root
         stages = self.stage_indices()
-        layouts = self.layouts(stages)
-        classes = list({id(layout): layout for layout in layouts.values()}.values())
-        network = Layout(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]])
-        stage_functions, table, built = self.stages([root.children[i] for i in stages], layouts)
-        blocks = [self.block_class(layout) for layout in classes]
+        templates = self.templates(stages)
+        classes = list({id(template): template for template in templates.values()}.values())
+        network = BlockTemplate(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]])
+        stage_functions, table, built = self.stages([root.children[i] for i in stages], templates)
+        blocks = [self.block_class(template) for template in classes]
         init = dict(zip([c.name for c in network.blocks[0].children], self.init_lines(network)))
         init.update(built)
         lines = [init[c.name] for c in root.children if c.name in init]
         if table:  # one loop builds the stages, where the first one was
             lines.insert(stages[0], table[1])
         forward, returns = _network_forward(root)
-        spec = p.spec
-        about = f"{spec.name}" + (f": {spec.description}" if spec.description else "")
         imports = ["import torch", "from torch import nn"]
-        if ZERO_PAD in self.helpers or LAYER_NORM_2D in self.helpers:
+        helpers = [_definitions()[name] for name in self.helpers]
+        if any("F." in text for text in helpers):
             imports.insert(1, "import torch.nn.functional as F")
         if self.ordered_dict:
             imports.insert(0, "from collections import OrderedDict\n")
-        header = (f'"""{about}\n\nWritten by `archspec eject`; needs only PyTorch. For an input of '
-                  f"{dims(p.input_shape)}:\n{count(p.params)} parameters, "
+        # Text from the spec enters only as string literals (repr), never inside the docstring.
+        header = (f'"""Written by `archspec eject` from the spec named in SPEC_NAME; needs only PyTorch.\n'
+                  f"For an input of {dims(p.input_shape)}: {count(p.params)} parameters, "
                   f'{count(p.macs)} multiply-adds.\n"""\n')
-        parts = [header + "\n" + "\n".join(imports) + "\n", *self.helpers, *blocks, *stage_functions]
+        about = f"SPEC_NAME = {p.spec.name!r}\nSPEC_DESCRIPTION = {p.spec.description!r}\n"
+        parts = [header + "\n" + "\n".join(imports) + "\n\n" + about, *helpers, *blocks, *stage_functions]
         if table:
             parts.append(table[0])
         parts.append(f"class {network.name}(nn.Module):\n"
@@ -579,35 +487,35 @@ def _without(root: Node, stages: list[int]) -> Node:
                 children=[c for i, c in enumerate(root.children) if i not in stages])
 
 
-def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
+def _stage_rules(nodes: list[Node], templates: dict[int, BlockTemplate]) -> dict | None:
     """For each class: how a stage's blocks follow from its row of the table, and each stage's
     row. The first block takes the row's values; a later block takes the first's value, another
     of the first's values (`in_channels=out_channels`), a literal, or a `<param>_rest` column; a
     value that differs from block to block (a drop-path rate) is a `<param>s` column of one
     value per block. None when a stage does not fit (several classes, modules between stages)."""
-    by_class: dict[int, tuple[Layout, list]] = {}
+    by_class: dict[int, tuple[BlockTemplate, list]] = {}
     for stage in nodes:
         if any(b.kind not in BLOCK_CONTAINERS for b in stage.children):
             return None  # modules between stages: written out stage by stage
-        layout = layouts[id(stage.children[0])]
-        if any(layouts[id(b)] is not layout for b in stage.children):
+        template = templates[id(stage.children[0])]
+        if any(templates[id(b)] is not template for b in stage.children):
             return None
-        values = [layout.values[layout.index[id(b)]] for b in stage.children]
-        by_class.setdefault(id(layout), (layout, []))[1].append((stage, values))
+        values = [template.values[template.index[id(b)]] for b in stage.children]
+        by_class.setdefault(id(template), (template, []))[1].append((stage, values))
     rules = {}
-    for key, (layout, found) in by_class.items():
-        per_block = [k for k in layout.params
+    for key, (template, found) in by_class.items():
+        per_block = [k for k in template.params
                      if any(len({_typed(v[k]) for v in values[1:]}) > 1 for _, values in found)]
         pairs = [(values[0], values[1]) for _, values in found if len(values) > 1]
-        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in layout.params}
+        first: dict[str, object] = {k: Param(f"{k}s[0]" if k in per_block else k) for k in template.params}
         rule: dict[str, object] = {}
-        for k in layout.params:
-            same = [k2 for k2 in [k] + layout.params if layout.family[k2] == layout.family[k]
+        for k in template.params:
+            same = [k2 for k2 in [k] + template.params if template.family[k2] == template.family[k]
                     and k2 not in per_block and all(_typed(r[k]) == _typed(f[k2]) for f, r in pairs)]
             constants = {_typed(r[k]) for _, r in pairs}
             if k in per_block:
                 rule[k] = Param(f"{k}s[i]")
-            elif same and (same[0] == k or layout.family[k] == "channels" or len(constants) > 1):
+            elif same and (same[0] == k or template.family[k] == "channels" or len(constants) > 1):
                 rule[k] = Param(same[0])  # channels follow the first block's; other settings are literals
             elif len(constants) == 1:
                 rule[k] = pairs[0][1][k]
@@ -618,20 +526,20 @@ def _stage_rules(nodes: list[Node], layouts: dict[int, Layout]) -> dict | None:
                                             for k in extra},
                             **{f"{k}s": tuple(v[k] for v in values) for k in per_block}}
                 for stage, values in found}
-        keys = [k for k in layout.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
+        keys = [k for k in template.params if k not in per_block] + [f"{k}_rest" for k in extra] + \
             [f"{k}s" for k in per_block]
-        rules[key] = (layout, first, rule, rows, keys, bool(per_block))
+        rules[key] = (template, first, rule, rows, keys, bool(per_block))
     return rules
 
 
-def _block_call(layout: Layout, args: dict, indent: str) -> str:
+def _block_call(template: BlockTemplate, args: dict, indent: str) -> str:
     """`Block(a, b, key=value)`: parameters by position, from the first literal on by name."""
     parts, by_name = [], False
-    for k in layout.params:
+    for k in template.params:
         value = args[k]
         by_name = by_name or not isinstance(value, Param)
         parts.append(f"{k}={_literal(value)}" if by_name else _literal(value))
-    return _wrap(f"{layout.name}(", parts, ")", indent)
+    return _wrap(f"{template.name}(", parts, ")", indent)
 
 
 def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100) -> str:
@@ -658,14 +566,14 @@ def _network_forward(root: Node) -> tuple[list[str], str]:
     return out + [f"        return [{', '.join(f'features[{n!r}]' for n in outputs)}]"], "list[torch.Tensor]"
 
 
-def _residual_forward(layout: Layout) -> list[str]:
+def _residual_forward(template: BlockTemplate) -> list[str]:
     """The forward of a residual block, as compile.Residual runs it: post(main(pre(x)) + shortcut)."""
     lines: list[str] = []
     current = "x"
 
     def run(name: str) -> None:
         nonlocal current
-        flag = name in layout.flags
+        flag = name in template.flags
         if flag and current == "x":
             lines.append("        out = x")
             current = "out"
@@ -676,12 +584,12 @@ def _residual_forward(layout: Layout) -> list[str]:
             lines.append(f"        out = {call}")
         current = "out"
 
-    shortcut = next((b.args["shortcut"] for b in layout.blocks if b.args.get("shortcut")), None)
-    optional = shortcut in layout.flags
-    for name in layout.lists["pre"]:
+    shortcut = next((b.args["shortcut"] for b in template.blocks if b.args.get("shortcut")), None)
+    optional = shortcut in template.flags
+    for name in template.lists["pre"]:
         run(name)
-    add = layout.add
-    if add and shortcut and layout.lists["pre"]:  # a shortcut module takes the pre-activated input
+    add = template.add
+    if add and shortcut and template.lists["pre"]:  # a shortcut module takes the pre-activated input
         module = f"self.{shortcut}({current})"
         lines.append(f"        shortcut = x if self.{shortcut} is None else {module}" if optional
                      else f"        shortcut = {module}")
@@ -690,14 +598,14 @@ def _residual_forward(layout: Layout) -> list[str]:
         added = f"(x if self.{shortcut} is None else self.{shortcut}(x))" if optional else f"self.{shortcut}(x)"
     else:
         added = "x"
-    for name in layout.lists["main"]:
+    for name in template.lists["main"]:
         run(name)
     if add is True:
         lines.append(f"        out = {current} + {added}")
         current = "out"
     elif add:
         lines += [f"        if self.{add}:", f"            {current} = {current} + {added}"]
-    for name in layout.lists["post"]:
+    for name in template.lists["post"]:
         run(name)
     lines.append(f"        return {current}")
     return lines

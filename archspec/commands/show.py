@@ -22,7 +22,7 @@ def resolved_tree(spec: Spec) -> dict:
     """Every setting of `spec`, defaults included, less the defaults that no stage's block kind
     uses (`stride_on` in a network of basic blocks); a stage's unset block settings stay unset
     (inherited)."""
-    from ..planning.blocks import SETTINGS, applies
+    from ..planning.kinds import SETTINGS, applies
 
     tree = without_composition(spec.model_dump(mode="python", exclude_none=True))
     kinds = {spec.stage_settings(i).block for i in range(len(spec.all_stages))}

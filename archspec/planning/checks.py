@@ -7,9 +7,9 @@ Pure Python, like the plan, so `archspec validate` runs them without torch.
 from __future__ import annotations
 
 from ..errors import Issue, SpecError, in_order
-from .layers import Node
+from .nodes import Node
 from ..pipeline import Overrides, plan
-from .plan import Plan, smallest_input, stage_name
+from .plan import Plan, smallest_input, stage_label, stage_name
 from ..reading.spec import Spec
 from ..units import count, dims, si
 
@@ -64,7 +64,7 @@ def _largest(p: Plan, figure: str) -> str:
     """'stages.3 (layer4) has 14,964,736 of them (59%)': where the budget goes."""
     part = max(p.root.children, key=lambda n: getattr(n, figure))
     stage = part.name.removeprefix("layer")
-    name = stage_name(int(stage) - 1) if stage.isdigit() else part.name
+    name = stage_label(int(stage) - 1) if stage.isdigit() else part.name
     amount, total = getattr(part, figure), getattr(p, figure)
     return f"{name} has {count(amount)} of them ({100 * amount // max(total, 1)}%)"
 
@@ -108,10 +108,10 @@ def _collapsed_early(p: Plan) -> list[Issue]:
     i, last = _collapsed_stage(p), len(p.spec.all_stages)
     if i is None:
         return []
-    later = f"layer{last} sees" if i + 2 == last else f"layer{i + 2}–layer{last} see"
+    later = f"{stage_name(last - 1)} sees" if i + 2 == last else f"{stage_name(i + 1)}–{stage_name(last - 1)} see"
     smallest = smallest_input(p.spec, p.input_shape[0], lambda q: _collapsed_stage(q) is None, max(p.input_shape[1:]))
     fix = f"use an input of at least {smallest}×{smallest}" if smallest else "use a larger input size"
-    return [_at(p.spec, ("stages", i), f"{stage_name(i)} already outputs 1×1 ({_first_to_1x1(p)}), "
+    return [_at(p.spec, ("stages", i), f"{stage_label(i)} already outputs 1×1 ({_first_to_1x1(p)}), "
                                        f"so {later} a single pixel",
                 f"{fix}, or stride 1 in the later stages", "AS501", "warning")]
 
@@ -120,7 +120,7 @@ def _collapsed_stage(p: Plan) -> int | None:
     """The first stage, before the last, that outputs 1×1."""
     stages = {n.name: n for n in p.root.children}
     return next((i for i in range(len(p.spec.all_stages) - 1)
-                 if stages[f"layer{i + 1}"].shape[1:] == (1, 1)), None)
+                 if stages[stage_name(i)].shape[1:] == (1, 1)), None)
 
 
 def _first_to_1x1(p: Plan) -> str:
@@ -183,7 +183,7 @@ def _wide_bottlenecks(spec: Spec) -> list[Issue]:
         s = spec.stage_settings(i)
         if s.block == "bottleneck" and s.width is not None and s.width > stage.channels:
             issues.append(_at(spec, _width_path(spec, i),
-                              f"{stage_name(i)}: bottleneck width {s.width} is larger than its "
+                              f"{stage_label(i)}: bottleneck width {s.width} is larger than its "
                               f"{stage.channels} output channels",
                               f"a bottleneck narrows: the default width is channels / 4 = {stage.channels // 4}; "
                               f"are width and channels swapped?", "AS502", "warning"))

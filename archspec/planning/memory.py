@@ -7,8 +7,8 @@ it). `dtype` is the dtype of the whole model and its input (`model.to(dtype)`, a
 pure bfloat16 or float16 training does), not autocast, which would also keep
 low-precision copies of the weights and run some ops in float32.
 
-Each primitive says what it keeps, as PyTorch's autograd formulas do (see
-`derivatives.yaml`); the walk follows storages through the network, so a tensor
+Each primitive's record says what it keeps (`saves`), as PyTorch's autograd
+formulas do (see `derivatives.yaml`); the walk follows storages through the network, so a tensor
 that two layers keep (a ReLU's output, in place on a norm's output, which the next
 conv keeps as its input) is counted once, at the first layer that keeps it.
 `tests/test_memory.py` proves every figure equal to a `saved_tensors_hooks`
@@ -17,13 +17,12 @@ measurement on CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import count
 
-from .layers import Node, Shape
+from .nodes import Node, Shape
+from .primitives import PRIMITIVES
 
 ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
-INDEX_BYTES = 8  # max pools keep the int64 position of each maximum
 
 
 class _Storage:
@@ -68,7 +67,7 @@ class _Walk:
             return self.residual(node, x, name)
         self.layer = name
         self.bytes.setdefault(name, 0)
-        return PRIMITIVES[node.kind](self, node, x)
+        return PRIMITIVES[node.kind].saves(self, node, x)
 
     def residual(self, node: Node, x: _Storage, name: str) -> _Storage:
         """`post(main(pre(x)) + shortcut(x))`, in the order compile's `Residual` runs it."""
@@ -90,134 +89,6 @@ class _Walk:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-# What each primitive keeps, and the storage of its output.
-
-def _keeps_input(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """conv, linear, avgpool, gelu, layer scale: the input (for the weight's gradient, or the
-    local derivative)."""
-    w.keep(x)
-    return w.new(node.shape)
-
-
-def _batchnorm(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """The input, and the batch's mean and inverse std per channel (in the model's dtype)."""
-    c = node.shape[0]
-    w.keep(x, w.new((c,), per_sample=False), w.new((c,), per_sample=False))
-    return w.new(node.shape)
-
-
-def _groupnorm(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """The input, and the mean and inverse std of each sample's groups."""
-    groups = node.args["num_groups"]
-    w.keep(x, w.new((groups,)), w.new((groups,)))
-    return w.new(node.shape)
-
-
-def _keeps_output(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """ReLU, sigmoid: the output; LeakyReLU keeps it in place (where it is the input's storage),
-    and its input out of place."""
-    if node.args.get("inplace"):
-        w.keep(x)
-        return x
-    out = w.new(node.shape)
-    w.keep(out if node.kind in ("relu", "sigmoid") else x)
-    return out
-
-
-def _keeps_original_input(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """SiLU, Hardswish, Hardsigmoid, ReLU6: the derivative needs the input, so in place autograd
-    keeps a copy of it."""
-    if node.args.get("inplace"):
-        w.keep(w.new(node.shape))
-        return x
-    w.keep(x)
-    return w.new(node.shape)
-
-
-def _maxpool(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """The input and the int64 index of each maximum."""
-    w.keep(x, w.new(node.shape, INDEX_BYTES))
-    return w.new(node.shape)
-
-
-def _keeps_nothing(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """Global average pool (a mean), zero-pad shortcut (slice, pad): the gradient needs only sizes."""
-    return w.new(node.shape)
-
-
-def _view(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """flatten, permute: a view of its input."""
-    return x
-
-
-def _mask(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """Dropout on CPU: the scaled mask, in the model's dtype (CUDA's fused kernel keeps a 1-byte mask)."""
-    w.keep(w.new(node.shape))
-    return w.new(node.shape)
-
-
-def _drop_path(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """One keep-or-drop value per sample."""
-    w.keep(w.new((1,)))
-    return w.new(node.shape)
-
-
-def _layernorm(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """The input, and the mean and inverse std of each normalised vector (of each pixel, for a map)."""
-    vectors = node.shape[1:] if node.kind == "layernorm2d" else node.shape[:-1]
-    w.keep(x, w.new(vectors), w.new(vectors))
-    return w.new(node.shape)
-
-
-def _squeeze_excite(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """Its layers in turn on 1×1 maps: the pooled input (a mean: free) into fc1, the act (in
-    place), fc2, the gate; then the product keeps both its factors, the input and the gate."""
-    c, reduced = node.args["channels"], node.args["reduced"]
-    act, gate = node.args.get("act", "relu"), node.args.get("gate", "sigmoid")
-    hidden = _keeps_input(w, Node("fc1", "conv", (reduced, 1, 1)), w.new((c, 1, 1)))
-    hidden = PRIMITIVES[act](w, Node("act", act, (reduced, 1, 1), args={"inplace": True}), hidden)
-    scale = _keeps_input(w, Node("fc2", "conv", (c, 1, 1)), hidden)
-    w.keep(x, PRIMITIVES[gate](w, Node("gate", gate, (c, 1, 1)), scale))
-    return w.new(node.shape)
-
-
-def _channel_attention(w: _Walk, node: Node, x: _Storage) -> _Storage:
-    """ECA: the pooled input (the 1-D conv's input), the sigmoid gate, and the input (the product)."""
-    c = node.shape[0]
-    w.keep(w.new((c,)), w.new((c,)), x)
-    return w.new(node.shape)
-
-
-PRIMITIVES: dict[str, Callable[[_Walk, Node, _Storage], _Storage]] = {
-    "conv": _keeps_input,
-    "linear": _keeps_input,
-    "avgpool": _keeps_input,
-    "gelu": _keeps_input,
-    "batchnorm": _batchnorm,
-    "groupnorm": _groupnorm,
-    "relu": _keeps_output,
-    "leaky_relu": _keeps_output,
-    "sigmoid": _keeps_output,
-    "silu": _keeps_original_input,
-    "hardswish": _keeps_original_input,
-    "hardsigmoid": _keeps_original_input,
-    "relu6": _keeps_original_input,  # hardtanh's derivative reads its input
-    "layernorm": _layernorm,
-    "layernorm2d": _layernorm,
-    "layer_scale": _keeps_input,
-    "permute": _view,
-    "eca": _channel_attention,
-    "maxpool": _maxpool,
-    "global_maxpool": _maxpool,
-    "global_avgpool": _keeps_nothing,
-    "zeropad": _keeps_nothing,
-    "flatten": _view,
-    "dropout": _mask,
-    "drop_path": _drop_path,
-    "se": _squeeze_excite,
-}
 
 
 def itemsize(dtype: str) -> int:

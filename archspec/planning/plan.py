@@ -13,14 +13,18 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from . import layers as L
 from .. import limits
-from .blocks import KINDS, Placement
 from ..errors import Issue, SpecError
-from .layers import Node, Shape, ShapeError
-from .memory import activation_memory, layer_memory
-from ..reading.spec import ClassifierHead, ConvStem, DeepStem, FeaturesHead, PatchifyStem, Spec
+from ..reading.spec import FeaturesHead, Spec
 from ..units import count, dims, si
+from .blocks import LAYOUTS, TRANSITIONS, Placement
+from .graph import stage_layout
+from .kinds import KINDS, Kind
+from .memory import activation_memory, layer_memory
+from .nodes import Node, Shape, ShapeError, collecting, container, sequential
+from .parts import HEAD_LAYOUTS, STEM_LAYOUTS
+from .primitives.act import act
+from .primitives.norm import norm
 
 
 @dataclass(frozen=True)
@@ -211,8 +215,13 @@ def check_params(p: Plan, max_params: int) -> None:
 
 
 def stage_name(i: int) -> str:
+    """The module name of stage `i` (from 0): `layer1`, `layer2`, ... (torchvision's)."""
+    return f"layer{i + 1}"
+
+
+def stage_label(i: int) -> str:
     """Stage `i` as messages name it: its data path and its module name, `stages.1 (layer2)`."""
-    return f"stages.{i} (layer{i + 1})"
+    return f"stages.{i} ({stage_name(i)})"
 
 
 def _joined(prefix: str, name: str) -> str:
@@ -244,7 +253,10 @@ class _Planner:
         self.spec = spec
         self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
-        self.kinds = [KINDS[s.block] for s in self.settings]
+        # a block written in the spec: a kind with no settings of its own, laid out from its graph
+        self.kinds = [KINDS.get(s.block) or Kind(s.block, "") for s in self.settings]
+        self.layouts = [LAYOUTS.get(s.block) or stage_layout(spec, i) for i, s in enumerate(self.settings)]
+        self.transitions = [TRANSITIONS.get(s.block) for s in self.settings]
         self.preact = [k.preact for k in self.kinds]
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
@@ -269,7 +281,7 @@ class _Planner:
         if self.found:
             raise SpecError(self.issues())
         head = self.spec.head
-        root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else L.sequential("", children)
+        root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
 
@@ -279,7 +291,7 @@ class _Planner:
         source = self.spec.source
         issue = source.issue(self.key_path(where, e.key), "", e.hint, e.code) if source else \
             Issue(self.spec.name, None, None, "", e.hint, e.code)
-        part = f"layer{where[1] + 1}" if where[0] == "stages" else where[0]
+        part = stage_name(where[1]) if where[0] == "stages" else where[0]
         repeat = self.found.setdefault((part, e.message, issue), [name, 0])
         repeat[1] += 1
 
@@ -321,66 +333,25 @@ class _Planner:
                 self.fail(where, prefix, e)
                 raise e
 
-    def stem(self, x: Shape) -> list[Node | None]:
-        stem, d = self.spec.stem, self.spec.defaults
-        if isinstance(stem, PatchifyStem):
-            return self.patchify(stem, x)
-        if not isinstance(stem, (ConvStem, DeepStem)):
-            return []
-        nodes: list[Node | None] = []
+    def stem(self, x: Shape) -> list[Node]:
+        """The stem's nodes, from the layout of its declared type (parts.py)."""
+        nodes: list[Node] = []
         try:
-            with L.collecting() as found:
-                c = self.stem_convs(stem, x)
-                nodes.append(c)
-                if not self.preact[0]:  # a pre-activated first block norms its input itself
-                    nodes += [L.norm("bn1", d, c.shape), L.act(d.act, d.act, c.shape)]
-                if stem.pool == "conv":  # named as timm's replace_stem_pool
-                    conv = L.conv("0", c.shape, c.shape[0], 3, 2, bias=d.norm == "none")
-                    nodes.append(L.sequential("maxpool", [conv, L.norm("1", d, conv.shape),
-                                                          L.act("2", d.act, conv.shape)]))
-                elif stem.pool != "none":
-                    nodes.append(L.pool("maxpool" if stem.pool == "max" else "pool", stem.pool + "pool", c.shape,
-                                        3, 2, 1))
+            with collecting() as found:
+                nodes = STEM_LAYOUTS[self.spec.stem.type](self.spec.stem, x, self.spec.defaults, self.preact[0])
         except ShapeError as e:
-            self.fail_all(("stem",), "", found, nodes)
+            self.fail_all(("stem",), "", found, [])
             self.fail(("stem",), e.layer or "stem", e)
             raise
         self.fail_all(("stem",), "", found, nodes)
-        return [n for n in nodes if n is not None]
-
-    def patchify(self, stem: PatchifyStem, x: Shape) -> list[Node | None]:
-        try:
-            c = L.conv("conv1", x, stem.channels, stem.patch, stem.patch, padding=0, bias=True)
-            return [n for n in (c, L.norm("bn1", self.spec.defaults, c.shape)) if n is not None]
-        except ShapeError as e:
-            self.fail(("stem",), e.layer or "stem", e)
-            raise
-
-    def stem_convs(self, stem: ConvStem | DeepStem, x: Shape) -> Node:
-        """`conv1`: one conv, or (deep stem) a sequence of 3×3 convs with norm and act between."""
-        d = self.spec.defaults
-        bias = d.norm == "none"
-        if isinstance(stem, ConvStem):
-            return L.conv("conv1", x, stem.channels, stem.kernel, stem.stride, padding=stem.padding, bias=bias)
-        nodes: list[Node | None] = []
-        try:
-            for k, channels in enumerate(stem.channels):
-                if k:  # between convs; indices as timm's deep stem: conv 0, norm 1, act 2, conv 3, ...
-                    nodes += [L.norm(str(3 * k - 2), d, x), L.act(str(3 * k - 1), d.act, x)]
-                conv = L.conv(str(3 * k), x, channels, 3, stem.stride if k == 0 else 1, bias=bias)
-                nodes.append(conv)
-                x = conv.shape
-        except ShapeError as e:
-            e.layer = f"conv1.{e.layer}"
-            raise
-        return L.sequential("conv1", nodes)
+        return nodes
 
     def stage_start(self, i: int, x: Shape) -> list[Node]:
         """The stage's module between stages (if its kind has one) and its first two blocks, after
         adding the whole stage's cost to the totals."""
         stage = self.stages[i]
         if stage.dilation > 1 and stage.stride > 1:
-            self.fail(("stages", i), stage_name(i), ShapeError(
+            self.fail(("stages", i), stage_label(i), ShapeError(
                 f"dilation {stage.dilation} with stride {stage.stride}: dilation replaces the stride",
                 "set `stride: 1` on a dilated stage", code="AS306", key="dilation"))
         entry = self.transition(i, x)
@@ -390,44 +361,44 @@ class _Planner:
         # The blocks after the second repeat it (stride 1, same shape in and out), so the
         # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
         first = [entry, blocks[0]] if entry else [blocks[0]]
-        self.spend(("stages", i), stage_name(i), stage.depth,
+        self.spend(("stages", i), stage_label(i), stage.depth,
                    sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
                    sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
         return first + blocks[1:]
 
     def transition(self, i: int, x: Shape) -> Node | None:
         """The module a kind puts between stages (ConvNeXt's norm + strided conv), or None."""
-        make = self.kinds[i].transition
+        make = self.transitions[i]
         if make is None:
             return None
         try:
             return make(x, self.placement(i, 0), self.settings[i])
         except ShapeError as e:
-            self.fail(("stages", i), _joined(f"layer{i + 1}.downsample", e.layer), e)
+            self.fail(("stages", i), _joined(f"{stage_name(i)}.downsample", e.layer), e)
             raise
 
     def stage(self, i: int, blocks: list[Node]) -> Node:
         """Stage `i`, from its first two blocks (after its transition module, if any)."""
         for b in range(len([n for n in blocks if n.name != "downsample"]), self.stages[i].depth):
             blocks.append(self.block(i, b, blocks[-1].shape))
-        return L.sequential(f"layer{i + 1}", blocks)
+        return sequential(stage_name(i), blocks)
 
     def block(self, i: int, b: int, x: Shape) -> Node:
         """Block `b` of stage `i`, or after a shape error a stand-in, so that the later blocks and
         stages are checked too: with the output the block would have had, or else the one a
         residual block gives (its channels, the size divided by its stride, rounded up)."""
-        settings, placement, name = self.settings[i], self.placement(i, b), f"layer{i + 1}.{b}"
+        settings, placement, name = self.settings[i], self.placement(i, b), f"{stage_name(i)}.{b}"
         try:
             if self.kinds[i].transition:  # the module before the blocks took the stride and the width
                 placement = dataclasses.replace(placement, stride=1)
-            with L.collecting() as found:
-                block = self.kinds[i].layout(str(b), x, placement, settings)
+            with collecting() as found:
+                block = self.layouts[i](str(b), x, placement, settings)
         except ShapeError as e:
             self.fail_all(("stages", i), name, found, [])
             self.fail(("stages", i), _joined(name, e.layer), e)
             size = tuple(-(-d // placement.stride) for d in x[1:])
             return Node(str(b), "residual", e.shape or (placement.channels, *size))
-        self.fail_all(("stages", i), f"layer{i + 1}", found, [block])
+        self.fail_all(("stages", i), stage_name(i), found, [block])
         return block
 
     def placement(self, i: int, b: int) -> Placement:
@@ -451,8 +422,8 @@ class _Planner:
         if not self.preact[-1]:
             return []
         last = self.settings[-1]
-        with L.collecting() as found:
-            nodes = [n for n in (L.norm("norm", last, x), L.act("act", last.act, x)) if n is not None]
+        with collecting() as found:
+            nodes = [n for n in (norm("norm", last, x), act("act", last.act, x)) if n is not None]
         self.fail_all(("stages", len(self.stages) - 1), "", found, nodes)
         return nodes
 
@@ -473,7 +444,7 @@ class _Planner:
         for k in range(1, len(kept)):  # a map that is returned must not be overwritten by an in-place act
             if kept[k - 1].name in outputs and kept[k].args.get("inplace"):
                 kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
-        return L.container("", "features", kept, outputs=list(outputs))
+        return container("", "features", kept, outputs=list(outputs))
 
     def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
         """An output name at fault: located at its place in the spec, or given as `features=`."""
@@ -485,38 +456,20 @@ class _Planner:
             issue = Issue(source.path if source else self.spec.name, None, None, "", hint, code)
             self.found[("head", message, issue)] = ["features", 1]
 
-    def head(self, x: Shape) -> list[Node | None]:
-        """[1×1 conv, norm, act] → pool → [norm] → flatten → [hidden linear, act]… → dropout → linear."""
-        head, d = self.spec.head, self.spec.defaults
-        if not isinstance(head, ClassifierHead):
-            return []
-        nodes: list[Node | None] = []
-        if head.conv:
-            conv = L.conv("conv_head", x, head.conv, 1, bias=d.norm == "none")
-            try:
-                nodes += [conv, L.norm("bn_head", d, conv.shape), L.act(f"{d.act}_head", d.act, conv.shape)]
-            except ShapeError as e:
-                self.fail(("head", "conv"), e.layer or "head", e)
-                raise
-            x = conv.shape
-        if head.pool != "flatten":
-            pooled = L.global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
-            nodes += [pooled, L.norm("head_norm", d, pooled.shape) if head.norm else None]
-            x = pooled.shape
-        nodes.append(L.flatten("flatten", x))
-        x = nodes[-1].shape
-        hidden_act = head.hidden_act or d.act
-        for j, width in enumerate(head.hidden, 1):
-            nodes.append(L.linear(f"fc{j}", x, width))
-            x = nodes[-1].shape
-            nodes.append(L.act(f"{hidden_act}_fc{j}", hidden_act, x))
-        return nodes + [L.dropout("dropout", x, head.dropout), L.linear("fc", x, head.classes)]
+    def head(self, x: Shape) -> list[Node]:
+        """The head's nodes, from the layout of its declared type (parts.py)."""
+        head = self.spec.head
+        try:
+            return HEAD_LAYOUTS[head.type](head, x, self.spec.defaults, self.preact[-1])
+        except ShapeError as e:
+            self.fail(("head", *e.at), e.layer or "head", e)
+            raise
 
 
 def sections(p: Plan) -> tuple[list[Node], list[Node], list[Node]]:
     """The network's top-level nodes as stem, stages (`layer1`, `layer2`, ...) and head (a
     pre-activated network's final norm included): what a diff or a diagram shows part by part."""
-    names = {f"layer{i + 1}" for i in range(len(p.spec.all_stages))}
+    names = {stage_name(i) for i in range(len(p.spec.all_stages))}
     children = p.root.children
     at = [j for j, c in enumerate(children) if c.name in names]
     if not at:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Issue, SpecError
+from .blockdefs import definition_issues
 from .source import Origin, Source
 from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
 
@@ -32,11 +33,13 @@ def check_tree(source: Source) -> Spec | None:
         missing = ("missing", "union_tag_not_found")
         issues = schema_issues(source, e, keep=lambda err: not (abstract and err["type"] in missing))
         if issues:
-            raise SpecError(issues) from None
+            raise SpecError(issues + definition_issues(source)) from None
         return None
     if spec.abstract:
         return None
     spec._source = source
+    if issues := spec.user_block_issues():  # blocks written in the spec, and the stages' uses of them
+        raise SpecError(issues)
     if misplaced := spec.misplaced_settings():  # settings a block kind has no use for, at each one
         raise SpecError(misplaced_issues(source, misplaced))
     return spec
@@ -120,6 +123,11 @@ def _is_stages_tag(loc: tuple, i: int) -> bool:
     return i == 1 and loc[0] == "stages" and loc[i] in _STAGES_TAGS
 
 
+def _written_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a person writes in a mapping of this model (not those kept only inside, `exclude`d)."""
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
 def _tag_of(model: type[BaseModel]) -> str | None:
     field = model.model_fields.get("type")
     args = typing.get_args(field.annotation) if field else ()
@@ -191,7 +199,7 @@ def _dotted(path: tuple) -> str:
 def _unknown_key(loc: tuple, path: tuple) -> tuple[str, str]:
     key = path[-1] if isinstance(path[-1], str) else _show(path[-1])
     owners = _owners(loc)
-    allowed = list(owners[0].model_fields) if len(owners) == 1 else []
+    allowed = _written_keys(owners[0]) if len(owners) == 1 else []
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed) if allowed else ""
     if owners == [Stage] and key in Defaults.model_fields:
@@ -279,7 +287,7 @@ def _type_hint(kind: str, got: Any, loc: tuple) -> str:
         if len(owners) > 1:
             return "write a mapping whose `type:` is one of: " + ", ".join(str(_tag_of(m)) for m in owners)
         if owners:
-            return "write a mapping with keys from: " + ", ".join(owners[0].model_fields)
+            return "write a mapping with keys from: " + ", ".join(_written_keys(owners[0]))
     return ""
 
 

@@ -23,7 +23,8 @@ def block_widths(depth: int, w0: int, wa: float, wm: float) -> list[int]:
 
 
 def make_divisible(value: float, divisor: int) -> int:
-    """Nearest multiple of `divisor` (at least `divisor`), never more than 10% below `value`."""
+    """torchvision's `_make_divisible`: the nearest multiple of `divisor`, at least `divisor`, and
+    never more than 10 % below `value` (RegNet's group widths; `scale:`'s channels)."""
     new = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return new + divisor if new < 0.9 * value else new
 

@@ -33,6 +33,7 @@ import yaml
 from .. import limits
 from ..errors import Issue, SpecError
 from .messages import check_scale, check_tree
+from .regnet import make_divisible
 from .source import MISSING, NOT_A_SPEC, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent.parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
@@ -445,13 +446,6 @@ def _has(node: Any, part: Any) -> bool:
 
 
 # ---- scale --------------------------------------------------------------------------
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """torchvision's `_make_divisible`: the nearest multiple of `divisor`, at least `divisor`,
-    and never more than 10 % below `value`."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
 
 def _scale(tree: dict, positions: Positions, scaled: dict[tuple, tuple[Any, float]]) -> dict:
     """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.

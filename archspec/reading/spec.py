@@ -7,24 +7,41 @@ channel count). `messages.py` turns pydantic's errors into located `Issue`s.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from functools import cached_property
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      ValidationInfo, WithJsonSchema, create_model, field_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+                      ValidationInfo, WithJsonSchema, create_model, field_validator, model_serializer,
+                      model_validator)
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from .. import limits
 from . import regnet
-from ..planning.blocks import INIT_SCHEMES, KINDS, SETTINGS, applies
-from ..planning.blocks.kind import InitScheme
+from ..planning.kinds import INIT_SCHEMES, KINDS, NETWORK, SETTINGS, InitScheme, applies
+from ..errors import Issue, SpecError
+from .blockdefs import BlockDef, check_use, network_size_issues, read_blocks
 from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 
-BlockKind = Literal[tuple(KINDS)]
+_user_blocks: ContextVar[tuple] = ContextVar("user_blocks", default=())  # names in `blocks:`, while validating
+
+
+def _known_kind(name: str) -> str:
+    names = tuple(dict.fromkeys((*KINDS, *_user_blocks.get())))
+    if name not in names:
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": ", ".join(repr(n) for n in names)})
+    return name
+
+
+BlockKind = Literal[tuple(KINDS)]  # the built-in kinds
+# A built-in kind or a block of the spec's `blocks:` (the JSON Schema lists the built-in ones).
+KindName = Annotated[str, AfterValidator(_known_kind), WithJsonSchema({"enum": list(KINDS), "type": "string"})]
 ShortcutKind = SETTINGS["shortcut"].type
 NormKind = SETTINGS["norm"].type
 ActKind = SETTINGS["act"].type
@@ -69,15 +86,26 @@ class Input(_Model):
 
 # Settings a stage may set for its blocks (unset ones come from `defaults`), from the block
 # kinds' declarations (blocks/): each kind says which of them it accepts.
+class _Settings(_Model):
+    @model_serializer(mode="wrap")
+    def _flat(self, handler):
+        """The parameters of a block written in the spec beside the settings, as they are written."""
+        data = handler(self)
+        data.update(getattr(self, "block_params", None) or {})
+        return data
+
+
 BlockSettings = create_model(
-    "BlockSettings", __base__=_Model, __doc__="Settings a stage may set for its blocks; unset ones come from `defaults`.",
-    block=(BlockKind | None, Field(None, description="block kind")),
+    "BlockSettings", __base__=_Settings, __doc__="Settings a stage may set for its blocks; unset ones come from `defaults`.",
+    block=(KindName | None, Field(None, description="block kind")),
+    # a block written in the spec takes its parameters here: `{block: fire, squeeze: 16}` (see Spec._gather)
+    block_params=(SkipJsonSchema[dict[str, Any] | None], Field(None, exclude=True)),
     **{s.name: (s.type | None, Field(None, description=s.description)) for s in SETTINGS.values()},
 )
 
 Defaults = create_model(
     "Defaults", __base__=BlockSettings, __doc__="Block settings inherited by every stage, and network-wide ones.",
-    block=(BlockKind, Field("basic", description="block kind")),
+    block=(KindName, Field("basic", description="block kind")),
     **{s.name: (s.type if s.default is not None else s.type | None,
                 Field(s.default, description=s.description + ("" if s.default is None else f" (default {s.default})")))
        for s in SETTINGS.values()},
@@ -272,6 +300,8 @@ class Spec(_Model):
     stages: Stages = Field(description="one entry per stage, input to output; or a RegNet generator")
     head: Head
     constraints: Constraints = Constraints()
+    blocks: dict[str, Any] | None = Field(None, description="block kinds written in this spec: name → {params, let, "
+                                                   "nodes, out} (archspec.reading.blockdefs)")
 
     _source: Source | None = PrivateAttr(None)
 
@@ -279,6 +309,52 @@ class Spec(_Model):
     def source(self) -> Source | None:
         """Where the spec came from (text and positions), if it was loaded from YAML."""
         return self._source
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _gather(cls, data: Any, handler):
+        """Block kinds may be named from `blocks:`; a stage (or `defaults`) that uses one writes its
+        parameters beside its settings, and they are kept in `block_params` to be checked against
+        the block's (`user_block_issues`)."""
+        names = tuple(data["blocks"]) if isinstance(data, dict) and isinstance(data.get("blocks"), dict) else ()
+        token = _user_blocks.set(names)
+        try:
+            return handler(_gathered(data, names) if names else data)
+        finally:
+            _user_blocks.reset(token)
+
+    @cached_property
+    def user_blocks(self) -> dict[str, BlockDef]:
+        """The blocks of `blocks:`, read and checked (a SpecError with every problem)."""
+        return read_blocks(self.source or Source(self.name, "", {"blocks": self.blocks}, {}, {}))
+
+    def block_params(self, index: int) -> dict[str, Any]:
+        """The parameter values of stage `index`'s blocks, when its kind is written in the spec."""
+        return self._block_use(index)[0]
+
+    def user_block_issues(self) -> list[Issue]:
+        """Problems with the blocks written in the spec, and with each stage's use of them."""
+        try:
+            blocks = self.user_blocks
+        except SpecError as e:
+            return e.issues
+        issues = [issue for i in range(len(self.all_stages)) for issue in self._block_use(i)[1]]
+        sizes = [stage.depth * blocks[stage.block or self.defaults.block].size
+                 if (stage.block or self.defaults.block) in blocks else 0 for stage in self.all_stages]
+        return issues + network_size_issues(self.source or Source(self.name, "", {}, {}, {}), sizes)
+
+    def _block_use(self, index: int) -> tuple[dict[str, Any], list[Issue]]:
+        stage = self.all_stages[index]
+        block = self.user_blocks.get(stage.block or self.defaults.block)
+        if block is None:
+            return {}, []
+        given = {}
+        if stage.block is None or stage.block == self.defaults.block:
+            given.update((k, (v, ("defaults", k))) for k, v in (self.defaults.block_params or {}).items())
+        given.update((k, (v, ("stages", index, k))) for k, v in (stage.block_params or {}).items())
+        source = self.source or Source(self.name, "", {}, {}, {})
+        placement = {"channels": stage.channels, "stride": stage.stride, "dilation": stage.dilation}
+        return check_use(source, ("stages", index), block, given, placement)
 
     @cached_property
     def all_stages(self) -> list[Stage]:
@@ -290,13 +366,14 @@ class Spec(_Model):
         unset (None) by both take the block kind's value."""
         stage = self.all_stages[index]
         own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
-        kind = KINDS[own.get("block", self.defaults.block)]
-        unset = {k: v for k, v in kind.defaults.items() if own.get(k, getattr(self.defaults, k)) is None}
+        kind = KINDS.get(own.get("block", self.defaults.block))  # None: a block written in the spec
+        unset = {k: v for k, v in kind.defaults.items() if own.get(k, getattr(self.defaults, k)) is None} if kind else {}
         return self.defaults.model_copy(update={**own, **unset})
 
     def init_scheme(self) -> str:
         """How the network is initialised: `defaults.init`, else as its first stage's block kind says."""
-        return self.defaults.init or KINDS[self.all_stages[0].block or self.defaults.block].init
+        first = KINDS.get(self.all_stages[0].block or self.defaults.block)
+        return self.defaults.init or (first.init if first else "resnet")
 
     def misplaced_settings(self) -> list[tuple[tuple, str, str]]:
         """Settings written where a block kind has no use for them: (key path, message, hint) each.
@@ -307,20 +384,50 @@ class Spec(_Model):
         kinds = [stage.block or self.defaults.block for stage in stages]
         for i, stage in enumerate(stages):
             for key in stage.model_fields_set & SETTINGS.keys():
-                if getattr(stage, key) is not None and not applies(key, kinds[i]):
+                if getattr(stage, key) is not None and not _applies(key, kinds[i]):
                     found.append((("stages", i, key), f"stages.{i}.{key}: `{key}` does not apply to {kinds[i]} blocks",
                                   _takers(key)))
         for key in sorted(self.defaults.model_fields_set & SETTINGS.keys()):
             if getattr(self.defaults, key) in (None, SETTINGS[key].default):
                 continue  # the format's default chooses nothing (a Spec dumped whole writes them all)
             refusing = [i for i, stage in enumerate(stages)
-                        if getattr(stage, key) is None and not applies(key, kinds[i])]
+                        if getattr(stage, key) is None and not _applies(key, kinds[i])]
             if refusing:
                 where = f"stage {refusing[0] + 1}" if len(refusing) == 1 else f"stages {', '.join(str(i + 1) for i in refusing)}"
                 found.append((("defaults", key), f"defaults.{key}: `{key}` does not apply to {kinds[refusing[0]]} blocks "
                                                  f"({where})",
                               _takers(key)))
         return found
+
+
+def _applies(key: str, kind: str) -> bool:
+    """Whether `kind` has a use for the setting `key`: a block written in the spec, for the
+    network-wide ones only."""
+    return applies(key, kind) if kind in KINDS else key in {s.name for s in NETWORK}
+
+
+def _gathered(data: Any, names: tuple) -> Any:
+    """`data` with the keys of each stage (and of `defaults`) that uses a block of `names`, other
+    than its settings, moved into its `block_params`."""
+    data = dict(data)
+    defaults = data.get("defaults")
+    inherited = defaults.get("block", "basic") if isinstance(defaults, dict) else "basic"
+
+    def gather(settings: Any, model: type[BaseModel], block: Any) -> Any:
+        if not isinstance(settings, dict) or block in KINDS:  # an unknown kind too: its name is the error
+            return settings
+        # a block kind's own settings (`expand`, `groups`...) are free names for a block's parameters
+        mine = {k for k in model.model_fields if k not in SETTINGS} | {s.name for s in NETWORK}
+        own = {k: v for k, v in settings.items() if k in mine}
+        params = {k: v for k, v in settings.items() if k not in mine}
+        return {**own, "block_params": {**(own.get("block_params") or {}), **params}} if params else own
+
+    if isinstance(defaults, dict):
+        data["defaults"] = gather(defaults, Defaults, inherited)
+    if isinstance(data.get("stages"), list):
+        data["stages"] = [gather(s, Stage, s.get("block", inherited)) if isinstance(s, dict) else s
+                          for s in data["stages"]]
+    return data
 
 
 def _takers(key: str) -> str:
@@ -341,5 +448,6 @@ def json_schema() -> dict:
                             for key, field in strict["properties"].items()}}
     return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "archspec spec",
             "description": "A CNN described for archspec: stem, stages, head.", "$defs": defs,
-            "if": {"required": ["extends"]}, "then": child, "else": strict}
+            # blocks written in the spec are checked by archspec: the schema cannot know their names
+            "if": {"anyOf": [{"required": ["extends"]}, {"required": ["blocks"]}]}, "then": child, "else": strict}
 

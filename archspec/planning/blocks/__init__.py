@@ -1,11 +1,6 @@
-"""Block kinds, one file each, each declared once as a `Kind` (kind.py): the settings it
-accepts, whether it pre-activates, when it adds its input back, how it is initialised,
-and its layout (the plan nodes of one block). The schema's list of kinds, the "does not
-apply to this block kind" error, the README's table of kinds, the planner and the
-initialisation all derive from these declarations.
-
-Adding a kind = one new file + its tests + its specs: a module in this package that
-defines `KIND` (or `KINDS`) is found here by itself.
+"""Block layouts: the plan nodes of one block of each kind declared in planning/kinds.py,
+one file per family. A module here that defines `LAYOUTS` (kind name → layout function),
+and `TRANSITIONS` for kinds with a module between stages, is found by itself.
 """
 
 from __future__ import annotations
@@ -13,40 +8,20 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .kind import INIT_SCHEMES, NETWORK, Kind, Placement, Setting
+from ..kinds import KINDS
+from .placement import Layout, Placement, Transition
 
 
-def _declared() -> dict[str, Kind]:
-    kinds = []
-    for module in pkgutil.iter_modules(__path__):
-        found = importlib.import_module(f"{__name__}.{module.name}")
-        kinds += getattr(found, "KINDS", ()) or ([found.KIND] if hasattr(found, "KIND") else [])
-    return {k.name: k for k in sorted(kinds, key=lambda k: k.name)}
+def _found(name: str) -> dict:
+    found = {}
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        found.update(getattr(importlib.import_module(f"{__name__}.{module.name}"), name, {}))
+    return found
 
 
-def _settings(kinds: dict[str, Kind]) -> dict[str, Setting]:
-    """Every block setting by name; two kinds that share a name share its declaration."""
-    settings: dict[str, Setting] = {s.name: s for s in NETWORK}
-    for kind in kinds.values():
-        for s in kind.settings:
-            if settings.setdefault(s.name, s) != s:
-                raise TypeError(f"block kind {kind.name} declares `{s.name}` differently from another kind")
-    return settings
+LAYOUTS: dict[str, Layout] = _found("LAYOUTS")
+TRANSITIONS: dict[str, Transition] = _found("TRANSITIONS")
+if set(LAYOUTS) != set(KINDS) or {k for k in KINDS if KINDS[k].transition} != set(TRANSITIONS):
+    raise TypeError(f"block kinds declared and laid out differ: {sorted(set(LAYOUTS) ^ set(KINDS))}")
 
-
-KINDS: dict[str, Kind] = _declared()
-SETTINGS: dict[str, Setting] = _settings(KINDS)
-
-
-def applies(setting: str, kind: str) -> bool:
-    """Whether block kind `kind` has a use for `setting`."""
-    return setting in {s.name for s in NETWORK} or setting in {s.name for s in KINDS[kind].settings}
-
-
-def kinds_table() -> str:
-    """The README's table of block kinds, as Markdown."""
-    rows = [f"| `{k.name}` | {k.summary} |" for k in KINDS.values()]
-    return "\n".join(["| kind | what it is |", "|---|---|", *rows])
-
-
-__all__ = ["INIT_SCHEMES", "KINDS", "SETTINGS", "Kind", "Placement", "Setting", "applies", "kinds_table"]
+__all__ = ["LAYOUTS", "TRANSITIONS", "Layout", "Placement", "Transition"]

@@ -5,44 +5,44 @@ strided conv (kernel = stride) change the size and width, in place of a strided 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-from annotated_types import Ge, Lt
-
-from .. import layers as L
-from ..layers import Node, Shape
+from ..kinds import KINDS
+from ..nodes import Node, Shape, sequential
+from ..primitives.act import act
+from ..primitives.conv import conv
+from ..primitives.linear import linear
+from ..primitives.norm import layernorm, norm
+from ..primitives.reshape import permute
+from ..primitives.scale import layer_scale
 from .inverted_residual import odd_kernel
-from .kind import EXPAND, KERNEL, Kind, Placement, Setting
+from .placement import Placement
 from .residual import residual
 
-LAYER_SCALE = Setting("layer_scale", Annotated[float, Ge(0), Lt(1)], 1e-6,
-                      "initial per-channel scale of the block's branch (ConvNeXt; 0: no layer scale)")
+if TYPE_CHECKING:
+    from ..kinds import Settings
 
 
-def plan(name: str, x: Shape, p: Placement, s) -> Node:
+def layout(name: str, x: Shape, p: Placement, s: Settings) -> Node:
     c = x[0]
-    dw = L.conv("conv1", x, c, odd_kernel(s), groups=c, dilation=p.first_dilation, bias=True)
-    last = L.permute("permute1", dw.shape, (1, 2, 0))  # C×H×W → H×W×C: the norm and MLP act per pixel
-    fc1 = L.linear("fc1", last.shape, int(round(c * s.expand)))
-    fc2 = L.linear("fc2", fc1.shape, c)
-    back = L.permute("permute2", fc2.shape, (2, 0, 1))
-    scale = L.layer_scale("layer_scale", back.shape, s.layer_scale) if s.layer_scale else None
-    main = [dw, last, L.layernorm("norm", last.shape, s.norm_eps), fc1, L.act(s.act, s.act, fc1.shape), fc2, back,
+    dw = conv("conv1", x, c, odd_kernel(s), groups=c, dilation=p.first_dilation, bias=True)
+    last = permute("permute1", dw.shape, (1, 2, 0))  # C×H×W → H×W×C: the norm and MLP act per pixel
+    fc1 = linear("fc1", last.shape, int(round(c * s.expand)))
+    fc2 = linear("fc2", fc1.shape, c)
+    back = permute("permute2", fc2.shape, (2, 0, 1))
+    scale = layer_scale("layer_scale", back.shape, s.layer_scale) if s.layer_scale else None
+    main = [dw, last, layernorm("norm", last.shape, s.norm_eps), fc1, act(s.act, s.act, fc1.shape), fc2, back,
             scale]
-    return residual(name, x, main, s, p, [], KIND)
+    return residual(name, x, main, s, p, [], KINDS["convnext"])
 
 
-def downsample(x: Shape, p: Placement, s) -> Node | None:
+def downsample(x: Shape, p: Placement, s: Settings) -> Node | None:
     """Norm, then a conv of kernel and stride `stride` (1×1 where only the width changes)."""
     if p.stride == 1 and x[0] == p.channels:
         return None
-    conv = L.conv("1", x, p.channels, p.stride, p.stride, padding=0, bias=True)
-    return L.sequential("downsample", [L.norm("0", s, x), conv])
+    strided = conv("1", x, p.channels, p.stride, p.stride, padding=0, bias=True)
+    return sequential("downsample", [norm("0", s, x), strided])
 
 
-KIND = Kind(
-    "convnext", "`kernel`×`kernel` (7) depthwise conv → LayerNorm → MLP of `expand` (4) × the channels with act → "
-                "layer scale, added to the input; a norm and a strided conv between stages (Liu et al. 2022; "
-                "torchvision `CNBlock`)",
-    plan, (KERNEL, EXPAND, LAYER_SCALE), defaults={"kernel": 7, "expand": 4.0}, add="same_shape", init="convnext",
-    transition=downsample)
+LAYOUTS = {"convnext": layout}
+TRANSITIONS = {"convnext": downsample}

@@ -5,22 +5,31 @@ Layout of timm's `PreActBasic` / `PreActBottleneck` (ResNetV2)."""
 
 from __future__ import annotations
 
-from ..layers import Node, Shape, act, conv, norm
-from .kind import ATTENTION, BOTTLENECK, SHORTCUT, ZERO_INIT, Kind, Placement
-from .residual import conv_groups, inner_width, residual, squeeze
+from typing import TYPE_CHECKING
+
+from ..kinds import KINDS
+from ..nodes import Node, Shape
+from ..primitives.act import act
+from ..primitives.conv import conv
+from ..primitives.norm import norm
+from .placement import Placement
+from .residual import attention, conv_groups, inner_width, residual
+
+if TYPE_CHECKING:
+    from ..kinds import Settings
 
 
-def plan_basic(name: str, x: Shape, p: Placement, s) -> Node:
+def layout_basic(name: str, x: Shape, p: Placement, s: Settings) -> Node:
     bias = s.norm == "none"
     pre = [norm("bn1", s, x), act(f"{s.act}1", s.act, x, inplace=s.norm != "none")]  # else it would act on x itself
     conv1 = conv("conv1", x, p.channels, 3, p.stride, dilation=p.first_dilation, bias=bias)
     conv2 = conv("conv2", conv1.shape, p.channels, 3, 1, dilation=p.dilation, bias=bias)
     main = [conv1, norm("bn2", s, conv1.shape), act(f"{s.act}2", s.act, conv1.shape),
-            conv2, squeeze(conv2.shape, x, p.channels, s)]
-    return residual(name, x, main, s, p, [], BASIC, pre=pre)
+            conv2, attention(conv2.shape, x, p.channels, s)]
+    return residual(name, x, main, s, p, [], KINDS["preact_basic"], pre=pre)
 
 
-def plan_bottleneck(name: str, x: Shape, p: Placement, s) -> Node:
+def layout_bottleneck(name: str, x: Shape, p: Placement, s: Settings) -> Node:
     width = inner_width(p.channels, s, 0.25, int)
     groups = conv_groups(width, s)
     bias = s.norm == "none"
@@ -31,16 +40,9 @@ def plan_bottleneck(name: str, x: Shape, p: Placement, s) -> Node:
     conv3 = conv("conv3", conv2.shape, p.channels, 1, 1, bias=bias)
     main = [conv1, norm("bn2", s, conv1.shape), act(f"{s.act}2", s.act, conv1.shape),
             conv2, norm("bn3", s, conv2.shape), act(f"{s.act}3", s.act, conv2.shape),
-            conv3, squeeze(conv3.shape, x, p.channels, s)]
-    return residual(name, x, main, s, p, [], BOTTLENECK_KIND, pre=pre)
+            conv3, attention(conv3.shape, x, p.channels, s)]
+    return residual(name, x, main, s, p, [], KINDS["preact_bottleneck"], pre=pre)
 
 
-BASIC = Kind(
-    "preact_basic", "pre-activation basic block: norm → act → conv twice, nothing after the add (He et al. 2016; "
-                    "timm `PreActBasic`)",
-    plan_basic, (SHORTCUT, ZERO_INIT, *ATTENTION), preact=True)
-BOTTLENECK_KIND = Kind(
-    "preact_bottleneck", "pre-activation bottleneck: (norm → act → conv) × 3 (He et al. 2016; timm "
-                         "`PreActBottleneck`, ResNetV2)",
-    plan_bottleneck, (SHORTCUT, ZERO_INIT, *ATTENTION, *BOTTLENECK), preact=True)
-KINDS = (BASIC, BOTTLENECK_KIND)
+
+LAYOUTS = {"preact_basic": layout_basic, "preact_bottleneck": layout_bottleneck}

@@ -5,19 +5,21 @@ channels per group, and, with `se:` (RegNetY), an SE after the 3×3 conv. torchv
 
 from __future__ import annotations
 
-from ..layers import Node, Shape
+from typing import TYPE_CHECKING
+
+from ..kinds import KINDS
+from ..nodes import Node, Shape
 from .bottleneck import bottleneck
-from .kind import ATTENTION, BOTTLENECK, SHORTCUT, ZERO_INIT, Kind, Placement
+from .placement import Placement
 from .residual import inner_width
 
+if TYPE_CHECKING:
+    from ..kinds import Settings
 
-def plan(name: str, x: Shape, p: Placement, s) -> Node:
+
+def layout(name: str, x: Shape, p: Placement, s: Settings) -> Node:
     width = inner_width(p.channels, s, 1.0, lambda v: int(round(v)))
-    return bottleneck(name, x, p, s, width, KIND, se_after_3x3=True)
+    return bottleneck(name, x, p, s, width, KINDS["regnet"], se_after_3x3=True)
 
 
-KIND = Kind(
-    "regnet", "RegNet X block: bottleneck with inner width round(channels × `bottleneck_ratio`, default 1) and "
-              "`group_width` channels per group; with `se:` the RegNet Y block, SE after the 3×3 (Radosavovic et "
-              "al. 2020; torchvision `ResBottleneckBlock`)",
-    plan, (SHORTCUT, ZERO_INIT, *ATTENTION, *BOTTLENECK), init="regnet")
+LAYOUTS = {"regnet": layout}

@@ -1,17 +1,28 @@
-"""What every residual block shares: its placement, inner width and groups, the
-squeeze-excitation, the shortcut and the add."""
+"""What every residual block shares: its inner width and groups, its attention (SE or
+ECA), the shortcut and the add."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..layers import (Node, ShapeError, Shape, conv, container, drop_path, eca, norm, pool, sequential,
-                      squeeze_excite)
 from ...units import dims
-from .kind import Kind, Placement
+from ..kinds import Kind
+from ..nodes import Node, Shape, ShapeError, container, sequential
+from ..primitives import role
+from ..primitives.attention import eca, squeeze_excite
+from ..primitives.conv import conv
+from ..primitives.norm import norm
+from ..primitives.pool import pool
+from ..primitives.regularize import drop_path
+from ..primitives.shortcut import zeropad as zeropad_node
+from .placement import Placement
+
+if TYPE_CHECKING:
+    from ..kinds import Settings
 
 
-def inner_width(channels: int, s, default_ratio: float, rounding: Callable[[float], int]) -> int:
+def inner_width(channels: int, s: Settings, default_ratio: float, rounding: Callable[[float], int]) -> int:
     """The width of a bottleneck's 3×3 conv: `width:`, else channels × bottleneck_ratio, rounded."""
     if s.width:
         return s.width
@@ -24,7 +35,7 @@ def inner_width(channels: int, s, default_ratio: float, rounding: Callable[[floa
     return width
 
 
-def conv_groups(width: int, s) -> int:
+def conv_groups(width: int, s: Settings) -> int:
     """Groups of the 3×3 conv, from `groups:` or `group_width:`; each must divide the width."""
     if s.groups and s.group_width:
         raise ShapeError("both groups and group_width are set", "set one of them", code="AS305", key="group_width")
@@ -40,7 +51,7 @@ def conv_groups(width: int, s) -> int:
     return groups
 
 
-def squeeze(at: Shape, x: Shape, channels: int, s) -> Node | None:
+def attention(at: Shape, x: Shape, channels: int, s: Settings) -> Node | None:
     """The attention of a block with input `x` and `channels` outputs, acting on `at`: ECA, or
     an SE, or None when `se: 0`.
 
@@ -73,13 +84,13 @@ def _why(x: Shape, y: Shape, stride: int) -> str:
     return ", ".join(reasons) or "sizes change"
 
 
-def projection(x: Shape, y: Shape, stride: int, s, with_norm: bool) -> Node:
+def projection(x: Shape, y: Shape, stride: int, s: Settings, with_norm: bool) -> Node:
     """Option B/C: 1×1 conv with the block's stride, then norm (torchvision's `downsample`)."""
     proj = conv("0", x, y[0], 1, stride, padding=0, bias=s.norm == "none")
     return sequential("downsample", [proj, norm("1", s, proj.shape) if with_norm else None])
 
 
-def avgpool_projection(x: Shape, y: Shape, stride: int, s, with_norm: bool) -> Node:
+def avgpool_projection(x: Shape, y: Shape, stride: int, s: Settings, with_norm: bool) -> Node:
     """ResNet-D (He et al. 2019): average-pool by the stride (ceil mode, padding not counted),
     then 1×1 conv + norm; no pool at stride 1. Named as timm's: pool 0, conv 1, norm 2."""
     pooled = pool("0", "avgpool", x, stride, stride, 0, ceil=True) if stride > 1 else None
@@ -94,11 +105,10 @@ def zeropad(x: Shape, y: Shape, stride: int) -> Node | None:
                          "use `shortcut: auto` or `projection`", shape=y)
     if x == y:
         return None
-    h, w = (-(-s // stride) for s in x[1:])
-    return Node("downsample", "zeropad", (y[0], h, w), args=dict(stride=stride, channels=y[0] - x[0]))
+    return zeropad_node("downsample", x, y[0], stride)
 
 
-def shortcut(x: Shape, y: Shape, stride: int, s, with_norm: bool = True) -> Node | None:
+def shortcut(x: Shape, y: Shape, stride: int, s: Settings, with_norm: bool = True) -> Node | None:
     """The shortcut module (None for identity) of a block mapping `x` to `y`."""
     kind = s.shortcut
     if kind == "identity" or (kind in ("auto", "zeropad", "avgpool") and x == y):
@@ -113,7 +123,7 @@ def shortcut(x: Shape, y: Shape, stride: int, s, with_norm: bool = True) -> Node
     return projection(x, y, stride, s, with_norm)  # auto with a change, or projection
 
 
-def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post: list[Node | None], kind: Kind,
+def residual(name: str, x: Shape, main: list[Node | None], s: Settings, p: Placement, post: list[Node | None], kind: Kind,
              pre: list[Node | None] = ()) -> Node:
     """`post(main(pre(x)) + shortcut(x))`, with a drop-path at the end of `main`; with
     `shortcut: none`, just `post(main(pre(x)))`. A pre-activated block (`pre` given)
@@ -130,10 +140,10 @@ def residual(name: str, x: Shape, main: list[Node | None], s, p: Placement, post
                          "check the block's stride and padding", shape=y)
     # zero_init_residual zeroes the last conv or norm of the branch: the last norm in a
     # post-activated block (Goyal et al. 2017), the last conv in a pre-activated one
-    last = [n.name for n in main if n.kind in ("conv", s.norm)]
+    last = [n.name for n in main if role(n) in ("conv", "norm")] if s.zero_init_residual and adds else []
     return container(
         name, "residual", [*pre, *main, short, *post], label=kind.name,
         pre=[n.name for n in pre], main=[n.name for n in main], shortcut=short.name if short else None,
         add=adds, post=[n.name for n in post if n is not None],
-        zero_init=last[-1] if s.zero_init_residual and last and adds else None,
+        zero_init=last[-1] if last else None,
     )

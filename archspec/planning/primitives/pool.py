@@ -1,0 +1,47 @@
+"""Pools: windowed max and average pools, and global pools to 1×1. No parameters, no MACs."""
+
+from __future__ import annotations
+
+from ..nodes import Node, Shape
+from .conv import spatial
+from .record import INDEX_BYTES, Code, Cost, Primitive, keeps_input, keeps_nothing
+
+
+def _window(what: str):
+    def rule(x: Shape, a: dict) -> Cost:
+        return (x[0], *spatial(what, x, a["kernel_size"], a["stride"], a["padding"], ceil=a.get("ceil_mode", False))), 0, 0
+    return rule
+
+
+def _maxpool_saves(w, node: Node, x):
+    """The input and the int64 index of each maximum."""
+    w.keep(x, w.new(node.shape, INDEX_BYTES))
+    return w.new(node.shape)
+
+
+MAXPOOL = Primitive("maxpool", "pool", "max over each window",
+                    Code("nn.MaxPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False)), _maxpool_saves,
+                    _window("max pool"))
+AVGPOOL = Primitive("avgpool", "pool", "average over each window",
+                    Code("nn.AvgPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False, count_include_pad=True)),
+                    keeps_input, _window("avg pool"))
+GLOBAL_AVGPOOL = Primitive("global_avgpool", "pool", "average of each channel, to 1×1",
+                           Code("nn.AdaptiveAvgPool2d", ("output_size",), fixed={"output_size": 1}), keeps_nothing,
+                           lambda x, a: ((x[0], 1, 1), 0, 0))
+GLOBAL_MAXPOOL = Primitive("global_maxpool", "pool", "max of each channel, to 1×1",
+                           Code("nn.AdaptiveMaxPool2d", ("output_size",), fixed={"output_size": 1}), _maxpool_saves,
+                           lambda x, a: ((x[0], 1, 1), 0, 0))
+RECORDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL)
+
+
+def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int, ceil: bool = False) -> Node:
+    """A windowed pool: kind "maxpool" or "avgpool" (`ceil`: ceil mode, padding not counted in averages)."""
+    args = dict(kernel_size=kernel, stride=stride, padding=padding)
+    if ceil:
+        args.update(ceil_mode=True, **({"count_include_pad": False} if kind == "avgpool" else {}))
+    return (MAXPOOL if kind == "maxpool" else AVGPOOL).node(name, x, args)
+
+
+def global_pool(name: str, kind: str, x: Shape) -> Node:
+    """Pool every channel to 1×1: kind "global_avgpool" or "global_maxpool"."""
+    return (GLOBAL_AVGPOOL if kind == "global_avgpool" else GLOBAL_MAXPOOL).node(name, x, {})

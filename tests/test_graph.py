@@ -1,0 +1,153 @@
+"""Blocks written in the spec, planned (planning/graph.py): the same plan nodes as a built-in
+kind, so that every tool reads them; ResNet-18 written in YAML is ResNet-18."""
+
+from __future__ import annotations
+
+import pytest
+
+import archspec
+from archspec.errors import SpecError
+from archspec.planning.tensors import state_dict_of
+from archspec.reading.source import parse_source
+from conftest import ROOT, SPECS, run_cli
+
+YAML_RESNET18 = SPECS / "examples" / "resnet18_yaml_blocks.yaml"
+
+
+def rows(p):
+    return [(l.name, l.shape, l.params, l.macs, l.depth) for l in p.layers]
+
+
+def test_resnet18_written_in_yaml_has_resnet18s_plan():
+    written, built_in = archspec.plan(YAML_RESNET18), archspec.plan("resnet18")
+    assert (written.params, written.macs, written.output_shape) == (11_689_512, 1_814_073_344, (1000,))
+    assert rows(written) == rows(built_in)
+    assert [l.kind for l in written.blocks() if l.name.startswith("layer")] == ["two_convs"] * 8  # its label
+    assert written.activation_memory(batch=8) == built_in.activation_memory(batch=8) == 177_477_120
+    assert [(k, t.shape) for k, t in state_dict_of(written).items()] == \
+        [(k, t.shape) for k, t in state_dict_of(built_in).items()]
+    # the condition: layer1's blocks and layer2's second keep their input, so no downsample
+    names = {l.name for l in written.layers}
+    assert "layer2.0.downsample.0" in names and "layer1.0.downsample" not in names and "layer2.1.downsample" not in names
+
+
+def test_resnet18_written_in_yaml_is_resnet18_module_for_module():
+    torch = pytest.importorskip("torch")
+    written = archspec.build(YAML_RESNET18, seed=3).eval()
+    built_in = archspec.build("resnet18", seed=3).eval()
+    assert {k: v.shape for k, v in written.state_dict().items()} == {k: v.shape for k, v in built_in.state_dict().items()}
+    assert list(written.state_dict()) == list(built_in.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(written.state_dict().values(), built_in.state_dict().values()))
+    generator = torch.Generator().manual_seed(0)
+    for module in built_in.modules():  # norm statistics that are not 0 and 1
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+    written.load_state_dict(built_in.state_dict(), strict=True)
+    x = torch.randn(2, 3, 96, 96, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(written(x), built_in(x))
+
+
+def test_the_written_block_ejects_to_source_that_builds_the_same_modules():
+    pytest.importorskip("torch")
+    from archspec.commands.eject import eject
+
+    source = eject(archspec.plan(YAML_RESNET18))
+    assert "class TwoConvsBlock(nn.Module):" in source
+    namespace: dict = {}
+    exec(compile(source, "resnet18_yaml_blocks.py", "exec"), namespace)  # the source archspec wrote, not the spec's
+    ejected = namespace["build"]()
+    assert list(ejected.state_dict()) == list(archspec.build("resnet18", device="meta").state_dict())
+
+
+CHAIN = """\
+archspec: 1
+name: plain
+input: {channels: 3, size: 32}
+blocks:
+  conv_bn_relu:
+    params: {channels: int, stride: int, wide: {type: bool, default: false}}
+    let:
+      width: channels * 2 if wide else channels
+    nodes:
+      - {name: conv, op: conv, channels: width, kernel: 3, stride: stride, bias: true}
+      - {name: bn, op: batchnorm}
+      - {name: relu, op: relu}
+      - {name: pool, op: maxpool, kernel: 2, if: stride == 1}
+defaults: {block: conv_bn_relu}
+stem: {type: none}
+stages:
+  - {depth: 1, channels: 16}
+  - {depth: 1, channels: 16, stride: 2, wide: true}
+head: {type: classifier, classes: 10}
+"""
+
+
+def test_a_chain_of_nodes_plans_as_a_sequential_with_its_names():
+    p = archspec.plan(parse_source(CHAIN, "net.yaml"))
+    assert [(l.name, l.kind, l.shape, l.params) for l in p.layers if l.name.startswith("layer")] == [
+        ("layer1", "sequential", (16, 16, 16), 480),
+        ("layer1.0", "conv_bn_relu", (16, 16, 16), 480),
+        ("layer1.0.conv", "conv", (16, 32, 32), 448),
+        ("layer1.0.bn", "batchnorm", (16, 32, 32), 32),
+        ("layer1.0.relu", "relu", (16, 32, 32), 0),
+        ("layer1.0.pool", "maxpool", (16, 16, 16), 0),
+        ("layer2", "sequential", (32, 8, 8), 4_704),
+        ("layer2.0", "conv_bn_relu", (32, 8, 8), 4_704),  # wide: 2 × 16 channels; stride 2: no pool
+        ("layer2.0.conv", "conv", (32, 8, 8), 4_640),
+        ("layer2.0.bn", "batchnorm", (32, 8, 8), 64),
+        ("layer2.0.relu", "relu", (32, 8, 8), 0)]
+
+
+def test_a_block_that_gives_other_channels_than_its_stage_says_is_told_at_the_stage():
+    text = CHAIN.replace("- {depth: 1, channels: 16, stride: 2, wide: true}",
+                         "- {depth: 1, channels: 16, stride: 2, wide: true}\n  - {depth: 1, channels: 24}").replace(
+        "params: {channels: int, stride: int,", "params: {stride: int, channels_: {type: int, default: 16},").replace(
+        "channels * 2 if wide else channels", "channels_ * 2 if wide else channels_")
+    with pytest.raises(SpecError) as info:
+        archspec.plan(parse_source(text, "net.yaml"))
+    messages = [(i.line, i.message) for i in info.value.issues]
+    assert messages == [(18, "layer2.0: a conv_bn_relu block gives 32 channels, but the stage's `channels:` is 16"),
+                        (19, "layer3.0: a conv_bn_relu block gives 16 channels, but the stage's `channels:` is 24")]
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("width: channels * 2 if wide else channels", "width: channels * 1.5",
+     "10:42 AS902 blocks.conv_bn_relu.nodes.0.channels: `width` gives 24.0, not a whole number (in layer1.0)"),
+    ("width: channels * 2 if wide else channels", "width: channels - 16",
+     "10:42 AS902 blocks.conv_bn_relu.nodes.0.channels: `width` gives 0; it must be at least 1 (in layer1.0)"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: pool, op: maxpool, kernel: 64}",
+     "13:9 AS302 layer1.0.pool: max pool 64×64, stride 64, padding 0 reduces 32×32 to 0×0"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: pool, op: upsample, scale: 2}",
+     "13:26 AS916 layer1.0.pool: `op: upsample` is read and checked, but archspec cannot plan it yet"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: add, op: add, in: [x, relu]}",
+     "13:9 AS301 layer1.0.add: add of 3×32×32 and 16×32×32: an add takes two maps of one shape"),
+])
+def test_a_mistake_found_when_planning_is_told_at_its_definition_and_its_use(old, new, expected):
+    assert old in CHAIN
+    with pytest.raises(SpecError) as info:
+        archspec.plan(parse_source(CHAIN.replace(old, new), "net.yaml"))
+    found = [f"{i.line}:{i.column} {i.code} {i.message}" for i in info.value.issues]
+    assert [f[:len(expected)] for f in found][:1] == [expected]
+
+
+def test_a_graph_that_is_neither_a_chain_nor_a_residual_is_refused_at_the_block():
+    text = CHAIN.replace("{name: pool, op: maxpool, kernel: 2, if: stride == 1}",
+                         "{name: other, op: relu, in: bn}\n      - {name: add, op: add, in: [relu, other]}")
+    with pytest.raises(SpecError) as info:
+        archspec.plan(parse_source(text, "net.yaml"))
+    (issue,) = info.value.issues
+    assert (issue.line, issue.column, issue.code) == (5, 3, "AS916")
+    assert issue.message == ("layer1.0: blocks.conv_bn_relu branches and merges in a way archspec cannot plan yet")
+
+
+def test_the_docs_block_example_is_the_shipped_spec_with_its_real_output():
+    page = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    spec = (SPECS / "examples" / "wide_kernel_net.yaml").read_text(encoding="utf-8")
+    assert spec.split("input: {channels: 3, size: 32}\n", 1)[1] in page
+    command = "archspec build specs/examples/wide_kernel_net.yaml"
+    shown = page.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    result = run_cli(*command.split()[1:])
+    assert shown == result.stdout + result.stderr
+    assert "total: 68,170 parameters, 30.84 M MACs" in shown  # 1×1, 7×7 depthwise and 1×1 convs, counted by plan
