@@ -13,7 +13,7 @@ from ..pipeline import Overrides, plan
 from .plan import Plan, smallest_input, stage_name
 from ..reading.resolve import resolve
 from ..reading.spec import Spec
-from ..units import count, dims, si
+from ..units import count, dims, si, size
 
 
 def check_file(ref: str, overrides: Overrides = None) -> list[Issue]:
@@ -62,6 +62,24 @@ def budget_issues(p: Plan) -> list[Issue]:
                           f"or raise max_macs", "AS402"))
     if c.min_input is not None:
         issues += _min_input_issues(p, (p.input_shape[0], *c.min_input))
+    return issues + _window_issues(p)
+
+
+def _window_issues(p: Plan) -> list[Issue]:
+    """The lower bounds and the memory bound of `constraints:` (a design space's windows)."""
+    c, issues = p.spec.constraints, []
+    if c.min_params is not None and p.params < c.min_params:
+        issues.append(_at(p.spec, ("constraints", "min_params"), f"the network has {count(p.params)} parameters "
+                          f"({si(p.params)}), fewer than min_params {count(c.min_params)}",
+                          "make it wider or deeper, or lower min_params", "AS404"))
+    if c.min_macs is not None and p.macs < c.min_macs:
+        issues.append(_at(p.spec, ("constraints", "min_macs"), f"the network needs {count(p.macs)} MACs "
+                          f"({si(p.macs)}) at {dims(p.input_shape)}, fewer than min_macs {count(c.min_macs)}",
+                          "make it wider or deeper, use a larger input, or lower min_macs", "AS405"))
+    if c.max_memory is not None and (memory := p.activation_memory(c.batch, c.dtype)) > c.max_memory:
+        issues.append(_at(p.spec, ("constraints", "max_memory"), f"one training step at batch {c.batch} in "
+                          f"{c.dtype} saves {size(memory)} of activations, more than max_memory {size(c.max_memory)}",
+                          "make it narrower or shallower, use a smaller input or batch, or raise max_memory", "AS406"))
     return issues
 
 

@@ -78,18 +78,24 @@ def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> So
     `overrides` maps dotted key paths to values (`{"stages.2.depth": 23}`), or is a list of
     `KEY=VALUE` texts whose values are YAML (`["stages.2.depth=23"]`), as `--set` gives them.
     """
-    source, real = (ref, None) if isinstance(ref, Source) else read(ref)
-    tree, positions, keys = _chain(source, real, ())
-    composed = "extends" in source.tree if isinstance(source.tree, dict) else False
-    for key, value, origin in _overrides(overrides):
-        tree = _set(tree, positions, keys, key, value, origin)
-        composed = True
+    source, tree, positions, keys = merged(ref, overrides)
+    composed = (isinstance(source.tree, dict) and "extends" in source.tree) or bool(overrides)
     scaled: set[tuple] = set()
     if isinstance(tree, dict) and "scale" in tree:
         tree = _scale(tree, positions, scaled)
         composed = True
     text = _dump(tree) if composed else source.text
     return Source(source.path, text, tree, positions, keys, frozenset(scaled))
+
+
+def merged(ref: Ref, overrides: dict[str, Any] | list[str] | None = None) -> tuple[Source, Any, Positions, Positions]:
+    """The Source `ref` names, and its tree with `extends` followed and overrides applied, before
+    `scale`: (source, tree, positions, key positions)."""
+    source, real = (ref, None) if isinstance(ref, Source) else read(ref)
+    tree, positions, keys = _chain(source, real, ())
+    for key, value, origin in _overrides(overrides):
+        tree = _set(tree, positions, keys, key, value, origin)
+    return source, tree, positions, keys
 
 
 def _dump(tree: Any) -> str:
@@ -336,6 +342,10 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
     """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.
     The key paths of the values it changes are added to `scaled`."""
+    if isinstance(tree["scale"], dict) and "fit" in tree["scale"]:
+        from .fit import fit_scale  # the search plans candidates (planning imports reading)
+
+        tree = fit_scale(tree, positions)
     settings = check_scale(tree["scale"], positions)
     tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))
