@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from .planning.plan import Layer, Plan
     from .reading.spec import Spec
     from .building.weights import WeightsError, load_weights
+    from .commands.fit import fit
+    from .commands.sample import sample
 
 _EXPORTS = {"Issue": "errors", "SpecError": "errors", "TorchMissing": "errors", "Layer": "planning.plan", "Plan": "planning.plan",
             "plan": "pipeline", "Spec": "reading.spec", "load": "pipeline", "build": "pipeline", "load_model": "building.checkpoint", "WeightsError": "building.weights",
             "save": "building.checkpoint", "WriteError": "building.checkpoint",
-            "load_weights": "building.weights", "fuse": "building.fuse"}
+            "load_weights": "building.weights", "fuse": "building.fuse", "fit": "commands.fit",
+            "sample": "commands.sample"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -33,6 +33,7 @@ from .messages import check_scale, check_tree
 from .source import MAX_DEPTH, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent.parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
+SPACES = SPECS / "spaces"  # the shipped design spaces
 MAX_CHAIN = 16  # specs in one `extends` chain, the spec itself included
 ABSTRACT = "abstract"  # a spec that says `abstract: true` is only a base for others
 
@@ -44,8 +45,9 @@ Positions = dict[tuple, Origin]
 
 @lru_cache(maxsize=1)
 def builtin_specs() -> dict[str, Path]:
-    """Built-in spec name → file: every .yaml under the shipped specs/, by file stem."""
-    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml")))
+    """Built-in spec name → file: every .yaml under the shipped specs/, by file stem (the design
+    spaces under specs/spaces/ are not specs: `archspec sample` finds them)."""
+    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml") if path.parent != SPACES))
 
 
 def is_name(ref: str) -> bool:
