@@ -20,7 +20,7 @@ from .reading.messages import check_tree
 from .planning.plan import Plan, check_params, plan_spec
 from .reading.resolve import resolve
 from .reading.source import Source
-from .reading.space import is_space
+from .reading.space import is_space, read_space
 from .reading.spec import Spec
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
         ref = ref.source or _as_source(ref)
     source = resolve(ref, overrides)
     if is_space(source.tree):
+        read_space(source)  # its own errors first, located
         raise SpecError([Issue(source.path, None, None, "this is a design space: its values are distributions",
                                "`archspec sample` draws networks from it", "AS911")])
     spec = check_tree(source)
