@@ -56,7 +56,8 @@ def fit(spec: str | os.PathLike, macs: Any = None, params: Any = None, memory: A
         settings["fit"] = {**budget, **({"batch": batch, "dtype": dtype} if memory is not None else {})}
     if compound:
         settings["compound"] = dict(compound)
-    child = {"extends": ref, **_edits(overrides), "scale": settings}
+    edits = _edits(overrides)
+    child = {"extends": ref, **edits, "scale": {**edits.get("scale", {}), **settings}}
     source = _child_source(child, budget, along)
     _, tree, positions, _ = merged(source)
     scale = check_scale(tree["scale"], positions)

@@ -21,7 +21,7 @@ from ..errors import Issue, SpecError, printable
 from ..planning.plan import Plan, plan_spec
 from ..reading.messages import check_tree
 from ..reading.resolve import resolve
-from ..reading.source import Source
+from ..reading.source import Source, load_source
 from ..reading.space import Space, read_space
 from ..reading.spec import Spec
 from ..units import count, si
@@ -69,8 +69,8 @@ def builtin_space(ref: Any) -> Any:
 
     if isinstance(ref, str) and is_name(ref) and not os.path.lexists(ref):
         path = SPACES / f"{ref}.yaml"
-        if path.is_file():
-            return str(path)
+        if path.is_file():  # named as the built-in specs are: from specs/
+            return load_source(path, label=f"spaces/{ref}.yaml")
     return ref
 
 
