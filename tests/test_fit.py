@@ -92,3 +92,17 @@ def test_usage_errors_exit_2(cli):
 def test_the_fitted_axis_cannot_also_be_given():
     with pytest.raises(SpecError, match="scale.width: fit chooses the width along width"):
         archspec.fit("resnet50", macs="1G", overrides={"scale.width": 2.0})
+
+
+def test_the_readme_and_docs_show_real_output(cli):
+    from conftest import ROOT
+
+    commands = ("archspec fit resnet50 --macs 2G --along width", "archspec fit efficientnet_b0 --along compound --phi 1",
+                "archspec fit resnet50 --memory 40GiB --batch 256 --dtype bfloat16 --params 30M")
+    for page, shows in (("README.md", 1), ("docs/budgets.md", 2)):
+        text = (ROOT / page).read_text()
+        shown_here = [c for c in commands if f"$ {c}\n" in text]
+        assert len(shown_here) == shows, page
+        for command in shown_here:
+            shown = text.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+            assert shown == cli(*command.split()[1:]).stdout, (page, command)

@@ -144,3 +144,14 @@ def test_every_sample_equals_a_meta_device_forward_count(seed):
             model(torch.empty(1, *s.plan.input_shape, device="meta"))
             assert sum(p.numel() for p in model.parameters()) == s.plan.params
             assert sum(macs) == s.plan.macs
+
+
+def test_the_readme_shows_real_output(tmp_path, cli):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("$ archspec sample regnetx_400mf -n 100 --seed 0 -o r400\n", 1)[1].split("$ head", 1)[0]
+    run = cli("sample", "regnetx_400mf", "-n", "100", "--seed", "0", "-o", tmp_path / "r400")
+    assert shown == run.stderr.replace(str(tmp_path / "r400"), "r400")
+    csv_lines = (tmp_path / "r400" / "index.csv").read_text().splitlines()[:2]
+    assert readme.split("$ head -2 r400/index.csv\n", 1)[1].split("```", 1)[0] == "\n".join(csv_lines) + "\n"
