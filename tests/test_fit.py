@@ -106,3 +106,12 @@ def test_the_readme_and_docs_show_real_output(cli):
         for command in shown_here:
             shown = text.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
             assert shown == cli(*command.split()[1:]).stdout, (page, command)
+
+
+def test_a_width_that_does_not_plan_says_why_and_a_divisor_fixes_it():
+    with pytest.raises(SpecError) as info:
+        archspec.fit("regnet_x_400mf", macs="200M")
+    assert str(info.value).endswith("smaller scalings do not plan (layer1.0: group_width 16 does not divide the "
+                                    "inner width 8)")
+    fitted = archspec.fit("regnet_x_400mf", macs="200M", overrides=["scale.divisor=16"])
+    assert fitted.text.endswith("scale: {width: 0.57, divisor: 16}\n") and fitted.plan.macs == 194_806_528

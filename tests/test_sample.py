@@ -155,3 +155,17 @@ def test_the_readme_shows_real_output(tmp_path, cli):
     assert shown == run.stderr.replace(str(tmp_path / "r400"), "r400")
     csv_lines = (tmp_path / "r400" / "index.csv").read_text().splitlines()[:2]
     assert readme.split("$ head -2 r400/index.csv\n", 1)[1].split("```", 1)[0] == "\n".join(csv_lines) + "\n"
+
+
+def test_windows_in_a_plain_spec_are_checked_by_validate(write_spec, cli):
+    path = write_spec("extends: resnet18\nconstraints:\n  min_params: 12M\n  min_macs: 2G\n"
+                      "  max_memory: 512MiB\n  batch: 64\n  dtype: bfloat16\n")
+    run = cli("validate", path)
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"{path}:3:15: error: the network has 11,689,512 parameters (11.69 M), fewer than min_params 12,000,000 "
+        "— make it wider or deeper, or lower min_params",
+        f"{path}:4:13: error: the network needs 1,814,073,344 MACs (1.81 G) at 3×224×224, fewer than min_macs "
+        "2,000,000,000 — make it wider or deeper, use a larger input, or lower min_macs",
+        f"{path}:5:15: error: one training step at batch 64 in bfloat16 saves 725.89 MiB of activations, more than "
+        "max_memory 512.00 MiB — make it narrower or shallower, use a smaller input or batch, or raise max_memory"]

@@ -128,6 +128,8 @@ class _Search:
                       else {scale.along: math.e})
         self.seen: dict[tuple, Fitted | None] = {}
         self.t_min, self.t_max = -SPAN[scale.along], SPAN[scale.along]
+        self.failure = ""  # the last planning error: why a smaller scaling is not reachable
+        self.unplanned = ""  # the error of the smallest scaling, when it does not plan
 
     def settings(self, t: float, digits: int = 6) -> tuple[float, float, list[int] | None]:
         """(width, depth, size) at t; multipliers rounded to `digits` decimals."""
@@ -164,7 +166,8 @@ class _Search:
             if spec is None:
                 return None
             p = plan_spec(spec)
-        except SpecError:
+        except SpecError as e:
+            self.failure = e.issues[0].message
             return None
         memory = p.activation_memory(self.budget.batch, self.budget.dtype) if self.budget.memory else None
         phi = None  # filled in by `point`
@@ -185,6 +188,7 @@ class _Search:
         """The least t at which the network plans (a small input stops planning: a map below 1×1)."""
         if self.point(self.t_min) is not None:
             return self.t_min
+        self.unplanned = self.failure
         low, high = self.t_min, 0.0
         if self.point(high) is None:
             self._explain()
@@ -214,8 +218,8 @@ class _Search:
         return _issue(self.positions, ("scale", "fit", name),
                       f"even the smallest network along {self.scale.along} has {shown(name, figure)}, "
                       f"more than the budget of {shown(name, limit)}",
-                      f"the smallest reachable is {shown(name, figure)}: raise the budget, or fit along another axis",
-                      "AS902")
+                      f"the smallest reachable is {shown(name, figure)}: raise the budget, or fit along another axis"
+                      + (f"; smaller scalings do not plan ({self.unplanned})" if self.unplanned else ""), "AS902")
 
     def shortest(self, t: float) -> Fitted | None:
         """The scaling at t written with as few decimals as give the same network."""
