@@ -45,8 +45,7 @@ class Sample:
     @cached_property
     def memory(self) -> int:
         """Activation bytes of a training step at the windows' batch and dtype."""
-        c = self.spec.constraints
-        return self.plan.activation_memory(c.batch, c.dtype)
+        return self.plan.activation_memory(*self.spec.constraints.memory_at)
 
     @cached_property
     def text(self) -> str:
@@ -163,7 +162,7 @@ def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Sp
         done.reject("duplicate")
         return None
     # last: it walks every layer again
-    if c.max_memory is not None and p.activation_memory(c.batch, c.dtype) > c.max_memory:
+    if c.max_memory is not None and p.activation_memory(*c.memory_at) > c.max_memory:
         done.reject("memory window")
         return None
     seen.add(key)
@@ -216,7 +215,7 @@ def _umask() -> int:
 def index(done: Sampling) -> dict:
     c = done.space.constraints
     return {"space": done.space.name, "seed": done.seed, "draws": done.draws, "accepted": len(done.samples),
-            "rejected": dict(sorted(done.rejected.items())), "memory_batch": c.batch, "memory_dtype": c.dtype,
+            "rejected": dict(sorted(done.rejected.items())), "memory_batch": c.memory_at[0], "memory_dtype": c.memory_at[1],
             "samples": [{"name": s.name, "file": f"{s.name}.yaml", "params": s.plan.params, "macs": s.plan.macs,
                          "memory": s.memory, "draw": s.draw, "values": s.values} for s in done.samples]}
 

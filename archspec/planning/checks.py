@@ -81,9 +81,10 @@ def _window_issues(p: Plan) -> list[Issue]:
         issues.append(_at(p.spec, ("constraints", "min_macs"), f"the network needs {count(p.macs)} MACs "
                           f"({si(p.macs)}) at {dims(p.input_shape)}, fewer than min_macs {count(c.min_macs)}",
                           "make it wider or deeper, use a larger input, or lower min_macs", "AS405"))
-    if c.max_memory is not None and (memory := p.activation_memory(c.batch, c.dtype)) > c.max_memory:
-        issues.append(_at(p.spec, ("constraints", "max_memory"), f"one training step at batch {c.batch} in "
-                          f"{c.dtype} saves {size(memory)} of activations, more than max_memory {size(c.max_memory)}",
+    batch, dtype = c.memory_at
+    if c.max_memory is not None and (memory := p.activation_memory(batch, dtype)) > c.max_memory:
+        issues.append(_at(p.spec, ("constraints", "max_memory"), f"one training step at batch {batch} in "
+                          f"{dtype} saves {size(memory)} of activations, more than max_memory {size(c.max_memory)}",
                           "make it narrower or shallower, use a smaller input or batch, or raise max_memory", "AS406"))
     return issues
 

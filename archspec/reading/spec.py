@@ -246,8 +246,13 @@ class Constraints(_Model):
     min_macs: Count | None = Field(None, description="fewest multiply-adds per image at the input size, e.g. 360M")
     max_memory: Bytes | None = Field(None, description="most activation memory of one training step at `batch` "
                                                        "in `dtype`, e.g. 40GiB")
-    batch: PositiveInt = Field(1, description="batch size for max_memory")
-    dtype: Dtype = Field("float32", description="dtype of the model and input for max_memory")
+    batch: PositiveInt | None = Field(None, description="batch size for max_memory (default 1)")
+    dtype: Dtype | None = Field(None, description="dtype of the model and input for max_memory (default float32)")
+
+    @property
+    def memory_at(self) -> tuple[int, str]:
+        """(batch, dtype) at which max_memory is measured."""
+        return self.batch or 1, self.dtype or "float32"
 
 
 class Budget(_Model):
