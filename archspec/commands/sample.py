@@ -192,7 +192,7 @@ def write(done: Sampling, folder: str) -> None:
     try:
         files = {f"{s.name}.yaml": s.text for s in done.samples}
         files["index.json"] = json.dumps(index(done), indent=1, ensure_ascii=False) + "\n"
-        files["index.csv"] = _csv(done)
+        files["index.csv"] = _index_csv(done)
         files["samples.svg"] = svg(done)
         for name, text in files.items():
             with open(os.path.join(staging, name), "w", encoding="utf-8", newline="") as f:
@@ -220,7 +220,7 @@ def index(done: Sampling) -> dict:
                          "memory": s.memory, "draw": s.draw, "values": s.values} for s in done.samples]}
 
 
-def _csv(done: Sampling) -> str:
+def _index_csv(done: Sampling) -> str:
     columns = list(dict.fromkeys(k for s in done.samples for k in s.values))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

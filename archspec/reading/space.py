@@ -167,22 +167,23 @@ def _put(tree: Any, path: tuple, value: Any) -> None:
 
 def is_space(tree: Any) -> bool:
     """Whether a spec tree is a design space: it has space-only keys or a distribution."""
-    return isinstance(tree, dict) and (any(k in tree for k in SPACE_KEYS) or bool(_find(tree, (), [], 0)))
+    return isinstance(tree, dict) and (any(k in tree for k in SPACE_KEYS) or bool(_find(tree, (), [])))
 
 
 def _is_distribution(value: Any) -> bool:
     return isinstance(value, dict) and ("range" in value or "choice" in value)
 
 
-def _find(value: Any, path: tuple, found: list[tuple], depth: int) -> list[tuple]:
+def _find(value: Any, path: tuple, found: list[tuple]) -> list[tuple]:
+    """Key paths of the distributions in `value` (not those inside a distribution's choices)."""
     if _is_distribution(value):
         found.append(path)
     elif isinstance(value, dict):
         for k, v in value.items():
-            _find(v, path + (k,), found, depth + 1)
+            _find(v, path + (k,), found)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _find(v, path + (i,), found, depth + 1)
+            _find(v, path + (i,), found)
     return found
 
 
@@ -193,7 +194,7 @@ def read_space(source: Source) -> Space:
     if not isinstance(tree, dict):
         raise SpecError([Issue(source.path, None, None, "a design space is a mapping, like a spec", code="AS101")])
     issues: list[Issue] = []
-    paths = [p for p in _find({k: v for k, v in tree.items() if k not in SPACE_KEYS}, (), [], 0)]
+    paths = _find({k: v for k, v in tree.items() if k not in SPACE_KEYS}, (), [])
     distributions = [d for d in (_distribution(source, p, issues) for p in paths) if d is not None]
     stage_count = _stage_count(source, issues)
     rules = _rules(source, issues)
@@ -368,13 +369,9 @@ def _check_values(space: Space) -> Spec:
     first = {path: found[0] for path, found in options.items()}
     issues: list[Issue] = []
     spec = _checked(_located(space, first), issues)
-    checks = 0
-    for path, found in options.items():
-        for option in found[1:]:
-            checks += 1
-            if checks > MAX_CHECKS:
-                break
-            _checked(_located(space, {**first, path: option}), issues)
+    others = [(path, option) for path, found in options.items() for option in found[1:]]
+    for path, option in others[:MAX_CHECKS]:  # MAX_NODES bounds them already; this bounds the time
+        _checked(_located(space, {**first, path: option}), issues)
     if issues or spec is None:
         raise SpecError(list(dict.fromkeys(issues)) or [Issue(space.source.path, None, None, "a design space cannot "
                                                               "be abstract", "remove `abstract: true`", "AS911")])
