@@ -65,7 +65,7 @@ def test_the_spec_key_resolves_like_any_other(write_spec, cli):
     path = write_spec("extends: resnet50\nscale: {fit: {macs: 2G}, along: width}\n")
     assert archspec.plan(path).macs == 1_992_170_128
     shown = cli("show", path).stdout
-    assert "  channels: 48  # resnet50.yaml:7, scaled\n" in shown
+    assert "  channels: 48  # resnet50.yaml:7, scaled to fit the budget of `scale.fit`\n" in shown
     sized = write_spec("extends: resnet50\nscale:\n  fit: {macs: 1G}\n  along: resolution\n", "sized.yaml")
     assert f"  size: [100, 100]  # {sized}:3\n" in cli("show", sized).stdout  # where the fit is
 

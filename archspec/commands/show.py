@@ -32,7 +32,8 @@ def origins(spec: Spec) -> dict[tuple, Origin | None]:
 def show(spec: Spec) -> str:
     """The resolved spec as annotated YAML."""
     scaled = spec.source.scaled if spec.source else frozenset()
-    found = {path: _where(origin) + (", scaled" if path in scaled else "") for path, origin in origins(spec).items()}
+    how = ", scaled to fit the budget of `scale.fit`" if ("scale", "fit") in scaled else ", scaled"
+    found = {path: _where(origin) + (how if path in scaled else "") for path, origin in origins(spec).items()}
     lines: list[str] = []
     _mapping(resolved_tree(spec), (), 0, found, lines, first_prefix="")
     return "\n".join(lines) + "\n"

@@ -54,9 +54,10 @@ class Fitted:
         return out
 
 
-def fit_scale(tree: dict, positions: dict[tuple, Origin]) -> dict:
+def fit_scale(tree: dict, positions: dict[tuple, Origin], scaled: set[tuple]) -> dict:
     """`tree` with its `scale: {fit: …}` replaced by the multipliers chosen (and its input size,
-    along resolution or compound); the new values are located at `scale.fit`."""
+    along resolution or compound); the new values are located at `scale.fit`, which joins
+    `scaled` (so `show` says the scaled values were fitted)."""
     scale = check_scale(tree["scale"], positions)
     fitted = choose(tree, positions, scale)
     at = positions.get(("scale", "fit"), positions.get(("scale",)))
@@ -69,6 +70,7 @@ def fit_scale(tree: dict, positions: dict[tuple, Origin]) -> dict:
     if fitted.size is not None:
         out["input"] = {**tree.get("input", {}), "size": fitted.size}
         positions[("input", "size")] = at
+    scaled.add(("scale", "fit"))
     return out
 
 

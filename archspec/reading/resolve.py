@@ -347,7 +347,7 @@ def _scale(tree: dict, positions: Positions, scaled: set[tuple]) -> dict:
     if isinstance(tree["scale"], dict) and "fit" in tree["scale"]:
         from .fit import fit_scale  # the search plans candidates (planning imports reading)
 
-        tree = fit_scale(tree, positions)
+        tree = fit_scale(tree, positions, scaled)
     settings = check_scale(tree["scale"], positions)
     tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))
