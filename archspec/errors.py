@@ -53,6 +53,11 @@ class SpecError(Exception):
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
+# PyPI's default torch on Linux is a multi-GB CUDA build: the hint names the CPU one.
+INSTALL_TORCH = ("pip install torch --index-url https://download.pytorch.org/whl/cpu, "
+                 "then pip install 'archspec-nn[torch]'")
+
+
 class TorchMissing(ImportError):
     """Raised where a feature needs the `torch` extra (torch, safetensors) and it is not installed."""
 
@@ -64,5 +69,5 @@ def require_torch(what: str) -> None:
 
     missing = [name for name in ("torch", "safetensors") if find_spec(name) is None]
     if missing:
-        raise TorchMissing(f"{what} needs PyTorch: pip install 'archspec[torch]' "
+        raise TorchMissing(f"{what} needs PyTorch: {INSTALL_TORCH} "
                            f"({' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed)")

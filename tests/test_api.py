@@ -35,11 +35,11 @@ def test_an_argument_of_the_wrong_form_is_named_with_the_forms_it_takes(call, er
     assert str(e.value) == message
 
 
-def test_the_classifier_head_returns_logits_as_the_readme_says(write_spec):
+def test_the_classifier_head_returns_logits_as_the_docs_say(write_spec):
     model = archspec.build(write_spec(TINY_SPEC), seed=0).eval()
     assert isinstance(list(model.children())[-1], torch.nn.Linear)
     with torch.no_grad():
         logits = model(torch.randn(4, 3, 32, 32))
     assert logits.shape == (4, 10) and (logits < 0).any()  # no softmax: not probabilities
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "The classifier returns **logits**" in readme and "CrossEntropyLoss" in readme
+    doc = (ROOT / "docs/spec.md").read_text(encoding="utf-8")
+    assert "The classifier returns **logits**" in doc and "CrossEntropyLoss" in doc

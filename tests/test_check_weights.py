@@ -167,10 +167,19 @@ def test_the_report_counts_from_the_plan_equal_those_from_the_model():
     assert (len(planned.fits), len(planned.missing), len(planned.unexpected), len(planned.mismatched)) == (36, 18, 78, 2)
 
 
-def test_the_readme_shows_real_output(cli, tmp_path, monkeypatch):
+def test_the_docs_show_real_output(cli, tmp_path, monkeypatch):
     command = "archspec check-weights specs/resnet50.yaml resnet101.pth"
     write_pth(tmp_path / "resnet101.pth", reference_state_dict("resnet101"))
     monkeypatch.chdir(tmp_path)
     r = cli("check-weights", ROOT / "specs/resnet50.yaml", "resnet101.pth")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0] == r.stdout + r.stderr
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
+    assert doc.split(f"$ {command}\n", 1)[1].split("```", 1)[0] == r.stdout + r.stderr
+
+
+def test_the_network_an_archspec_file_records_is_named(cli, tmp_path):
+    file = tmp_path / "resnet20.safetensors"
+    save_weights(archspec.build("specs/cifar/resnet20.yaml", seed=0), file,
+                 (ROOT / "specs/cifar/resnet20.yaml").read_text(), 0, (3, 32, 32))
+    r = cli("check-weights", "specs/cifar/resnet32.yaml", file)
+    assert r.stdout.splitlines()[0] == f"{file}: 116 tensors, archspec (torchvision/timm ResNet) names, the weights of resnet20"
+    assert json.loads(cli("check-weights", "specs/cifar/resnet32.yaml", file, "--format", "json").stdout)["network"] == "resnet20"

@@ -135,16 +135,17 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     assert proc.stderr.read() == b""
 
 
-@pytest.mark.parametrize("command", ["archspec build specs/resnet50.yaml",
-                                     "archspec build specs/resnet50.yaml --input 3x512x512 --depth stages",
-                                     "archspec build specs/resnet50.yaml --batch 256 --depth stages",
-                                     "archspec show specs/examples/resnet20_wide.yaml --set head.classes=100",
-                                     "archspec validate tests/hostile/extends_cycle_a.yaml",
-                                     "archspec validate resnet50 --set stages.2.dpeth=23",
-                                     "archspec diff specs/resnet50.yaml specs/resnet101.yaml",
-                                     "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml"])
-def test_the_readme_shows_real_output(command):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+@pytest.mark.parametrize("page,command", [
+    ("README.md", "archspec build specs/resnet50.yaml"),
+    ("docs/cli.md", "archspec build specs/resnet50.yaml --input 3x512x512 --depth stages"),
+    ("docs/cli.md", "archspec build specs/resnet50.yaml --batch 256 --depth stages"),
+    ("docs/spec.md", "archspec show specs/examples/resnet20_wide.yaml --set head.classes=100"),
+    ("docs/spec.md", "archspec validate tests/hostile/extends_cycle_a.yaml"),
+    ("docs/spec.md", "archspec validate resnet50 --set stages.2.dpeth=23"),
+    ("docs/review.md", "archspec diff specs/resnet50.yaml specs/resnet101.yaml"),
+    ("docs/ci.md", "archspec validate tests/data/ci/broken.yaml tests/data/ci/shape_error.yaml")])
+def test_the_docs_show_real_output(page, command):
+    doc = (ROOT / page).read_text(encoding="utf-8")
+    shown = doc.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
     r = run(*command.split()[1:])
-    assert shown == r.stdout + r.stderr  # the README shows the count that goes to stderr after stdout
+    assert shown == r.stdout + r.stderr  # the page shows the count that goes to stderr after stdout

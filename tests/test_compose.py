@@ -306,9 +306,9 @@ def test_list_prints_every_built_in_spec():
                                                                              "3×224×224"]
 
 
-def test_the_readme_shows_the_example_child_as_shipped():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in readme
+def test_the_docs_show_the_example_child_as_shipped():
+    doc = (ROOT / "docs/spec.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + (ROOT / "specs/examples/resnet20_wide.yaml").read_text() + "```" in doc
 
 
 def test_efficientnet_b1_is_b0_scaled_in_depth(tmp_path):

@@ -104,13 +104,13 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.svg"]
 
 
-def test_the_readme_shows_the_real_diagram(cli, tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_real_diagram(cli, tmp_path):
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
     r = cli("diagram", "specs/resnet50.yaml", "-o", tmp_path / "resnet50.md")
     assert r.returncode == 0
-    assert (tmp_path / "resnet50.md").read_text(encoding="utf-8") in readme
+    assert (tmp_path / "resnet50.md").read_text(encoding="utf-8") in doc
     cli("diagram", "specs/resnet50.yaml", "-o", tmp_path / "resnet50.svg")
-    assert "![resnet50](docs/resnet50.svg)" in readme
+    assert "![resnet50](resnet50.svg)" in doc
     assert (ROOT / "docs/resnet50.svg").read_text(encoding="utf-8") == (tmp_path / "resnet50.svg").read_text(encoding="utf-8")
 
 

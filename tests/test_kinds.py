@@ -1,4 +1,4 @@
-"""Block kinds are declared once (archspec/planning/blocks/): the schema, the README's table, the
+"""Block kinds are declared once (archspec/planning/blocks/): the schema, the table in docs/spec.md, the
 "does not apply" error, the planner and the initialisation all follow the declarations."""
 
 import re
@@ -16,10 +16,10 @@ from archspec.reading.spec import json_schema
 from conftest import ROOT
 
 
-def test_readme_block_table_is_the_declarations():
+def test_the_docs_block_table_is_the_declarations():
     """If this fails, paste `python -c 'from archspec.planning.blocks import kinds_table; print(kinds_table())'`."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert kinds_table() in readme
+    doc = (ROOT / "docs/spec.md").read_text(encoding="utf-8")
+    assert kinds_table() in doc
 
 
 def test_schema_lists_every_kind_and_every_setting_with_its_description():

@@ -105,7 +105,7 @@ def test_random_specs_save_what_the_plan_says(tree, batch, dtype):
 
 
 def test_resnet50_figures():
-    """The figures the README quotes; tests/test_memory.py::test_resnet50_at_224_measured proves them."""
+    """The figures docs/cli.md quotes; tests/test_memory.py::test_resnet50_at_224_measured proves them."""
     p = plan(SPECS / "resnet50.yaml")
     assert activation_memory(p) == RESNET50_FLOAT32
     assert activation_memory(p, dtype="bfloat16") == RESNET50_BFLOAT16

@@ -216,4 +216,4 @@ def test_the_stem_pads_kernel_minus_one_halved_as_documented_and_an_even_kernel_
     from conftest import ROOT
     documented = "(kernel - 1) // 2"
     assert ConvStem.model_fields["padding"].description.startswith(f"default {documented}")
-    assert f"`padding` {documented.replace('-', '−')}" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`padding` {documented.replace('-', '−')}" in (ROOT / "docs/spec.md").read_text(encoding="utf-8")

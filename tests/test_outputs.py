@@ -73,7 +73,7 @@ class _RunsCode:
 def test_a_pickle_is_refused_without_running_it(tmp_path, zipfile):
     path, marker = tmp_path / "model.pt", tmp_path / "pwned"
     torch.save({"x": _RunsCode(marker)}, path, _use_new_zipfile_serialization=zipfile)
-    with pytest.raises(ValueError, match="not a safetensors file"):
+    with pytest.raises(archspec.WeightsError, match="refused: it refers to posix.system|torch's safe loader cannot"):
         archspec.load_model(path)
     assert not marker.exists()
 

@@ -15,6 +15,10 @@ from conftest import ROOT
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
+CPU_TORCH_THEN_EXTRA = ("pip install torch --index-url https://download.pytorch.org/whl/cpu, "
+                        "then pip install 'archspec-nn[torch]'")
+
+
 def _name(requirement: str) -> str:
     return requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
 
@@ -27,13 +31,13 @@ def test_the_core_dependencies_hold_no_torch_and_the_torch_extra_does():
 def test_the_version_is_the_package_metadata():
     assert archspec.__version__ == PYPROJECT["version"]
     result = subprocess.run([sys.executable, "-m", "archspec", "--version"], cwd=ROOT, capture_output=True, text=True)
-    assert (result.stdout, result.returncode) == (f"archspec {PYPROJECT['version']}\n", 0)
+    assert (result.stdout, result.returncode) == (f"archspec-nn {PYPROJECT['version']}\n", 0)
 
 
 @pytest.fixture(scope="module")
 def without_torch(tmp_path_factory) -> dict:
     """An environment for `python -S` whose site-packages is this one's minus torch and safetensors
-    (links to everything else), as after `pip install archspec` without the extra."""
+    (links to everything else), as after `pip install archspec-nn` without the extra."""
     site = tmp_path_factory.mktemp("site-packages")
     packages = Path(sysconfig.get_paths()["purelib"])
     for entry in packages.iterdir():
@@ -52,7 +56,7 @@ def _run(env: dict, *args: str, code: str | None = None) -> subprocess.Completed
     (["validate", "specs"], ""),
     (["build", "specs/resnet18.yaml"], "resnet18: ResNet-18 (He et al. 2015), torchvision layout\n"),
     (["schema"], "{\n"),
-    (["--version"], f"archspec {PYPROJECT['version']}\n"),
+    (["--version"], f"archspec-nn {PYPROJECT['version']}\n"),
     (["diff", "specs/resnet50.yaml", "specs/resnet101.yaml"], "resnet50 (specs/resnet50.yaml) → resnet101"),
     (["diagram", "specs/resnet18.yaml"], "---\ntitle: resnet18"),
 ])
@@ -66,8 +70,10 @@ def test_building_without_torch_says_how_to_install_it_in_one_line(without_torch
     out = tmp_path / "model.safetensors"
     result = _run(without_torch, "build", "specs/resnet18.yaml", "-o", str(out))
     assert (result.stdout, result.returncode) == ("", 2)
-    assert result.stderr == ("archspec: error: archspec build -o needs PyTorch: pip install 'archspec[torch]' "
+    assert result.stderr == ("archspec: error: archspec build -o needs PyTorch: pip install torch --index-url "
+                             "https://download.pytorch.org/whl/cpu, then pip install 'archspec-nn[torch]' "
                              "(torch and safetensors are not installed)\n")
+    assert f"```text\n{result.stderr}```" in (ROOT / "README.md").read_text(encoding="utf-8")  # quoted as it is
     assert list(tmp_path.iterdir()) == []
 
 
@@ -83,8 +89,8 @@ def test_the_api_plans_without_torch_and_names_what_needs_it(without_torch):
     result = _run(without_torch, code=code)
     assert result.stdout.splitlines() == [
         "25557032",
-        "archspec.build needs PyTorch: pip install 'archspec[torch]' (torch and safetensors are not installed)",
-        "archspec.load_model needs PyTorch: pip install 'archspec[torch]' (torch and safetensors are not installed)",
+        f"archspec.build needs PyTorch: {CPU_TORCH_THEN_EXTRA} (torch and safetensors are not installed)",
+        f"archspec.load_model needs PyTorch: {CPU_TORCH_THEN_EXTRA} (torch and safetensors are not installed)",
     ], result.stderr
 
 
@@ -99,5 +105,5 @@ def test_check_weights_reads_safetensors_without_torch_and_names_it_for_pickles(
     (tmp_path / "fc.pth").write_bytes(b"")
     result = _run(without_torch, "check-weights", "specs/resnet18.yaml", str(tmp_path / "fc.pth"))
     assert (result.stdout, result.returncode) == ("", 2)
-    assert result.stderr == ("archspec: error: check-weights on a .pth file needs PyTorch: pip install "
-                             "'archspec[torch]' (torch and safetensors are not installed)\n")
+    assert result.stderr == (f"archspec: error: check-weights on a .pth file needs PyTorch: {CPU_TORCH_THEN_EXTRA} "
+                             "(torch and safetensors are not installed)\n")

@@ -1,4 +1,4 @@
-"""The README's pull-request job, run as GitHub would run it: in a repository with a base branch
+"""The pull-request job in docs/review.md, run as GitHub would run it: in a repository with a base branch
 and a change, with `archspec` on the PATH, writing to a step summary."""
 
 import os
@@ -12,9 +12,9 @@ import yaml
 from conftest import ROOT
 
 
-def readme_job() -> dict:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    text = readme.split("# .github/workflows/spec-review.yml\n", 1)[1].split("```", 1)[0]
+def documented_job() -> dict:
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
+    text = doc.split("# .github/workflows/spec-review.yml\n", 1)[1].split("```", 1)[0]
     return yaml.safe_load(text)
 
 
@@ -26,7 +26,7 @@ def git(repo, *args):
 
 @pytest.mark.slow  # git and three CLI runs: a few seconds
 def test_the_review_job_validates_the_changed_specs_and_posts_their_diffs(tmp_path):
-    step = next(s for s in readme_job()["jobs"]["review"]["steps"] if s.get("name", "").startswith("validate"))
+    step = next(s for s in documented_job()["jobs"]["review"]["steps"] if s.get("name", "").startswith("validate"))
     repo, runner = tmp_path / "repo", tmp_path / "runner"
     (repo / "specs").mkdir(parents=True)
     runner.mkdir()

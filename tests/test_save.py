@@ -93,7 +93,8 @@ def test_a_plain_state_dict_loads_with_its_spec(tmp_path, write_spec):
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(loaded(x), model(x))
     five_classes = write_spec(SMALL.read_text().replace("classes: 10", "classes: 5"))
-    with pytest.raises(archspec.WeightsError, match=r"fc.weight: shape \[10, 1024\] does not fit fc.weight \[5, 1024\]"):
+    with pytest.raises(archspec.WeightsError, match=r"does not fit mnist_small \(archspec \(torchvision/timm ResNet\) "
+                       r"names\):\n  2 of the wrong shape: fc.bias \[10\] for \[5\], fc.weight \[10, 1024\] for \[5, 1024\]$"):
         archspec.load_model(tmp_path / "plain.safetensors", spec=five_classes)
 
 
@@ -173,3 +174,62 @@ def test_every_write_failure_is_one_line_and_leaves_nothing(tmp_path):
     left = {"no space": ["old.safetensors"], "folder in the way": ["m.safetensors"], "file in the way": None}
     assert json.loads(r.stdout) == {name: [1, f"{targets[name]}: error: {causes[name]}\n", left.get(name, [])]
                                     for name in targets}
+
+
+def test_the_suffix_decides_the_format_and_a_pt_file_loads_everywhere(cli, tmp_path):
+    """`.pt`/`.pth`: torch.save of {"state_dict", "archspec"}, which torch's safe loader reads."""
+    for name in ("m.safetensors", "m.pt"):
+        assert cli("build", SMALL, "--seed", "4", "-o", tmp_path / name).returncode == 0
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert sorted(saved) == ["archspec", "state_dict"]
+    assert json.loads(saved["archspec"])["seed"] == "4"
+    reference = archspec.build(SMALL, seed=4).state_dict()
+    assert all(torch.equal(saved["state_dict"][k], v) for k, v in reference.items())
+    r = cli("check-weights", SMALL, tmp_path / "m.pt")
+    assert r.returncode == 0 and "everything fits: a strict load succeeds" in r.stdout
+    a, b = archspec.load_model(tmp_path / "m.pt").eval(), archspec.load_model(tmp_path / "m.safetensors").eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(a(x), b(x))
+    archspec.save(a, tmp_path / "again.pth")
+    assert torch.equal(archspec.load_model(tmp_path / "again.pth").eval()(x), a(x))
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_plain_pt_state_dict_loads_with_its_spec(tmp_path, zipped):
+    model = archspec.build(SMALL, seed=1).eval()
+    torch.save(model.state_dict(), tmp_path / "plain.pt", _use_new_zipfile_serialization=zipped)
+    loaded = archspec.load_model(tmp_path / "plain.pt", spec=SMALL).eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(loaded(x), model(x))
+
+
+@pytest.mark.parametrize("name", ["m.bin", "m", "m.safetensor"])
+def test_an_unknown_weights_suffix_is_refused_with_the_ones_archspec_writes(cli, tmp_path, name):
+    r = cli("build", SMALL, "-o", tmp_path / name)
+    suffix = name.partition(".")[2]
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"{tmp_path / name}: error: unknown weights format {'.' + suffix if suffix else '(no suffix)'!r}: "
+                        "name the file .safetensors, .pt or .pth\n")
+    with pytest.raises(archspec.WriteError, match="unknown weights format"):
+        archspec.save(archspec.build(SMALL), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fused_model_is_saved_as_fused_and_comes_back_fused(tmp_path):
+    model = trained_resnet20(steps=3)
+    fused = archspec.fuse(model)
+    archspec.save(fused, tmp_path / "fused.safetensors")
+    assert read_metadata(tmp_path / "fused.safetensors")["fused"] == "true"
+    loaded = archspec.load_model(tmp_path / "fused.safetensors").eval()
+    assert list(loaded.state_dict()) == list(fused.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), fused(x))
+        assert torch.allclose(loaded(x), model(x), atol=1e-4)
+    archspec.save(model, tmp_path / "plain.safetensors")  # and an unfused one is not
+    assert "fused" not in read_metadata(tmp_path / "plain.safetensors")
+    with pytest.raises(archspec.WeightsError) as e:
+        archspec.load_model(tmp_path / "fused.safetensors", spec=RESNET20)  # given the spec, it is read unfused
+    assert str(e.value).splitlines()[1:] == [
+        "  95 missing: bn1.weight, bn1.bias, bn1.running_mean, bn1.running_var and 91 more",
+        "  19 unexpected: conv1.bias, layer1.0.conv1.bias, layer1.0.conv2.bias and 16 more"]

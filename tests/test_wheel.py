@@ -21,7 +21,7 @@ def installed(tmp_path_factory) -> dict:
                    check=True, cwd=tmp, capture_output=True)
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)
-    wheel = next(tmp.glob("archspec-*.whl"))
+    wheel = next(tmp.glob("archspec_nn-*.whl"))
     subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel], check=True,
                    capture_output=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -45,4 +45,6 @@ def test_the_wheel_builds_shipped_specs_by_name_in_an_empty_folder(installed, tm
     imported = subprocess.run(["python", "-c", "import archspec; print(archspec.__file__)"], cwd=tmp_path,
                               env=installed, capture_output=True, text=True)
     assert "site-packages" in imported.stdout and str(ROOT) not in imported.stdout  # the wheel, not this checkout
+    version = archspec(installed, tmp_path, "--version")  # read from the wheel's metadata, under its own name
+    assert (version.returncode, version.stdout) == (0, "archspec-nn 0.1.0\n")
     assert list(tmp_path.iterdir()) == []

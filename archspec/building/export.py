@@ -69,7 +69,7 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
     """Export the model of plan `p` (initial weights, or those in `weights`) to `path` as `kind`
     ("onnx" or "pt2"), verified."""
     if kind == "onnx" and (missing := missing_onnx_packages()):
-        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec[export]'")
+        raise ExportError(f"--format onnx needs {', '.join(missing)}: pip install 'archspec-nn[export]'")
     import torch
 
     from .checkpoint import load_model
@@ -78,8 +78,8 @@ def export(p: Plan, path: str | Path, kind: str, weights: str | Path | None = No
 
     try:
         model = (load_model(weights, spec=p) if weights else build(p, seed=0)).eval()
-    except WeightsError as e:  # not this network's weights: every problem, on one line
-        raise ExportError(f"{weights}: " + "; ".join(line.strip() for line in str(e).splitlines())) from None
+    except WeightsError as e:  # damaged, or not this network's weights: the message names the file, in short lines
+        raise ExportError(str(e)) from None
     except OSError as e:  # missing, unreadable
         raise ExportError(f"{weights}: {e.strerror or e}") from None
     except ValueError as e:  # not a safetensors file (the message names it)

@@ -15,6 +15,14 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
   `downsample.conv` → `downsample.0` (a projection shortcut; `downsample.1` behind an
   avg-pool, where the model has that), the final `norm` stays, and `head.fc` → `fc`,
   its 1×1 conv weight reshaped for the linear layer.
+- **timm ConvNeXt** (recognised by `stem.0.`, after RegNet): `stem.0`/`stem.1` → `conv1`/`bn1`,
+  `stages.I.downsample` → `layer<I+1>.downsample`, `stages.I.blocks.J` → `layer<I+1>.J`, in a block
+  `conv_dw` → `conv1`, `mlp.fcK` → `fcK`, `gamma` [C] → `layer_scale.gamma` [C, 1, 1];
+  `head.norm`/`head.fc` → `head_norm`/`fc`.
+- **timm EfficientNet / MobileNetV2 / MobileNetV3** (recognised by `conv_stem.`): see
+  `TimmEfficientNet`.
+- **torchvision MobileNetV2/V3, EfficientNet, ConvNeXt** (recognised by `features.`): see
+  `TorchvisionFeatures`.
 
 Loading is strict: every tensor of the source must find a place, every place must get
 a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
@@ -147,6 +155,44 @@ def _block_roles(names: dict[str, str], ours: list[str]) -> dict[str, str]:
     return names
 
 
+class TimmEfficientNet(Convention):
+    """timm's EfficientNet and MobileNetV2/V3 (`conv_stem`, `blocks.S.B`, `conv_head`): a block's
+    tensors are named by what they are, so the roles follow from the names. `conv_pw` is the
+    expansion of a block that has a projection `conv_pwl`, and the projection of a
+    depthwise-separable block (no `conv_pwl`), whose norms are then `bn1` (depthwise) and `bn2`;
+    a stage of one plain conv block (`conv`, `bn1`: MobileNetV3's last) is the model's head conv,
+    and timm's `conv_head` behind the pool then is the model's first head linear `fc1`. timm
+    groups blocks into stages its own way (MobileNetV3), so its blocks are the model's in order."""
+
+    INVERTED = {"conv_pw": "conv1", "bn1": "bn1", "conv_dw": "conv2", "bn2": "bn2", "conv_pwl": "conv3", "bn3": "bn3"}
+    SEPARABLE = {"conv_dw": "conv2", "bn1": "bn2", "conv_pw": "conv3", "bn2": "bn3"}
+    SE = {"se.conv_reduce": "se.fc1", "se.conv_expand": "se.fc2"}
+
+    def names(self, keys: list[str], known: Container[str] | None = None) -> dict[str, str]:
+        inverted = {m[1] for m in (re.match(r"(blocks\.\d+\.\d+)\.conv_pwl\.", k) for k in keys) if m}
+        plain = {m[1] for m in (re.match(r"(blocks\.\d+\.\d+)\.conv\.", k) for k in keys) if m}
+        top = {"conv_stem": "conv1", "bn1": "bn1", "conv_head": "fc1" if plain else "conv_head", "bn2": "bn_head",
+               "classifier": "fc"}
+        theirs = [b for b in _ordered(re.match(r"blocks\.\d+\.\d+(?=\.)", k) for k in keys) if b not in plain]
+        ours = _ordered(re.match(r"layer\d+\.\d+(?=\.)", k) for k in known or ())
+        where = dict(zip(theirs, ours)) if ours else {}
+        out = {}
+        for key in keys:
+            block = re.match(r"(blocks\.(\d+)\.(\d+))\.(se\.conv_\w+|\w+)\.(.*)", key)
+            first = re.match(r"(\w+)\.(.*)", key)
+            if block and block[1] in plain:
+                out[key] = f"{({'conv': 'conv_head', 'bn1': 'bn_head'}).get(block[4], block[4])}.{block[5]}"
+            elif block:
+                roles = {**(self.INVERTED if block[1] in inverted else self.SEPARABLE), **self.SE}
+                at = where.get(block[1], f"layer{int(block[2]) + 1}.{block[3]}")
+                out[key] = f"{at}.{roles.get(block[4], block[4])}.{block[5]}"
+            elif first and first[1] in top:
+                out[key] = f"{top[first[1]]}.{first[2]}"
+            else:
+                out[key] = key
+        return out
+
+
 ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
 
 CONVENTIONS = (
@@ -159,6 +205,14 @@ CONVENTIONS = (
         (rf"\.f\.b\.0{END}", ".conv2"), (rf"\.f\.b\.1{END}", ".bn2"),
         (rf"\.f\.se{END}", ".se"),
         (rf"\.f\.c\.0{END}", ".conv3"), (rf"\.f\.c\.1{END}", ".bn3"),
+    )),
+    Convention("timm ConvNeXt", "stem.0.", (  # after RegNet, whose stem is `stem.0` too
+        (rf"^stem\.0{END}", "conv1"), (rf"^stem\.1{END}", "bn1"),
+        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}.{m[2]}"),
+        (rf"^stages\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}"),
+        (rf"\.conv_dw{END}", ".conv1"), (rf"\.mlp\.(fc\d){END}", r".\1"),
+        (rf"\.gamma$", ".layer_scale.gamma"),
+        (rf"^head\.norm{END}", "head_norm"), (rf"^head\.fc{END}", "fc"),
     )),
     Convention("timm ResNetV2", "stages.", (
         (rf"^stem\.conv{END}", "conv1"),
@@ -173,6 +227,7 @@ CONVENTIONS = (
     ), fallbacks=(
         (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
     )),
+    TimmEfficientNet("timm EfficientNet/MobileNet", "conv_stem.", ()),
     TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
 )
 
@@ -199,8 +254,11 @@ def translate(keys: Iterable[str], known: Container[str] | None = None) -> tuple
 
 
 def compatible(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Equal shapes, or a 1×1 conv weight (out, in, 1, 1) for a linear weight (out, in)."""
-    return tuple(source) == tuple(target) or (len(target) == 2 and tuple(source) == (*target, 1, 1))
+    """Equal shapes, a 1×1 conv weight (out, in, 1, 1) for a linear weight (out, in), or a
+    per-channel scale (C) for a (C, 1, 1) one (timm's ConvNeXt `gamma`)."""
+    source, target = tuple(source), tuple(target)
+    return (source == target or (len(target) == 2 and source == (*target, 1, 1))
+            or (len(source) == 1 and target == (*source, 1, 1)))
 
 
 @dataclass
@@ -216,6 +274,7 @@ class WeightsReport:
     tensors: int  # the model's tensors (parameters and buffers)
     params: int  # the model's parameters (elements)
     params_loaded: int  # of which would load
+    network: str | None = None  # the network a weights file says it holds (archspec's files record their spec)
 
     @property
     def ok(self) -> bool:
@@ -238,7 +297,7 @@ class WeightsReport:
 
     def to_dict(self) -> dict:
         return {
-            "convention": self.convention, "ok": self.ok,
+            "convention": self.convention, "network": self.network, "ok": self.ok,
             "tensors": self.tensors, "loaded": len(self.fits), "params": self.params,
             "params_loaded": self.params_loaded, "loaded_percent": round(100 * self.loaded_share, 2),
             "missing": [{"name": n, "shape": list(s)} for n, s in self.missing],
@@ -247,6 +306,25 @@ class WeightsReport:
             "mismatched": [{"key": k, "name": n, "shape": list(g), "expected": list(w)}
                            for k, n, g, w in self.mismatched],
         }
+
+
+def misfit(report: WeightsReport, model: str = "the model", recorded: str | None = None, width: int = 100) -> str:
+    """Why a state_dict does not fit, in a few short lines: each kind of problem counted, with
+    as many of its first names as fit in `width` characters (`report.problems()` has them all)."""
+    def names(items: list[str]) -> str:
+        shown = [items[0] if len(items[0]) <= 60 else items[0][:57] + "..."]
+        while len(shown) < len(items) and len(", ".join(shown + [items[len(shown)]])) <= width - 40:
+            shown.append(items[len(shown)])
+        return ", ".join(shown) + (f" and {len(items) - len(shown)} more" if len(items) > len(shown) else "")
+
+    groups = [("missing", [name for name, _ in report.missing]),
+              ("unexpected", [key for key, _ in report.unexpected]),
+              ("of the wrong shape", [f"{key} {list(given)} for {list(wanted)}"
+                                      for key, _, given, wanted in report.mismatched]),
+              ("duplicated", [key for key, _ in report.duplicates])]
+    network = f"; the file holds {recorded}" if recorded else ""
+    return "\n".join([f"state_dict does not fit {model} ({report.convention} names{network}):"]
+                     + [f"  {len(items)} {what}: {names(items)}" for what, items in groups if items])
 
 
 def check(source: Mapping[str, Shape], target: Mapping[str, Tensor]) -> WeightsReport:
@@ -285,14 +363,15 @@ def load_weights(model, state_dict: Mapping, strict: bool = True) -> str | Weigh
     WeightsError, listing every problem and loading nothing, unless each tensor finds exactly
     one place of a compatible shape and each of the model's places gets one.
     With `strict=False`: loads every tensor that fits and returns the `WeightsReport`."""
+    if not (isinstance(state_dict, Mapping) and all(hasattr(v, "shape") for v in state_dict.values())):
+        raise WeightsError(f"state_dict: expected a mapping of names to tensors, got a {type(state_dict).__name__}"
+                           + (" holding other values" if isinstance(state_dict, Mapping) else ""))
     target = model.state_dict()
     parameters = {name for name, _ in model.named_parameters()}
-    report = check({k: tuple(v.shape) for k, v in state_dict.items()},
+    report = check({str(k): tuple(v.shape) for k, v in state_dict.items()},
                    {k: Tensor(tuple(v.shape), k in parameters) for k, v in target.items()})
     if strict and not report.ok:
-        problems = report.problems()
-        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise WeightsError(f"state_dict ({report.convention} names) does not fit the model:\n  {shown}")
+        raise WeightsError(misfit(report))
     model.load_state_dict({name: state_dict[key].reshape(target[name].shape) for key, name in report.fits.items()},
                           strict=strict)
     return report.convention if strict else report

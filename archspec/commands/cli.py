@@ -70,9 +70,9 @@ class _Version(argparse.Action):
     """`--version`, reading the installed package's metadata only when asked."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from .. import __version__
+        from ..version import DISTRIBUTION, version
 
-        print(f"archspec {__version__}")
+        print(f"{DISTRIBUTION} {version()}")  # the distribution's name: PyPI's "archspec" is another project
         parser.exit()
 
 
@@ -276,6 +276,11 @@ def _build(args: argparse.Namespace) -> int:
     from ..reading.resolve import resolve
 
     if args.output:
+        from ..building.checkpoint import unknown_weights_suffix, weights_format
+
+        if weights_format(args.output) is None and not _unwritable(Path(args.output)):  # a folder: said below
+            print(printable(f"{args.output}: error: {unknown_weights_suffix(args.output)}"), file=sys.stderr)
+            return EXIT_USAGE
         require_torch("archspec build -o")  # before any work: the plan alone would not need it
     try:
         source = resolve(args.spec, args.overrides)
@@ -314,14 +319,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _unwritable(path: Path) -> str:
     """Why `path` cannot be written, found before the build; '' if it looks fine."""
-    try:
-        if path.is_dir():
-            return "this is a folder; give a file name such as model.safetensors"
-        if not path.parent.is_dir():
-            return f"folder {str(path.parent)!r} does not exist"
-    except PermissionError:
-        pass  # the write will say so
-    return ""
+    from ..building.checkpoint import output_problem
+
+    return output_problem(path)
 
 
 def _spec_files(refs: list[str]) -> tuple[list[str], list[Issue]]:
@@ -406,11 +406,11 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _check_weights(args: argparse.Namespace) -> int:
     from ..pipeline import plan
-    from ..building.weightsfile import WeightsFileError, check_file, text
+    from ..building.weightsfile import WeightsFileError, check_weights_file, text
 
     try:
         p = plan(args.spec, overrides=args.overrides)
-        report = check_file(p, args.file)
+        report = check_weights_file(p, args.file)
     except SpecError as e:
         print(e, file=sys.stderr)
         return _status(e.issues)
@@ -445,7 +445,7 @@ def _emit(text: str, output: str | None) -> int:
     """`text` to stdout, or to the file `output` whole or not at all (with the user's umask)."""
     from ..building.checkpoint import WriteError, write_bytes
 
-    if not output:
+    if not output or output == "-":
         print(text, end="")
         return EXIT_OK
     try:
