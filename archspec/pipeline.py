@@ -43,7 +43,7 @@ def load(ref: SpecRef, overrides: Overrides = None) -> Spec:
     if is_space(source.tree):
         read_space(source)  # its own errors first, located
         raise SpecError([Issue(source.path, None, None, "this is a design space: its values are distributions",
-                               "`archspec sample` draws networks from it", "AS911")])
+                               "`archspec sample` draws networks from it", "AS931")])
     spec = check_tree(source)
     if spec is None:
         name = ref.path if isinstance(ref, Source) else os.fsdecode(ref)

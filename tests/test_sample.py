@@ -120,7 +120,7 @@ def test_a_log_range_must_start_above_zero(write_spec):
     with pytest.raises(SpecError) as info:
         archspec.sample(str(path), 1)
     [issue] = info.value.issues
-    assert (issue.line, issue.column, issue.code) == (4, 52, "AS910")
+    assert (issue.line, issue.column, issue.code) == (4, 52, "AS930")
     assert issue.message == "stem.channels: a log range must start above 0, not at 0"
 
 

@@ -122,7 +122,7 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
         raise SpecError([Issue(space.source.path, None, None,
                                f"found {len(done.samples)} of {n} networks in {done.draws:,} draws "
                                f"(acceptance {100 * done.acceptance:.2f} %; rejected: {reasons or 'none'})",
-                               "widen the windows or the ranges, or allow more draws (--max-draws)", "AS912")])
+                               "widen the windows or the ranges, or allow more draws (--max-draws)", "AS932")])
     return done
 
 

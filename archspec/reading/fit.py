@@ -80,11 +80,11 @@ def choose(tree: dict, positions: dict[tuple, Origin], scale: Scale) -> Fitted:
     given = [name for name in FIGURES if getattr(budget, name) is not None]
     if not given:
         raise SpecError([_issue(positions, ("scale", "fit"), "scale.fit: give a budget: macs, params or memory",
-                                "e.g. `fit: {macs: 600M}`", "AS901")])
+                                "e.g. `fit: {macs: 600M}`", "AS920")])
     for axis in _moving(scale.along):
         if axis != "resolution" and axis in scale.model_fields_set:
             raise SpecError([_issue(positions, ("scale", axis), f"scale.{axis}: fit chooses the {axis} "
-                                    f"along {scale.along}; remove it", "or fit along another axis", "AS901")])
+                                    f"along {scale.along}; remove it", "or fit along another axis", "AS920")])
     search = _Search(tree, positions, scale, budget)
     low = search.smallest()
     if not search.fits(low):
@@ -210,7 +210,7 @@ class _Search:
         if spec is not None:
             plan_spec(spec)
         raise SpecError([_issue(self.positions, ("scale", "fit"), "scale.fit: the network does not plan",
-                                "fix the spec before fitting it", "AS901")])
+                                "fix the spec before fitting it", "AS920")])
 
     def impossible(self, t: float, given: list[str]) -> Issue:
         smallest = self.point(t)
@@ -221,7 +221,7 @@ class _Search:
                       f"even the smallest network along {self.scale.along} has {shown(name, figure)}, "
                       f"more than the budget of {shown(name, limit)}",
                       f"the smallest reachable is {shown(name, figure)}: raise the budget, or fit along another axis"
-                      + (f"; smaller scalings do not plan ({self.unplanned})" if self.unplanned else ""), "AS902")
+                      + (f"; smaller scalings do not plan ({self.unplanned})" if self.unplanned else ""), "AS921")
 
     def shortest(self, t: float) -> Fitted | None:
         """The scaling at t written with as few decimals as give the same network."""

@@ -219,23 +219,23 @@ def _distribution(source: Source, path: tuple, issues: list[Issue]) -> Distribut
             close = difflib.get_close_matches(str(key), FORM, n=1)
             issues.append(source.issue(path + (key,), f"{where}: unknown key '{key}' in a distribution",
                                        f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(FORM),
-                                       "AS910", key=True))
+                                       "AS930", key=True))
     if "range" in node and "choice" in node:
         issues.append(source.issue(path, f"{where}: a distribution is a range or a choice, not both",
-                                   "keep one of them", "AS910"))
+                                   "keep one of them", "AS930"))
     tie = node.get("tie")
     if tie is not None and not isinstance(tie, str):
-        issues.append(source.issue(path + ("tie",), f"{where}.tie: expected a name", "write e.g. `tie: k`", "AS910"))
+        issues.append(source.issue(path + ("tie",), f"{where}.tie: expected a name", "write e.g. `tie: k`", "AS930"))
     if "choice" in node:
         choice = node["choice"]
         if not isinstance(choice, list) or not choice:
             issues.append(source.issue(path + ("choice",), f"{where}.choice: expected a list of at least one value",
-                                       "write e.g. `choice: [3, 5]`", "AS910"))
+                                       "write e.g. `choice: [3, 5]`", "AS930"))
         elif len(choice) > MAX_CHOICES:
             issues.append(source.issue(path + ("choice",), f"{where}.choice: {len(choice):,} values; the limit is "
-                                       f"{MAX_CHOICES}", "use a range for many values", "AS910"))
+                                       f"{MAX_CHOICES}", "use a range for many values", "AS930"))
         elif any(k in node for k in ("quantize", "log")):
-            issues.append(source.issue(path, f"{where}: quantize and log belong to a range", "remove them", "AS910"))
+            issues.append(source.issue(path, f"{where}: quantize and log belong to a range", "remove them", "AS930"))
         if len(issues) > before:
             return None
         return Distribution(path, choice=tuple(choice), tie=tie)
@@ -247,14 +247,14 @@ def _range(source: Source, path: tuple, node: dict, where: str, issues: list[Iss
     number = lambda v: type(v) in (int, float) and math.isfinite(v)  # noqa: E731
     if not (isinstance(bounds, list) and len(bounds) == 2 and all(number(b) for b in bounds)):
         issues.append(source.issue(path + ("range",), f"{where}.range: expected [low, high], two numbers",
-                                   "write e.g. `range: [12, 28]`", "AS910"))
+                                   "write e.g. `range: [12, 28]`", "AS930"))
         return None
     low, high = bounds
     if q is not None and not (number(q) and q > 0):
         issues.append(source.issue(path + ("quantize",), f"{where}.quantize: expected a number above 0",
-                                   "write e.g. `quantize: 8`", "AS910"))
+                                   "write e.g. `quantize: 8`", "AS930"))
     if type(log) is not bool:
-        issues.append(source.issue(path + ("log",), f"{where}.log: expected true or false", "", "AS910"))
+        issues.append(source.issue(path + ("log",), f"{where}.log: expected true or false", "", "AS930"))
     if len(issues) > before:
         return None
     d = Distribution(path, low, high, q, log, tie=node.get("tie"))
@@ -263,10 +263,10 @@ def _range(source: Source, path: tuple, node: dict, where: str, issues: list[Iss
         grid = f" holds no multiple of {q:g}" if low <= high else " is empty: low is above high"
         issues.append(source.issue(path + ("range",), f"{where}.range: [{low:g}, {high:g}]{grid}",
                                    "write [low, high] with low ≤ high" if low > high else "widen it or change quantize",
-                                   "AS910"))
+                                   "AS930"))
     elif log and low <= 0:
         issues.append(source.issue(path + ("log",), f"{where}: a log range must start above 0, not at {low:g}",
-                                   "start the range above 0, or remove `log`", "AS910"))
+                                   "start the range above 0, or remove `log`", "AS930"))
     return None if len(issues) > before else d
 
 
@@ -276,12 +276,12 @@ def _stage_count(source: Source, issues: list[Issue]) -> Distribution | None:
     node, stages = source.tree["stage_count"], source.tree.get("stages")
     if not _is_distribution(node) and not (type(node) is int):
         issues.append(source.issue(("stage_count",), "stage_count: expected a range or a choice of stage counts",
-                                   "write e.g. `stage_count: {range: [3, 4]}`", "AS911"))
+                                   "write e.g. `stage_count: {range: [3, 4]}`", "AS931"))
         return None
     if not isinstance(stages, list):
         issues.append(source.issue(("stage_count",), "stage_count keeps the first stages of a list; here `stages` "
                                    "is not a list", "for a generator, bound its stages with a rule: {stages: [4, 4]}",
-                                   "AS911"))
+                                   "AS931"))
         return None
     before = len(issues)
     d = _distribution(source, ("stage_count",), issues) if _is_distribution(node) else Distribution(
@@ -292,7 +292,7 @@ def _stage_count(source: Source, issues: list[Issue]) -> Distribution | None:
     if bad:
         issues.append(source.issue(("stage_count",), f"stage_count: {bad[0]!r} is not a count of the "
                                    f"{len(stages)} stages listed", f"give whole numbers from 1 to {len(stages)}",
-                                   "AS911"))
+                                   "AS931"))
     return None if len(issues) > before else d
 
 
@@ -300,30 +300,30 @@ def _rules(source: Source, issues: list[Issue]) -> list[tuple[str, Any, tuple]]:
     rules = source.tree.get("rules", [])
     if not isinstance(rules, list):
         issues.append(source.issue(("rules",), "rules: expected a list", "write e.g. `rules: [{non_decreasing: "
-                                   "channels}]`", "AS911"))
+                                   "channels}]`", "AS931"))
         return []
     out = []
     for i, rule in enumerate(rules):
         at = ("rules", i)
         if not (isinstance(rule, dict) and len(rule) == 1):
             issues.append(source.issue(at, f"rules.{i}: expected one `rule: argument` mapping",
-                                       "write e.g. `{non_decreasing: channels}` or `{stages: [4, 4]}`", "AS911"))
+                                       "write e.g. `{non_decreasing: channels}` or `{stages: [4, 4]}`", "AS931"))
             continue
         (name, argument), = rule.items()
         if name not in RULES:
             close = difflib.get_close_matches(str(name), RULES, n=1)
             issues.append(source.issue(at + (name,), f"rules.{i}: unknown rule '{name}'",
                                        f"did you mean '{close[0]}'?" if close else "rules: " + ", ".join(RULES),
-                                       "AS911", key=True))
+                                       "AS931", key=True))
         elif name == "non_decreasing" and argument not in Stage.model_fields:
             close = difflib.get_close_matches(str(argument), list(Stage.model_fields), n=1)
             issues.append(source.issue(at + (name,), f"rules.{i}: stages have no setting {argument!r}",
                                        f"did you mean '{close[0]}'?" if close else "name a stage setting: channels, depth",
-                                       "AS911"))
+                                       "AS931"))
         elif name == "stages" and not (isinstance(argument, list) and len(argument) == 2 and
                                        all(type(v) is int and v >= 1 for v in argument) and argument[0] <= argument[1]):
             issues.append(source.issue(at + (name,), f"rules.{i}: expected [least, most] stages, whole numbers",
-                                       "write e.g. `{stages: [4, 4]}`", "AS911"))
+                                       "write e.g. `{stages: [4, 4]}`", "AS931"))
         else:
             out.append((name, argument, at + (name,)))
     return out
@@ -338,7 +338,7 @@ def _ties(source: Source, distributions: list[Distribution], issues: list[Issue]
             other = ".".join(map(str, first[d.tie].path))
             issues.append(source.issue(d.path, f"{'.'.join(map(str, d.path))}: tied to {other} (tie: {d.tie}) but "
                                        "drawn from another distribution", "give tied values the same range or choice",
-                                       "AS913"))
+                                       "AS933"))
         first.setdefault(d.tie, d)
 
 
@@ -374,7 +374,7 @@ def _check_values(space: Space) -> Spec:
         _checked(_located(space, {**first, path: option}), issues)
     if issues or spec is None:
         raise SpecError(list(dict.fromkeys(issues)) or [Issue(space.source.path, None, None, "a design space cannot "
-                                                              "be abstract", "remove `abstract: true`", "AS911")])
+                                                              "be abstract", "remove `abstract: true`", "AS931")])
     return spec
 
 
@@ -412,7 +412,7 @@ def _check_windows(space: Space) -> None:
     for low, high in (("min_params", "max_params"), ("min_macs", "max_macs")):
         if getattr(c, low) is not None and getattr(c, high) is not None and getattr(c, low) > getattr(c, high):
             issues.append(source.issue(("constraints", low), f"constraints.{low} is above {high}: the window admits "
-                                       "nothing", f"write {low} ≤ {high}", "AS912"))
+                                       "nothing", f"write {low} ≤ {high}", "AS932"))
     if issues:
         raise SpecError(issues)
     for end, word in ((0, "smallest"), (1, "largest")):
@@ -434,7 +434,7 @@ def _check_windows(space: Space) -> None:
                 key = f"max_{figure}" if end == 0 else f"min_{figure}"
                 issues.append(source.issue(("constraints", key), f"constraints.{key}: no network of the space meets "
                                            f"it: the {word} (every number at its {('low', 'high')[end]} end) has "
-                                           f"{value:,} {name}", "widen the window or the ranges", "AS912"))
+                                           f"{value:,} {name}", "widen the window or the ranges", "AS932"))
     if issues:
         raise SpecError(issues)
 
