@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .reading.spec import Spec
     from .building.weights import WeightsError, load_weights
     from .commands.catalog import list_models
+    from .commands.fit import fit
+    from .commands.sample import sample
 
 _EXPORTS = {  # name → the module that defines it
     "Issue": "errors", "SpecError": "errors", "TorchMissing": "errors",
@@ -29,6 +31,7 @@ _EXPORTS = {  # name → the module that defines it
     "load": "pipeline", "plan": "pipeline", "build": "pipeline", "list_models": "commands.catalog",
     "fuse": "building.fuse", "load_weights": "building.weights", "WeightsError": "building.weights",
     "save": "building.checkpoint", "load_model": "building.checkpoint", "WriteError": "building.checkpoint",
+    "fit": "commands.fit", "sample": "commands.sample",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -20,6 +20,7 @@ from .reading.messages import check_tree
 from .planning.plan import Plan, check_params, plan_spec
 from .reading.resolve import Folders, resolve, without_composition
 from .reading.source import Source
+from .reading.space import is_space, read_space
 from .reading.spec import Spec
 
 if TYPE_CHECKING:
@@ -43,7 +44,12 @@ def load(ref: SpecRef, overrides: Overrides = None, *, extends_from: Folders = (
         if not overrides:
             return ref
         ref = ref.source or _as_source(ref)
-    spec = check_tree(resolve(ref, overrides, extends_from=extends_from, allow_extends=allow_extends))
+    source = resolve(ref, overrides, extends_from=extends_from, allow_extends=allow_extends)
+    if is_space(source.tree):
+        read_space(source)  # its own errors first, located
+        raise SpecError([Issue(source.path, None, None, "this is a design space: its values are distributions",
+                               "`archspec sample` draws networks from it", "AS931")])
+    spec = check_tree(source)
     if spec is None:
         name = ref.path if isinstance(ref, Source) else os.fsdecode(ref)
         raise SpecError([Issue(name, None, None, "this spec is abstract: only a base for other specs",

@@ -144,6 +144,22 @@ CASES = {
                                                     "(in stages.0 (layer1))"),
     "expr_import.yaml": Case((1, 1), 8, 14, "calls `__import__('os').system`, which is not a function expressions "
                                             "have"),
+    # design spaces (archspec sample) and fitted scales (scale: {fit: …}): refused alike by both commands
+    "space_huge_range.yaml": Case((1, 1), 6, 5, "the network reaches 9.00e+24 parameters here"),
+    "space_million_stages.yaml": Case((1, 1), 8, 14, "stage_count: 1000000 is not a count of the 2 stages listed"),
+    "space_window_admits_nothing.yaml": Case((1, 1), 8, 25, "no network of the space meets it: the smallest "
+                                                             "(every number at its low end) has 5,161,120 MACs"),
+    "space_choice_bomb.yaml": Case((1, 1), 9, 4, "aliases expand to more than 20,000 nodes"),
+    "space_empty_range.yaml": Case((1, 1), 6, 21, "stages.0.depth.range: [4, 2] is empty: low is above high"),
+    "space_unknown_kind.yaml": Case((1, 1), 4, 36, "defaults.block: 'botleneck' is not one of"),
+    "space_typo.yaml": Case((1, 1), 6, 44, "unknown key 'quantise' in a distribution — did you mean 'quantize'?"),
+    "space_tie_mismatch.yaml": Case((1, 1), 7, 13, "stages.1.depth: tied to stages.0.depth (tie: d)"),
+    "space_unknown_rule.yaml": Case((1, 1), 8, 22, "rules.0: stages have no setting 'chanels'"),
+    "fit_impossible.yaml": Case((1, 1), 3, 15, "even the smallest network along width has 24.42 M MACs, more than "
+                                               "the budget of 1 M MACs"),
+    "fit_no_budget.yaml": Case((1, 1), 2, 14, "scale.fit: give a budget"),
+    "fit_axis_given.yaml": Case((1, 1), 2, 49, "scale.width: fit chooses the width along width"),
+    "fit_memory_words.yaml": Case((1, 1), 2, 23, "scale.fit.memory: '40 gigs' is not a size in bytes"),
 }
 
 SECRET = "s3cr3t-token-in-a-file-outside"  # in every file planted outside a spec's folder: it must never be printed

@@ -9,7 +9,7 @@ import pytest
 
 import archspec
 from archspec.commands.cli import _parser
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_cli, shipped_specs
 
 NO_SPACE = "archspec: error: cannot write to standard output: No space left on device\n"
 
@@ -182,7 +182,7 @@ def test_diagram_and_diff_take_input_as_one_size(cli):
 
 def test_every_option_has_help_and_every_command_examples():
     commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert len(commands) == 10
+    assert len(commands) == 12
     for name, command in commands.items():
         assert command.epilog.startswith("examples:\n  archspec "), name
         assert command.epilog.count(f"archspec {name} ") >= 1, name
@@ -207,7 +207,7 @@ def test_list_takes_a_pattern_as_the_api_does(cli):
     names = ["resnet101", "resnet110", "resnet152", "resnet18", "resnet18_yaml_blocks"]
     assert [line.split()[0] for line in r.stdout.splitlines()] == ["name", *names]
     assert archspec.list_models("resnet1*") == names
-    assert archspec.list_models("*") == sorted(p.stem for p in SPECS.rglob("*.yaml"))
+    assert archspec.list_models("*") == sorted(p.stem for p in shipped_specs())  # design spaces are not models
     r = cli("list", "vit*")
     assert (r.returncode, r.stderr) == (2, "archspec: error: no built-in spec matches 'vit*'; `archspec list` shows "
                                            "them all\n")
@@ -250,8 +250,8 @@ def test_export_says_what_it_does_on_a_terminal_only(cli, monkeypatch, tmp_path,
 
 def test_dir_lists_the_api():
     assert [n for n in dir(archspec) if not n.startswith("_")] == [
-        "Issue", "Layer", "Plan", "Spec", "SpecError", "TorchMissing", "WeightsError", "WriteError", "build", "fuse",
-        "limits", "list_models", "load", "load_model", "load_weights", "plan", "save"]
+        "Issue", "Layer", "Plan", "Spec", "SpecError", "TorchMissing", "WeightsError", "WriteError", "build", "fit",
+        "fuse", "limits", "list_models", "load", "load_model", "load_weights", "plan", "sample", "save"]
 
 
 def test_num_classes_sets_the_heads_classes_and_is_checked():

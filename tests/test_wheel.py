@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SPECS
+from conftest import ROOT, shipped_specs
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_the_wheel_builds_shipped_specs_by_name_in_an_empty_folder(installed, tm
     assert deeper.stdout.splitlines()[-1].startswith("total: 44,549,160 parameters"), deeper.stderr
     assert archspec(installed, tmp_path, "validate", "resnet20", "mnist_small").returncode == 0
     listed = [line.split()[0] for line in archspec(installed, tmp_path, "list").stdout.splitlines()[1:]]
-    assert listed == sorted(path.stem for path in SPECS.rglob("*.yaml"))
+    assert listed == sorted(path.stem for path in shipped_specs())
     imported = subprocess.run(["python", "-c", "import archspec; print(archspec.__file__)"], cwd=tmp_path,
                               env=installed, capture_output=True, text=True)
     assert "site-packages" in imported.stdout and str(ROOT) not in imported.stdout  # the wheel, not this checkout

@@ -247,7 +247,71 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", help="weights to export (safetensors: `archspec.save`, `build -o`, or a "
                                           "plain state_dict); default the initial weights")
     _add_input(export, "example input size instead of the spec's: CxHxW, HxW or one size")
+
+    fit = _command(commands, "fit", _fit, "the largest scaling of a spec that meets a budget, as a spec that extends it",
+                   "  archspec fit resnet50 --macs 2G -o resnet50_2g.yaml\n"
+                   "  archspec fit efficientnet_b0 --along compound --phi 1\n"
+                   "  archspec fit my.yaml --memory 8GiB --batch 64 --along resolution")
+    add_spec_arguments(fit)
+    fit.add_argument("--macs", type=_count_text, help="most multiply-adds per image (600M, 2G)")
+    fit.add_argument("--params", type=_count_text, help="most parameters (5M)")
+    fit.add_argument("--memory", type=_bytes_text, help="most activation memory of a training step (40GiB)")
+    _add_memory(fit)
+    fit.add_argument("--along", choices=("width", "depth", "resolution", "compound"), default="width",
+                     help="what to scale (default width); compound: EfficientNet's depth α^φ, width β^φ, input γ^φ")
+    fit.add_argument("--compound", type=_coefficients, metavar="α,β,γ", help="compound coefficients (default 1.2,1.1,1.15)")
+    fit.add_argument("--phi", type=float, help="with --along compound: scale at this φ instead of fitting a budget")
+    fit.add_argument("-o", "--output", help="write the fitted spec to FILE (default: stdout)")
+
+    sample = _command(commands, "sample", _sample, "draw networks from a design space into a folder of specs",
+                      "  archspec sample regnetx_400mf -n 100 -o samples/\n"
+                      "  archspec sample my_space.yaml -n 20 --seed 1 -o draws/ && archspec validate draws/")
+    add_spec_arguments(sample)
+    sample.add_argument("-n", type=_batch, default=100, help="networks to draw (default 100)")
+    sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0): the same seed, the same files")
+    sample.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to create for the specs and index")
+    sample.add_argument("--max-draws", type=_batch, metavar="N", help="give up after N draws (default 200 × n)")
     return parser
+
+
+def _count_text(text: str) -> str:
+    """A count as written (`--macs 600M`), checked: the error locations quote it."""
+    _count(text)
+    return text.upper()
+
+
+def _bytes_text(text: str) -> str:
+    from ..reading.spec import parse_bytes
+
+    try:
+        value = parse_bytes(text)
+    except ValueError:
+        value = 0
+    if not isinstance(value, int) or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 40GiB, 512MiB or 2GB, got {text!r}")
+    return text
+
+
+def _coefficients(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(1 <= v < 100 for v in values):
+        raise argparse.ArgumentTypeError(f"expected α,β,γ, three numbers ≥ 1 such as 1.2,1.1,1.15, got {text!r}")
+    return values
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .fit import run
+
+    return run(args)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .sample import run
+
+    return run(args)
 
 
 class _OutputFailed(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import printable
 from ..reading.resolve import without_composition
-from ..reading.source import Origin, _plain_value
+from ..reading.source import FITTED, Origin, _plain_value
 from ..reading.spec import Spec
 
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-]*")
@@ -57,7 +57,8 @@ def _note(spec: Spec, path: tuple, origin: Origin | None) -> str:
     source = spec.source
     if source is not None and path in source.scaled:
         before, factor = source.scaled[path]
-        return f"scale {factor:g} of {_scalar(before)} at {_where(origin)}"
+        fitted = ", fitted to the budget of `scale.fit`" if FITTED in source.scaled else ""
+        return f"scale {factor:g} of {_scalar(before)} at {_where(origin)}{fitted}"
     if path == ("description",) and _inherited(spec, origin):  # another network's words, kept silently
         return f"inherited from {_where(origin)}"
     return _where(origin)

@@ -10,17 +10,27 @@ from ..errors import Issue, SpecError, in_order
 from .nodes import Node
 from ..pipeline import Overrides, plan
 from .plan import Plan, smallest_input, stage_label, stage_name
+from ..reading.messages import check_tree
+from ..reading.resolve import resolve
+from ..reading.space import is_space, read_space
 from ..reading.spec import Spec
-from ..units import count, dims, si
+from ..units import count, dims, si, size
 
 
 def check_spec(ref: str, overrides: Overrides = None) -> list[Issue]:
     """Everything `archspec validate` says about one spec: errors and warnings, in line order.
     An abstract spec is checked as a base (what it says), not planned."""
     try:
-        p = plan(ref, overrides=overrides)
+        source = resolve(ref, overrides)
+        if is_space(source.tree):  # a design space is checked as one (archspec sample)
+            read_space(source)
+            return []
+        spec = check_tree(source)
+        if spec is None:  # abstract: checked as a base
+            return []
+        p = plan(spec)
     except SpecError as e:
-        return [] if [i.code for i in e.issues] == ["AS705"] else e.issues
+        return e.issues
     return check_plan(p)
 
 
@@ -57,6 +67,25 @@ def budget_issues(p: Plan) -> list[Issue]:
                           f"or raise max_macs", "AS402"))
     if c.min_input is not None:
         issues += _min_input_issues(p, (p.input_shape[0], *c.min_input))
+    return issues + _window_issues(p)
+
+
+def _window_issues(p: Plan) -> list[Issue]:
+    """The lower bounds and the memory bound of `constraints:` (a design space's windows)."""
+    c, issues = p.spec.constraints, []
+    if c.min_params is not None and p.params < c.min_params:
+        issues.append(_at(p.spec, ("constraints", "min_params"), f"the network has {count(p.params)} parameters "
+                          f"({si(p.params)}), fewer than min_params {count(c.min_params)}",
+                          "make it wider or deeper, or lower min_params", "AS404"))
+    if c.min_macs is not None and p.macs < c.min_macs:
+        issues.append(_at(p.spec, ("constraints", "min_macs"), f"the network needs {count(p.macs)} MACs "
+                          f"({si(p.macs)}) at {dims(p.input_shape)}, fewer than min_macs {count(c.min_macs)}",
+                          "make it wider or deeper, use a larger input, or lower min_macs", "AS405"))
+    batch, dtype = c.memory_at
+    if c.max_memory is not None and (memory := p.activation_memory(batch, dtype)) > c.max_memory:
+        issues.append(_at(p.spec, ("constraints", "max_memory"), f"one training step at batch {batch} in "
+                          f"{dtype} saves {size(memory)} of activations, more than max_memory {size(c.max_memory)}",
+                          "make it narrower or shallower, use a smaller input or batch, or raise max_memory", "AS406"))
     return issues
 
 

@@ -266,6 +266,8 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
         return f"{where}: {_show(got)} has characters that are not allowed", about
     if kind == "count_format":
         return f"{where}: {err['msg']}", "write a whole number, or a decimal with K, M, G or T: 25.6M, 4.1G"
+    if kind == "bytes_format":
+        return f"{where}: {err['msg']}", "write a whole number of bytes, or a decimal with KiB, MiB, GiB or TiB: 40GiB"
     if kind in _EXPECTED:
         expected, how = _EXPECTED[kind]
         return f"{where}: expected {expected}, got {_show(got)}", _type_hint(kind, got, loc) or about or how

@@ -37,6 +37,7 @@ from .regnet import make_divisible
 from .source import MISSING, NOT_A_SPEC, STDIN, Origin, Source, load_source, parse_value, read_stdin
 
 SPECS = Path(__file__).parent.parent / "specs"  # the shipped specs (a link to the repository's specs/, packaged)
+SPACES = SPECS / "spaces"  # the shipped design spaces
 ABSTRACT = "abstract"  # a spec that says `abstract: true` is only a base for others
 COMPOSITION = ("extends", "scale", ABSTRACT)  # keys consumed while resolving: never in a resolved spec
 ROOTS_VARIABLE = "ARCHSPEC_EXTENDS_ROOTS"  # more folders `extends` may read, separated by os.pathsep
@@ -68,8 +69,9 @@ def extends_roots(folders: Folders) -> Iterator[None]:
 
 @lru_cache(maxsize=1)
 def builtin_specs() -> dict[str, Path]:
-    """Built-in spec name → file: every .yaml under the shipped specs/, by file stem."""
-    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml")))
+    """Built-in spec name → file: every .yaml under the shipped specs/, by file stem (the design
+    spaces under specs/spaces/ are not specs: `archspec sample` finds them)."""
+    return dict(sorted((path.stem, path) for path in SPECS.rglob("*.yaml") if path.parent != SPACES))
 
 
 def is_name(ref: str) -> bool:
@@ -192,19 +194,25 @@ def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, ex
     given as a Source has no folder: it extends built-ins only. `allow_extends=False` refuses
     `extends` altogether (a spec recorded in a weights file is complete).
     """
-    source, path = (ref, None) if isinstance(ref, Source) else read(ref)
-    reader = _Reader(path, extends_from, allow_extends)
-    tree, positions, keys = _chain(source, path, (), reader)
-    composed = "extends" in source.tree if isinstance(source.tree, dict) else False
-    for key, value, origin in _overrides(overrides):
-        tree = _set(tree, positions, keys, key, value, origin)
-        composed = True
+    source, tree, positions, keys = merged(ref, overrides, extends_from=extends_from, allow_extends=allow_extends)
+    composed = (isinstance(source.tree, dict) and "extends" in source.tree) or bool(overrides)
     scaled: dict[tuple, tuple[Any, float]] = {}
     if isinstance(tree, dict) and "scale" in tree:
         tree = _scale(tree, positions, scaled)
         composed = True
     text = _dump(tree) if composed else source.text
     return Source(source.path, text, tree, positions, keys, scaled)
+
+
+def merged(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, extends_from: Folders = (),
+           allow_extends: bool = True) -> tuple[Source, Any, Positions, Positions]:
+    """The Source `ref` names, and its tree with `extends` followed and overrides applied, before
+    `scale`: (source, tree, positions, key positions)."""
+    source, path = (ref, None) if isinstance(ref, Source) else read(ref)
+    tree, positions, keys = _chain(source, path, (), _Reader(path, extends_from, allow_extends))
+    for key, value, origin in _overrides(overrides):
+        tree = _set(tree, positions, keys, key, value, origin)
+    return source, tree, positions, keys
 
 
 def _dump(tree: Any) -> str:
@@ -450,6 +458,10 @@ def _has(node: Any, part: Any) -> bool:
 def _scale(tree: dict, positions: Positions, scaled: dict[tuple, tuple[Any, float]]) -> dict:
     """Depths × `depth` rounded up, channels × `width` made divisible; `scale:` removed.
     Each value it changes is recorded in `scaled`: key path -> (value before, factor)."""
+    if isinstance(tree["scale"], dict) and "fit" in tree["scale"]:
+        from .fit import fit_scale  # the search plans candidates (planning imports reading)
+
+        tree = fit_scale(tree, positions, scaled)
     settings = check_scale(tree["scale"], positions)
     tree = copy.deepcopy({k: v for k, v in tree.items() if k != "scale"})
     _drop(positions, ("scale",))

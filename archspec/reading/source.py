@@ -64,6 +64,9 @@ class Origin(NamedTuple):
         return self.file if self.line is None else f"{self.file}:{self.line}:{self.column}"
 
 
+FITTED = ("scale", "fit")  # in Source.scaled: the factors were fitted to a budget
+
+
 @dataclass(frozen=True)
 class Source:
     """A spec's tree and, for every key path, where its value and its key were set.
@@ -77,7 +80,8 @@ class Source:
     tree: Any  # dict / list / str / int / float / bool / None
     positions: dict[tuple, Origin]  # key path -> where its value was set
     key_positions: dict[tuple, Origin]  # key path -> where its key was written
-    # key path -> (value before `scale:` changed it, the factor): the value keeps its origin
+    # key path -> (value before `scale:` changed it, the factor): the value keeps its origin;
+    # FITTED -> (the budget, 1.0) when `scale: {fit: …}` chose the factors
     scaled: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
 
     def locate(self, path: tuple, key: bool = False) -> Origin:

@@ -265,12 +265,71 @@ Count = Annotated[
 ]
 
 
+_BYTES = re.compile(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([KMGT]?)(i?)B\s*")
+
+
+def parse_bytes(v: Any) -> Any:
+    """'40GiB' → 42949672960, '1.5GB' → 1500000000: binary (KiB…TiB) or decimal (KB…TB) units."""
+    if not isinstance(v, str):
+        return v
+    match = _BYTES.fullmatch(v) if len(v) <= 40 else None
+    if match is None:
+        raise PydanticCustomError("bytes_format", "'{value}' is not a size in bytes", {"value": v[:40]})
+    power = "KMGT".find(match[2]) + 1
+    value = Decimal(match[1]) * ((1024 if match[3] else 1000) ** power if match[2] else 1)
+    if value != value.to_integral_value():
+        raise PydanticCustomError("bytes_format", "'{value}' is not a whole number of bytes", {"value": v})
+    return int(value)
+
+
+# A size in bytes: a whole number, or a decimal with KiB, MiB, GiB, TiB (or KB, MB, GB, TB).
+Bytes = Annotated[
+    int,
+    BeforeValidator(parse_bytes),
+    Field(ge=1),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1},
+                              {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*[KMGT]?i?B\s*$"}]}),
+]
+Dtype = Literal["float32", "bfloat16", "float16"]  # as planning.memory.ITEMSIZE
+
+
 class Constraints(_Model):
-    """Budgets the network must meet; `validate` and `build` check them."""
+    """Budgets the network must meet; `validate` and `build` check them. In a design space they
+    are the windows a sampled network must fall in."""
 
     max_params: Count | None = Field(None, description="most parameters allowed, e.g. 25.6M")
     max_macs: Count | None = Field(None, description="most multiply-adds per image at the input size, e.g. 4.1G")
     min_input: Size | None = Field(None, description="smallest input size the network must accept: a number or [height, width]")
+    min_params: Count | None = Field(None, description="fewest parameters allowed, e.g. 4M")
+    min_macs: Count | None = Field(None, description="fewest multiply-adds per image at the input size, e.g. 360M")
+    max_memory: Bytes | None = Field(None, description="most activation memory of one training step at `batch` "
+                                                       "in `dtype`, e.g. 40GiB")
+    batch: PositiveInt | None = Field(None, description="batch size for max_memory (default 1)")
+    dtype: Dtype | None = Field(None, description="dtype of the model and input for max_memory (default float32)")
+
+    @property
+    def memory_at(self) -> tuple[int, str]:
+        """(batch, dtype) at which max_memory is measured."""
+        return self.batch or 1, self.dtype or "float32"
+
+
+class Budget(_Model):
+    """What `scale: {fit: …}` fits the network to: each a maximum, any combination."""
+
+    macs: Count | None = Field(None, description="most multiply-adds per image, e.g. 600M")
+    params: Count | None = Field(None, description="most parameters, e.g. 5M")
+    memory: Bytes | None = Field(None, description="most activation memory of one training step at `batch` in "
+                                                   "`dtype`, e.g. 40GiB")
+    batch: PositiveInt = Field(1, description="batch size for `memory`")
+    dtype: Dtype = Field("float32", description="dtype of the model and input for `memory`")
+
+
+class Compound(_Model):
+    """EfficientNet's compound scaling (Tan & Le 2019): depth α^φ, width β^φ, resolution γ^φ."""
+
+    depth: Annotated[float, Field(ge=1)] = Field(1.2, description="α: depth multiplier per unit of φ")
+    width: Annotated[float, Field(ge=1)] = Field(1.1, description="β: width multiplier per unit of φ")
+    resolution: Annotated[float, Field(ge=1)] = Field(1.15, description="γ: resolution multiplier per unit of φ")
 
 
 class Scale(_Model):
@@ -282,6 +341,11 @@ class Scale(_Model):
     apply_to: list[Literal["stem", "stages", "head"]] = Field(
         ["stem", "stages", "head"], description="whose channels the width scales (the stem's convs, each stage's "
                                                 "channels and width, the head's conv and hidden layers); depths scale with `stages`")
+    fit: Budget | None = Field(None, description="choose the largest scaling `along` one axis that meets this budget "
+                                                 "(macs, params, memory: each a maximum), by the exact plan")
+    along: Literal["width", "depth", "resolution", "compound"] = Field(
+        "width", description="what `fit` scales: width, depth, the input's resolution, or all three (compound)")
+    compound: Compound = Field(Compound(), description="α, β, γ of `along: compound`")
 
 
 class Spec(_Model):
