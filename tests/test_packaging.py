@@ -105,5 +105,5 @@ def test_check_weights_reads_safetensors_without_torch_and_names_it_for_pickles(
     (tmp_path / "fc.pth").write_bytes(b"")
     result = _run(without_torch, "check-weights", "specs/resnet18.yaml", str(tmp_path / "fc.pth"))
     assert (result.stdout, result.returncode) == ("", 2)
-    assert result.stderr == (f"archspec: error: check-weights on a .pth file needs PyTorch: {CPU_TORCH_THEN_EXTRA} "
+    assert result.stderr == (f"archspec: error: reading a .pth file needs PyTorch: {CPU_TORCH_THEN_EXTRA} "
                              "(torch and safetensors are not installed)\n")
