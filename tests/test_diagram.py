@@ -76,9 +76,10 @@ def test_the_file_suffix_chooses_the_format(cli, tmp_path, name, start):
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
 
 
-def test_without_an_output_the_mermaid_goes_to_stdout(cli):
-    r = cli("diagram", "specs/resnet18.yaml", "--depth", "blocks")
-    assert r.returncode == 0
+@pytest.mark.parametrize("output", [[], ["-o", "-"]])
+def test_without_an_output_or_with_dash_the_mermaid_goes_to_stdout(cli, output):
+    r = cli("diagram", "specs/resnet18.yaml", "--depth", "blocks", *output)
+    assert (r.returncode, r.stderr) == (0, "")
     assert r.stdout == mermaid(archspec.plan("specs/resnet18.yaml"), "blocks")
 
 

@@ -540,7 +540,7 @@ def _diagram(args: argparse.Namespace) -> int:
     from .diagram import KIND_OF_SUFFIX, render
 
     kind = "mermaid"
-    if args.output:
+    if args.output and args.output != "-":  # `-o -`: stdout, as without -o
         if problem := _unwritable(Path(args.output)):
             return _output_problem(args.output, problem)
         kind = KIND_OF_SUFFIX.get(Path(args.output).suffix.lower())
