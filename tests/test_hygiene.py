@@ -28,3 +28,11 @@ def test_numbers_and_shapes_are_formatted_in_one_module():
     formatters = {"count", "si", "dims", "fmt"}
     defined = {(path.name, f.name) for path in SOURCES for f in _functions(path) if f.name in formatters}
     assert defined == {("units.py", "count"), ("units.py", "si"), ("units.py", "dims")}
+
+
+def test_the_stage_module_name_is_spelled_in_one_module():
+    """`layer{i+1}` is torchvision's; a layout that names stages otherwise changes naming.py only."""
+    spelled = [f"{path.relative_to(ROOT)}:{n}" for path in SOURCES
+               for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if 'f"layer{' in line]
+    assert [line.split(":")[0] for line in spelled] == ["archspec/commands/eject.py",  # in the source it writes
+                                                        "archspec/naming.py"]

@@ -37,7 +37,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
-from ..planning.plan import stage_name
+from ..naming import stage_name
 from ..planning.tensors import Shape, Tensor
 
 END = r"(?=\.|$)"  # a whole name part
@@ -185,7 +185,7 @@ class TimmEfficientNet(Convention):
                 out[key] = f"{({'conv': 'conv_head', 'bn1': 'bn_head'}).get(block[4], block[4])}.{block[5]}"
             elif block:
                 roles = {**(self.INVERTED if block[1] in inverted else self.SEPARABLE), **self.SE}
-                at = where.get(block[1], f"layer{int(block[2]) + 1}.{block[3]}")
+                at = where.get(block[1], f"{stage_name(int(block[2]))}.{block[3]}")
                 out[key] = f"{at}.{roles.get(block[4], block[4])}.{block[5]}"
             elif first and first[1] in top:
                 out[key] = f"{top[first[1]]}.{first[2]}"
@@ -209,8 +209,8 @@ CONVENTIONS = (
     )),
     Convention("timm ConvNeXt", "stem.0.", (  # after RegNet, whose stem is `stem.0` too
         (rf"^stem\.0{END}", "conv1"), (rf"^stem\.1{END}", "bn1"),
-        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}.{m[2]}"),
-        (rf"^stages\.(\d+){END}", lambda m: f"layer{int(m[1]) + 1}"),
+        (rf"^stages\.(\d+)\.blocks\.(\d+){END}", lambda m: f"{stage_name(int(m[1]))}.{m[2]}"),
+        (rf"^stages\.(\d+){END}", lambda m: stage_name(int(m[1]))),
         (rf"\.conv_dw{END}", ".conv1"), (rf"\.mlp\.(fc\d){END}", r".\1"),
         (r"\.gamma$", ".layer_scale.gamma"),
         (rf"^head\.norm{END}", "head_norm"), (rf"^head\.fc{END}", "fc"),

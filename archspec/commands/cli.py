@@ -1,5 +1,5 @@
 """The `archspec` command line: build, validate, schema, show, list, diff, check-weights,
-diagram, eject and export.
+diagram, eject, export, fit and sample.
 
 Exit codes: 0 ok; 1 an invalid spec (or warnings with --strict), an output that cannot be
 written, or a build over its budget; 2 usage or file errors (a missing file, an unknown

@@ -27,7 +27,8 @@ from functools import cache
 from pathlib import Path
 
 from ..planning.nodes import Node
-from ..planning.plan import Plan, stage_name
+from ..naming import stage_name
+from ..planning.plan import Plan
 from ..planning.primitives import PRIMITIVES, Code
 from ..units import count, dims
 

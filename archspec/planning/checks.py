@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..errors import Issue, SpecError, in_order
 from .nodes import Node
 from ..pipeline import Overrides, plan
-from .plan import Plan, smallest_input, stage_label, stage_name
+from ..naming import stage_label, stage_name
+from .plan import Plan, smallest_input
 from ..reading.messages import check_tree
 from ..reading.resolve import resolve
 from ..reading.space import is_space, read_space

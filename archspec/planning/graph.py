@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Issue, SpecError
+from ..naming import stage_name
 from ..reading.blockdefs import INPUT_NAMES, OPS, BlockDef, NodeDef
 from ..reading.expr import Expr
 from ..units import dims
@@ -54,7 +55,7 @@ def stage_layout(spec: Spec, index: int) -> Callable[[str, Shape, Placement, Any
     def layout(name: str, x: Shape, p: Placement, s: Settings) -> Node:
         placed = {**values, **{k: v for k, v in (("stride", p.stride), ("channels", p.channels))
                                if k in block.params}}
-        planned = _Planner(spec, s, f"layer{index + 1}.{name}").block(block, name, [x], placed)
+        planned = _Planner(spec, s, f"{stage_name(index)}.{name}").block(block, name, [x], placed)
         if "channels" not in block.params and planned.shape[0] != p.channels:
             raise ShapeError(f"a {block.name} block gives {planned.shape[0]} channels, but the stage's `channels:` "
                              f"is {p.channels}", f"set the stage's channels to {planned.shape[0]}, or declare "

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Issue, SpecError
+from ..naming import stage_label, stage_name
 from ..reading.spec import FeaturesHead, Spec
 from ..units import count, dims, si
 from .blocks import LAYOUTS, TRANSITIONS, Placement
@@ -212,16 +213,6 @@ def check_params(p: Plan, max_params: int) -> None:
         raise SpecError([Issue(file, None, None, f"the network has {count(p.params)} parameters, "
                                f"more than the build limit of {count(max_params)}",
                                "raise the limit with --max-params (build(max_params=...))", "AS602")])
-
-
-def stage_name(i: int) -> str:
-    """The module name of stage `i` (from 0): `layer1`, `layer2`, ... (torchvision's)."""
-    return f"layer{i + 1}"
-
-
-def stage_label(i: int) -> str:
-    """Stage `i` as messages name it: its data path and its module name, `stages.1 (layer2)`."""
-    return f"stages.{i} ({stage_name(i)})"
 
 
 def _joined(prefix: str, name: str) -> str:

@@ -43,6 +43,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Issue, SpecError
+from ..naming import stage_label, stage_name
 from ..units import count
 from .expr import Expr, Value, parse
 from .source import Source
@@ -700,7 +701,7 @@ def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tu
         for name, value in block.let.items():
             if isinstance(value, Expr) and value.names <= known.keys():
                 try:
-                    known[name] = value.value(known, f"{_dotted(where)} (layer{where[1] + 1})")
+                    known[name] = value.value(known, f"{_dotted(where)} ({stage_name(where[1])})")
                 except SpecError as e:
                     return values, e.issues
             elif not isinstance(value, Expr):
@@ -715,7 +716,7 @@ def network_size_issues(source: Source, sizes: list[int]) -> list[Issue]:
     for i, size in enumerate(sizes):
         total += size
         if total > limits.MAX_NETWORK_NODES:
-            return [source.issue(("stages", i), f"stages.{i} (layer{i + 1}): the network reaches {count(total)} "
+            return [source.issue(("stages", i), f"{stage_label(i)}: the network reaches {count(total)} "
                                                 f"modules of blocks written in the spec here; the limit is "
                                                 f"{count(limits.MAX_NETWORK_NODES)}",
                                  "check the depths (limit: archspec.limits.MAX_NETWORK_NODES)", "AS915")]
