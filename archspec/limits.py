@@ -27,3 +27,8 @@ MAX_BUILD_PARAMS = 4 * 10**9  # parameters `build` allocates (16 GB of float32):
 MAX_BLOCK_NODES = 1_000  # modules in one block written in the spec, blocks it uses written out; Inception's has 22
 MAX_NETWORK_NODES = 100_000  # modules of blocks written in the spec, over the whole network
 MAX_NODE_INPUTS = 1_000  # inputs of one node (a concat, an add); DenseNet-264's widest concat has 65
+
+# a weights file (archspec.building.weightsfile), checked before anything is allocated
+MAX_HEADER_BYTES = 16 * 2**20  # a safetensors header; a ResNet-152's is 60 kB, safetensors' own cap is 100 MB
+MAX_TENSORS = 100_000  # tensors named in one file; a real network has a few thousand
+MAX_HEADER_DIGITS = 20  # digits of any JSON number in the header (a shape, an offset)

@@ -19,13 +19,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import limits
 from ..errors import printable, require_torch
 from ..planning.tensors import Shape, state_dict_of
 from .weights import WeightsError, WeightsReport, check
 
-MAX_HEADER_BYTES = 16 * 2**20  # a ResNet-152's header is 60 kB; safetensors' own cap is 100 MB
-MAX_TENSORS = 100_000  # a real network has a few thousand
-MAX_DIGITS = 20  # in any JSON number of the header: a shape, an offset
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 WRAPPERS = ("state_dict", "model", "model_state_dict", "module")  # where training checkpoints keep the weights
 DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
@@ -82,8 +80,8 @@ def read_header(path: str | Path) -> Header:
             length = int.from_bytes(f.read(8), "little")
             if size < 8 or not 2 <= length <= size - 8:
                 raise WeightsFileError("not a safetensors file (no header)")
-            if length > MAX_HEADER_BYTES:
-                raise WeightsFileError(f"refused: its header is {length:,} bytes (at most {MAX_HEADER_BYTES:,})")
+            if length > limits.MAX_HEADER_BYTES:
+                raise WeightsFileError(f"refused: its header is {length:,} bytes (at most {limits.MAX_HEADER_BYTES:,})")
             raw = f.read(length)
     except OSError as e:
         raise WeightsFileError(f"cannot read it: {e.strerror or e}") from None
@@ -91,8 +89,8 @@ def read_header(path: str | Path) -> Header:
     metadata = header.pop("__metadata__", {})
     if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise WeightsFileError("damaged: its __metadata__ is not a map of strings")
-    if len(header) > MAX_TENSORS:
-        raise WeightsFileError(f"refused: it names {len(header):,} tensors (at most {MAX_TENSORS:,})")
+    if len(header) > limits.MAX_TENSORS:
+        raise WeightsFileError(f"refused: it names {len(header):,} tensors (at most {limits.MAX_TENSORS:,})")
     tensors, ranges = {}, []
     for name, entry in header.items():
         tensors[name], span = _entry(name, entry)
@@ -106,8 +104,8 @@ def _read_json(raw: bytes) -> dict:
         raise ValueError(f"{name} in the header")
 
     def bounded_int(text: str) -> int:
-        if len(text) > MAX_DIGITS:
-            raise ValueError("a number of more than 20 digits")
+        if len(text) > limits.MAX_HEADER_DIGITS:
+            raise ValueError(f"a number of more than {limits.MAX_HEADER_DIGITS} digits")
         return int(text)
 
     def unique(pairs: list) -> dict:
