@@ -10,7 +10,7 @@ import archspec
 from archspec import SpecError, limits
 from archspec.commands.cli import _count
 from archspec.units import count
-from conftest import TINY_SPEC
+from conftest import ROOT, TINY_SPEC
 
 SPEC = TINY_SPEC.replace("{depth: 2, channels: 32, stride: 2}", "{depth: DEPTH, channels: CHANNELS, stride: 2}")
 
@@ -117,3 +117,10 @@ def test_max_params_counts(text, n):
 def test_max_params_refuses_what_is_not_a_whole_count(text):
     with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number"):
         _count(text)
+
+
+def test_every_limit_is_in_the_safety_table():
+    table = (ROOT / "docs" / "safety.md").read_text(encoding="utf-8")
+    names = [name for name in vars(limits) if name.startswith("MAX_")]
+    assert len(names) >= 17
+    assert [name for name in names if f"`archspec.limits.{name}`" not in table] == []
