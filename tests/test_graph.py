@@ -119,10 +119,21 @@ def test_a_block_that_gives_other_channels_than_its_stage_says_is_told_at_the_st
      "10:42 AS902 blocks.conv_bn_relu.nodes.0.channels: `width` gives 0; it must be at least 1 (in layer1.0)"),
     ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: pool, op: maxpool, kernel: 64}",
      "13:9 AS302 layer1.0.pool: max pool 64×64, stride 64, padding 0 reduces 32×32 to 0×0"),
-    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: pool, op: upsample, scale: 2}",
-     "13:26 AS916 layer1.0.pool: `op: upsample` is read and checked, but archspec cannot plan it yet"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: pool, op: upsample}",
+     "13:9 AS301 layer1.0.pool: upsample needs `scale:` or a second input whose size to take"),
     ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: add, op: add, in: [x, relu]}",
-     "13:9 AS301 layer1.0.add: add of 3×32×32 and 16×32×32: an add takes two maps of one shape"),
+     "13:9 AS301 layer1.0.add: add of 3×32×32 and 16×32×32: an add takes maps of one shape"),
+    # the errors of the graph's primitives, each one line at the node, naming the module where it is used
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}",
+     "{name: smaller, op: maxpool, kernel: 2}\n      - {name: cat, op: concat, in: [relu, smaller]}",
+     "14:9 AS301 layer1.0.cat: concat of 16×32×32 and 16×16×16: maps of different sizes"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: split, op: split, chunks: 3}",
+     "13:9 AS303 layer1.0.split: split of 16 channels into 3 equal chunks: 3 does not divide 16"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}", "{name: shuffle, op: channel_shuffle, groups: 3}",
+     "13:9 AS303 layer1.0.shuffle: channel shuffle of 16 channels in 3 groups: 3 does not divide 16"),
+    ("{name: pool, op: maxpool, kernel: 2, if: stride == 1}",
+     "{name: split, op: split, chunks: 2}\n      - {name: cat, op: concat, in: [split.0, split.2]}",
+     "14:47 AS911 layer1.0.cat: 'split.2' is not an output: 'split' gives 2, split.0 to split.1"),
 ])
 def test_a_mistake_found_when_planning_is_told_at_its_definition_and_its_use(old, new, expected):
     assert old in CHAIN
@@ -132,14 +143,15 @@ def test_a_mistake_found_when_planning_is_told_at_its_definition_and_its_use(old
     assert [f[:len(expected)] for f in found][:1] == [expected]
 
 
-def test_a_graph_that_is_neither_a_chain_nor_a_residual_is_refused_at_the_block():
+def test_a_graph_that_is_neither_a_chain_nor_a_residual_plans_as_a_graph():
     text = CHAIN.replace("{name: pool, op: maxpool, kernel: 2, if: stride == 1}",
                          "{name: other, op: relu, in: bn}\n      - {name: add, op: add, in: [relu, other]}")
-    with pytest.raises(SpecError) as info:
-        archspec.plan(parse_source(text, "net.yaml"))
-    (issue,) = info.value.issues
-    assert (issue.line, issue.column, issue.code) == (5, 3, "AS916")
-    assert issue.message == ("layer1.0: blocks.conv_bn_relu branches and merges in a way archspec cannot plan yet")
+    p = archspec.plan(parse_source(text, "net.yaml"))
+    block = p.root.children[1].children[0]
+    assert (block.kind, block.label) == ("graph", "conv_bn_relu")
+    assert block.args["wiring"] == [("conv", ["x"]), ("bn", ["conv"]), ("relu", ["bn"]), ("other", ["bn"]),
+                                    ("add", ["relu", "other"])]
+    assert [c.args for c in block.children if c.kind == "relu"] == [{}, {}]  # bn feeds two: neither in place
 
 
 def test_the_docs_block_example_is_the_shipped_spec_with_its_real_output():
