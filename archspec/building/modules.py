@@ -110,8 +110,8 @@ class Add(nn.Module):
     """The sum of its inputs, of one shape."""
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        out = xs[0] + xs[1]
-        for x in xs[2:]:
+        out = xs[0]
+        for x in xs[1:]:
             out = out + x
         return out
 
@@ -120,8 +120,8 @@ class Mul(nn.Module):
     """The product of its inputs; a N×C×1×1 gate scales the channels of a N×C×H×W map."""
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        out = xs[0] * xs[1]
-        for x in xs[2:]:
+        out = xs[0]
+        for x in xs[1:]:
             out = out * x
         return out
 
@@ -130,7 +130,7 @@ class Concat(nn.Module):
     """Its inputs side by side over the channels: one torch.cat."""
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(xs, 1)
+        return xs[0] if len(xs) == 1 else torch.cat(xs, 1)
 
 
 class Split(nn.Module):

@@ -31,6 +31,7 @@ from .nodes import Node, Shape, ShapeError, container, graph, sequential
 from .primitives import PRIMITIVES
 from .primitives.record import view
 from .primitives.act import act
+from .primitives.attention import squeeze_excite
 from .primitives.conv import conv
 from .primitives.linear import linear
 from .primitives.norm import norm
@@ -193,6 +194,8 @@ class _Planner:
             return linear(name, x, args["features"])
         if op == "dropout":
             return dropout(name, x, args["p"])
+        if op == "se":
+            return squeeze_excite(name, x, args["reduced"], args.get("act", "relu"), args.get("gate", "sigmoid"))
         found = PRIMITIVES.get(op)  # the others take their arguments as the spec writes them
         if found is not None:
             return found.node(name, inputs if found.merges else x, args)

@@ -37,8 +37,8 @@ def _stacked(xs: list[Shape], a: dict) -> Cost:
 
 
 def _sum_saves(w, node: Node, xs):
-    """A sum keeps nothing (its gradient is the output's)."""
-    return w.new(node.shape)
+    """A sum or a concatenation keeps nothing (the gradient needs only sizes); of one map, it is that map."""
+    return xs[0] if len(xs) == 1 else w.new(node.shape)
 
 
 def _product_saves(w, node: Node, xs):
