@@ -237,9 +237,6 @@ def test_a_spec_with_blocks_satisfies_the_shipped_json_schema():
     jsonschema.Draft7Validator(schema).validate(parse_source(FIRE).tree)
 
 
-def test_planning_a_primitive_that_cannot_be_planned_yet_is_refused_at_its_node():
-    with pytest.raises(SpecError) as info:
-        plan(parse_source(FIRE, "net.yaml"))
-    (issue,) = info.value.issues
-    assert (issue.line, issue.column, issue.code) == (20, 25, "AS916")
-    assert issue.message == "layer1.0.cat: `op: concat` is read and checked, but archspec cannot plan it yet"
+def test_a_block_with_a_concat_plans_as_a_graph():
+    block = next(c for c in plan(parse_source(FIRE, "net.yaml")).root.children if c.name == "layer1").children[0]
+    assert (block.kind, block.label, block.args["outputs"]) == ("graph", "fire", ["cat"])

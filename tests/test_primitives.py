@@ -12,7 +12,7 @@ import torch
 import archspec
 from archspec.building.compile import init_weights, to_module
 from archspec.commands.eject import _definitions
-from archspec.planning.memory import layer_memory
+from archspec.planning.memory import _Walk, layer_memory
 from archspec.planning.nodes import CONTAINERS, sequential
 from archspec.planning.plan import Plan
 from archspec.planning.primitives import PRIMITIVES, ROLES, Primitive
@@ -50,6 +50,16 @@ EXAMPLES = {
     "drop_path": [((4, 5, 6), dict(p=0.2))],
     "layer_scale": [((4, 5, 6), dict(channels=4, init=1e-6))],
     "zeropad": [((4, 9, 9), dict(stride=2, channels=4)), ((4, 8, 8), dict(stride=1, channels=2))],
+    "identity": [((4, 5, 6), {})],
+    "split": [((6, 5, 7), dict(chunks=2)), ((6, 5, 7), dict(chunks=3))],
+    "channel_shuffle": [((6, 5, 7), dict(groups=2)), ((6, 5, 7), dict(groups=3))],
+    # several inputs: a list of shapes
+    "add": [([(4, 5, 6), (4, 5, 6)], {}), ([(4, 5, 6)] * 3, {}), ([(4, 5, 6)], {})],
+    "mul": [([(4, 5, 6), (4, 5, 6)], {}), ([(4, 5, 6), (4, 1, 1)], {}), ([(4, 1, 1), (4, 5, 6), (4, 5, 6)], {})],
+    "concat": [([(4, 5, 6), (2, 5, 6)], {}), ([(4, 5, 6)], {}), ([(1, 3, 3), (2, 3, 3), (3, 3, 3)], {})],
+    "upsample": [([(4, 5, 6)], dict(scale=2, mode="nearest")), ([(4, 5, 6)], dict(scale=3, mode="bilinear")),
+                 ([(4, 5, 6), (2, 10, 12)], dict(scale=None, mode="nearest")),
+                 ([(4, 5, 6), (2, 9, 13)], dict(scale=None, mode="bilinear"))],
 }
 CASES = [(kind, x, args) for kind, examples in EXAMPLES.items() for x, args in examples]
 BATCH = 2
@@ -103,7 +113,7 @@ def _macs(model: torch.nn.Module, x: torch.Tensor) -> int:
     return sum(total)
 
 
-def _saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+def _saved_bytes(model: torch.nn.Module, *x: torch.Tensor) -> int:
     """Bytes of the storages autograd saves in a training forward, weights left out, each once."""
     weights = {t.untyped_storage()._cdata for t in [*model.parameters(), *model.buffers()]}
     seen: dict[int, int] = {}
@@ -115,12 +125,14 @@ def _saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
+        model(*x)
     return sum(seen.values())
 
 
 @pytest.mark.parametrize("kind, x, args", CASES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(CASES)])
 def test_the_plan_of_each_primitive_equals_its_module(kind, x, args):
+    if isinstance(x, list):
+        return _check_a_merge(kind, x, args)
     p = _plan(kind, x, args)
     (node,) = p.root.children
     torch.manual_seed(0)
@@ -132,18 +144,49 @@ def test_the_plan_of_each_primitive_equals_its_module(kind, x, args):
     assert {k for k, v in model.named_parameters()} == {k for k, t in state_dict_of(p).items() if t.parameter}
     # the input of a layer inside a network: it needs its gradient, and is no leaf (in place ops)
     inputs = torch.randn(BATCH, *x, generator=torch.Generator().manual_seed(0), requires_grad=True) * 1.0
-    assert tuple(model(inputs).shape[1:]) == node.shape
+    assert _shapes(model(inputs)) == _shapes_of(node)
     assert _macs(model, inputs) == node.macs
     assert _saved_bytes(model, inputs) == layer_memory(p, BATCH)["layer"]
+
+
+def _shapes(out) -> list[tuple]:
+    return [tuple(t.shape[1:]) for t in (out if isinstance(out, tuple) else [out])]
+
+
+def _shapes_of(node) -> list[tuple]:
+    """The shape of each output: a split gives `args[outputs]` maps of the node's shape."""
+    outputs = PRIMITIVES[node.kind].outputs
+    return [node.shape] * (node.args[outputs] if outputs else 1)
+
+
+def _check_a_merge(kind: str, xs: list, args: dict) -> None:
+    """A primitive of several inputs, its module called with them all; its memory by its record's walk."""
+    record = PRIMITIVES[kind]
+    node = record.node("layer", xs, dict(args))
+    model = record.build(node).train()
+    assert not list(model.state_dict()) and node.params == node.macs == 0 and record.tensors(node.args) == []
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(BATCH, *x, generator=generator, requires_grad=True) * 1.0 for x in xs]
+    assert _shapes(model(*inputs)) == _shapes_of(node)
+    walk = _Walk(BATCH, 4)
+    walk.layer = "layer"
+    record.saves(walk, node, [walk.new(x) for x in xs])
+    assert _saved_bytes(model, *inputs) == walk.bytes.get("layer", 0)
 
 
 def test_on_the_meta_device_too():
     """What `archspec.build(device='meta')` makes: every primitive's module, without memory."""
     for kind, x, args in CASES:
+        if isinstance(x, list):
+            node = PRIMITIVES[kind].node("layer", x, dict(args))
+            with torch.device("meta"):
+                out = PRIMITIVES[kind].build(node)(*(torch.empty(BATCH, *s) for s in x))
+            assert _shapes(out) == _shapes_of(node), kind
+            continue
         p = _plan(kind, x, args)
         with torch.device("meta"):
             model = to_module(p.root)
-            assert tuple(model(torch.empty(BATCH, *x)).shape[1:]) == p.output_shape, kind
+            assert _shapes(model(torch.empty(BATCH, *x))) == _shapes_of(p.root.children[0]), kind
 
 
 NEW_PRIMITIVE = '''\\
@@ -164,7 +207,7 @@ USE_IT = """\\
 import sys
 import archspec
 from archspec.commands.eject import eject
-from archspec.planning.memory import layer_memory
+from archspec.planning.memory import _Walk, layer_memory
 from archspec.planning.nodes import sequential
 from archspec.planning.plan import Plan
 from archspec.planning.primitives import PRIMITIVES

@@ -2,7 +2,7 @@
 
 The plan already holds every shape and constructor argument: each primitive's
 record makes its module, and this file adds the containers (sequential,
-residual, features). The one choice made here is the initial weights: each
+residual, features, graph). The one choice made here is the initial weights: each
 scheme of `INIT_SCHEMES` as its reference writes it, applied by the primitives'
 roles, since weights exist only as tensors.
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..planning.nodes import CONTAINERS, Node
+from ..planning.nodes import CONTAINERS, Node, pick
 from ..planning.plan import Plan
 from ..planning.primitives import record
 
@@ -68,6 +68,27 @@ class Features(nn.Module):
         return [taken[name] for name in self.outputs]
 
 
+class Graph(nn.Module):
+    """A block of any acyclic graph: each child, in order, on the maps `wiring` names (an input, a
+    child, or `child.k`, the k-th output of a split); the children keep their plan names."""
+
+    def __init__(self, children: dict[str, nn.Module], inputs: list[str], wiring: list[tuple[str, list[str]]],
+                 outputs: list[str]):
+        super().__init__()
+        for name, module in children.items():
+            self.add_module(name, module)
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+        self.wiring = tuple((name, tuple(refs)) for name, refs in wiring)
+
+    def forward(self, *inputs: torch.Tensor):
+        values = dict(zip(self.inputs, inputs))
+        for name, refs in self.wiring:
+            values[name] = getattr(self, name)(*(pick(values, ref) for ref in refs))
+        if len(self.outputs) == 1:
+            return pick(values, self.outputs[0])
+        return tuple(pick(values, ref) for ref in self.outputs)
+
+
 def to_module(node: Node) -> nn.Module:
     if node.kind == "sequential":
         return nn.Sequential(OrderedDict((c.name, to_module(c)) for c in node.children))
@@ -77,6 +98,9 @@ def to_module(node: Node) -> nn.Module:
         a = node.args
         children = {c.name: to_module(c) for c in node.children}
         return Residual(children, a["pre"], a["main"], a["shortcut"], a["add"], a["post"])
+    if node.kind == "graph":
+        a = node.args
+        return Graph({c.name: to_module(c) for c in node.children}, a["inputs"], a["wiring"], a["outputs"])
     return record(node).build(node)
 
 

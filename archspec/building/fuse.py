@@ -3,7 +3,8 @@
 In eval mode a BatchNorm is an affine map per channel, so the conv before it can
 absorb it: w' = w·γ/σ, b' = (b − μ)·γ/σ + β. The plan says which conv feeds which
 norm, so no tracing is needed: within a sequence the plan runs in order (a
-`sequential`'s children; a residual block's `pre`, `main` and `post`), a norm that
+`sequential`'s children; a residual block's `pre`, `main` and `post`; a graph's node
+fed by one that feeds nothing else), a norm that
 folds (its record says so: a BatchNorm) whose predecessor ends in a primitive that
 absorbs a norm (a conv) is folded into it. A norm with no conv before it (the
 pre-activation of a ResNet v2 block) stays, in eval mode.
@@ -70,6 +71,10 @@ def _collect(node: Node, prefix: str, pairs: list[tuple[str, str]]) -> None:
         sequences = [[c.name for c in node.children]]
     elif node.kind == "residual":
         sequences = [node.args["pre"], node.args["main"], node.args["post"]]
+    elif node.kind == "graph":  # each node fed by one other that feeds nothing else, nor is returned
+        refs = [r for _, inputs in node.args["wiring"] for r in inputs] + node.args["outputs"]
+        sequences = [[inputs[0], name] for name, inputs in node.args["wiring"]
+                     if len(inputs) == 1 and inputs[0] in by_name and refs.count(inputs[0]) == 1]
     else:
         sequences = []  # a container this file does not know: its norms stay unfolded
     returned = set(node.args.get("outputs", ())) if node.kind == "features" else set()

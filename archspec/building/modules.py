@@ -104,3 +104,77 @@ class ZeroPad(nn.Module):
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, channels=+{self.channels}"
+
+
+class Add(nn.Module):
+    """The sum of its inputs, of one shape."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mul(nn.Module):
+    """The product of its inputs; a N×C×1×1 gate scales the channels of a N×C×H×W map."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    """Its inputs side by side over the channels: one torch.cat."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return xs[0] if len(xs) == 1 else torch.cat(xs, 1)
+
+
+class Split(nn.Module):
+    """The channels in `chunks` equal parts, views of the input (ShuffleNetV2's `x.chunk(2, dim=1)`)."""
+
+    def __init__(self, chunks: int):
+        super().__init__()
+        self.chunks = chunks
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return x.chunk(self.chunks, dim=1)
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}"
+
+
+class ChannelShuffle(nn.Module):
+    """Interleave the channels of `groups` groups, as torchvision's `channel_shuffle` (one copy)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        x = x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class Upsample(nn.Module):
+    """Nearest or bilinear upsampling by `scale`, or to the size of a second input (as FPNs do)."""
+
+    def __init__(self, scale: int | None = None, mode: str = "nearest"):
+        super().__init__()
+        self.scale, self.mode = scale, mode
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+        size = None if like is None else like.shape[-2:]
+        corners = False if self.mode == "bilinear" else None
+        return F.interpolate(x, size=size, scale_factor=self.scale if like is None else None, mode=self.mode,
+                             align_corners=corners)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, mode={self.mode!r}"

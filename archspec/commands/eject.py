@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..planning.nodes import Node
 from ..naming import stage_name
+from ..planning.nodes import CONTAINERS, Node
 from ..planning.plan import Plan
 from ..planning.primitives import PRIMITIVES, Code
 from ..units import count, dims
@@ -37,7 +37,8 @@ class EjectError(Exception):
     """The plan holds something this file cannot write out yet."""
 
 
-BLOCK_CONTAINERS = {"residual"}  # container kinds whose forward this file writes (see _residual_forward)
+# container kinds whose forward this file writes (see _residual_forward, _graph_forward)
+BLOCK_CONTAINERS = {"residual", "graph"}
 MODULES = Path(__file__).resolve().parent.parent / "building" / "modules.py"
 
 
@@ -57,6 +58,8 @@ def _definitions() -> dict[str, str]:
 
 def _code(kind: str, where: str) -> Code:
     found = PRIMITIVES.get(kind)
+    if kind in CONTAINERS:
+        raise EjectError(f"eject cannot write a {kind} inside a block yet ({where})")
     if found is None:
         raise EjectError(f"eject has no template for the primitive {kind!r} yet ({where})")
     return found.code
@@ -147,6 +150,23 @@ def _descendants(node: Node, prefix: str = "") -> dict[str, Node]:
     return out
 
 
+def _layout(block: Node) -> str:
+    """A block's modules, their kinds and their wiring, without their arguments."""
+    return repr([(p, n.kind) for p, n in _descendants(block).items()] +
+                [block.args.get(k) for k in ("pre", "main", "shortcut", "post", "inputs", "wiring", "outputs")])
+
+
+def _tree(block: Node) -> str:
+    return repr([(p, n.kind, n.args) for p, n in _descendants(block).items()] + [block.args])
+
+
+def _grouped(found: list[tuple[Node, int]], key) -> dict[str, list[tuple[Node, int]]]:
+    groups: dict[str, list[tuple[Node, int]]] = {}
+    for block, c in found:
+        groups.setdefault(key(block), []).append((block, c))
+    return groups
+
+
 class _Merge(Exception):
     """The instances of a block kind do not share one template: they get a class each."""
 
@@ -165,6 +185,8 @@ class BlockTemplate:
                 if self.kinds.setdefault(path, node.kind) != node.kind:
                     raise _Merge
         self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
+        if len({repr([b.args.get(k) for k in ("inputs", "wiring", "outputs")]) for b in blocks}) > 1:
+            raise _Merge  # graphs wired differently (a node left out by its `if:`)
         self.columns: dict[tuple[str, str], object] = {}
         self.keys: dict[str, list[str]] = {}
         self.flags: dict[str, Param] = {}
@@ -297,13 +319,16 @@ class _Writer:
             name = camel(kind) + ("" if kind.endswith("block") else "Block")
             try:
                 templates = [BlockTemplate(name, [b for b, _ in found], [c for _, c in found])]
-            except _Merge:  # one class per distinct module tree
-                same: dict[str, list[tuple[Node, int]]] = {}
-                for block, c in found:
-                    same.setdefault(repr([(p, n.kind, n.args) for p, n in _descendants(block).items()]
-                                         + [block.args]), []).append((block, c))
-                templates = [BlockTemplate(f"{name}{n}", [b for b, _ in group], [c for _, c in group])
-                           for n, group in enumerate(same.values(), 1)]
+            except _Merge:  # one class per module tree (and wiring), else per distinct module tree and arguments
+                templates = []
+                for group in _grouped(found, _layout).values():
+                    try:
+                        templates.append(BlockTemplate(name, [b for b, _ in group], [c for _, c in group]))
+                    except _Merge:
+                        templates += [BlockTemplate(name, [b for b, _ in same], [c for _, c in same])
+                                      for same in _grouped(group, _tree).values()]
+                for n, template in enumerate(templates, 1):
+                    template.name = f"{name}{n}"
             for template in templates:
                 out.update({id(b): template for b in template.blocks})
         return out
@@ -433,7 +458,8 @@ class _Writer:
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
                  *self.init_lines(template), *([f"        self.{template.add} = {template.add}"] if template.add is not True
                                              and template.add else []), "",
-                 "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(template)]
+                 *(_graph_forward(block) if block.kind == "graph" else
+                   ["    def forward(self, x: torch.Tensor) -> torch.Tensor:", *_residual_forward(template)])]
         return "\n".join(lines) + "\n"
 
     def source(self) -> str:
@@ -609,6 +635,30 @@ def _residual_forward(template: BlockTemplate) -> list[str]:
     for name in template.lists["post"]:
         run(name)
     lines.append(f"        return {current}")
+    return lines
+
+
+def _graph_forward(block: Node) -> list[str]:
+    """The forward of a graph block, as compile.Graph runs it: one line per module, each output a
+    variable of the module's name."""
+    a = block.args
+    taken = ["self", "torch", "nn", "F", "OrderedDict", *a["inputs"]]
+    variables = dict(zip(a["inputs"], a["inputs"]))
+    for name, _ in a["wiring"]:
+        variables[name] = _unique(name if _identifier(name) and name not in taken else f"out_{name}", taken)
+        taken.append(variables[name])
+
+    def value(ref: str) -> str:
+        name, _, k = ref.partition(".")
+        return f"{variables[name]}[{k}]" if k else variables[name]
+
+    several = len(a["outputs"]) > 1
+    returns = f"tuple[{', '.join(['torch.Tensor'] * len(a['outputs']))}]" if several else "torch.Tensor"
+    inputs = ", ".join(f"{n}: torch.Tensor" for n in a["inputs"])
+    lines = [f"    def forward(self, {inputs}) -> {returns}:"]
+    for name, refs in a["wiring"]:
+        lines.append(f"        {variables[name]} = {_attribute(name)}({', '.join(value(r) for r in refs)})")
+    lines.append(f"        return {', '.join(value(r) for r in a['outputs'])}")
     return lines
 
 

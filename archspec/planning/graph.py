@@ -4,15 +4,18 @@ memory, tensors, fuse, eject and the summaries read them unchanged.
 
 Each node is planned by its primitive's record, its arguments computed from the block's
 names. A node whose `if:` fails is left out and passes its input on. The graph is then
-laid out as a built-in kind lays out its block:
+laid out as a built-in kind lays out its block where it can:
 
 - a chain (each node takes the one before it) → a `sequential` of the nodes;
 - a chain, an `add` of its end and the block's input (or one module on that input: the
-  shortcut), then a chain → a `residual` (the `add` itself is no module, as in torchvision).
+  shortcut), then a chain → a `residual` (the `add` itself is no module, as in torchvision);
+- any other acyclic graph (branches, merges, a split feeding two branches) → a `graph`
+  container, whose forward follows the wiring; each node is a module of its name, those
+  without parameters too (`concat`, `add`, `channel_shuffle`: no state_dict entries).
 
-Other graphs (branches merged by `concat`, several outputs) wait for a graph container in
-compile; they are refused with a located error (AS916). Every error names the module where
-the block is used (`layer2.0.conv1`) and is located at the line that defines what failed.
+A stage's block takes one map and gives one (a block of several inputs or outputs is used
+by the nodes of another block). Every error names the module where the block is used
+(`layer2.0.conv1`) and is located at the line that defines what failed.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from ..errors import Issue, SpecError
 from ..naming import stage_name
 from ..reading.blockdefs import INPUT_NAMES, OPS, BlockDef, NodeDef
 from ..reading.expr import Expr
-from ..units import dims
 from .blocks.placement import Placement
-from .nodes import Node, Shape, ShapeError, container, sequential
+from .nodes import Node, Shape, ShapeError, container, graph, sequential
+from .primitives import PRIMITIVES
+from .primitives.record import view
 from .primitives.act import act
+from .primitives.attention import squeeze_excite
 from .primitives.conv import conv
 from .primitives.linear import linear
 from .primitives.norm import norm
@@ -53,6 +58,10 @@ def stage_layout(spec: Spec, index: int) -> Callable[[str, Shape, Placement, Any
     values = spec.block_params(index)
 
     def layout(name: str, x: Shape, p: Placement, s: Settings) -> Node:
+        if len(block.inputs) != 1 or len(block.outputs) != 1:
+            raise ShapeError(f"a {block.name} block takes {len(block.inputs)} inputs and gives {len(block.outputs)} "
+                             "outputs; a stage's block takes one map and gives one",
+                             "use it as a node of another block", code="AS916")
         placed = {**values, **{k: v for k, v in (("stride", p.stride), ("channels", p.channels))
                                if k in block.params}}
         planned = _Planner(spec, s, f"{stage_name(index)}.{name}").block(block, name, [x], placed)
@@ -82,12 +91,12 @@ class _Planner:
         names = {**values, **dict(zip(INPUT_NAMES, [inputs[0][0]]))}
         for key, value in block.let.items():
             names[key] = value.value(names, self.where) if isinstance(value, Expr) else value
-        shapes: dict[str, Shape] = dict(zip(block.inputs, inputs))
+        shapes: dict[str, list[Shape]] = {name: [shape] for name, shape in zip(block.inputs, inputs)}
         passed: dict[str, str] = {}  # a node left out → the input it passes on
         planned: dict[str, Node] = {}
         wiring: dict[str, list[str]] = {}
         for node in _in_flow(block):
-            refs = [_through(passed, ref) for ref in node.inputs]
+            refs = [self.output(node, k, _through(passed, ref), planned, shapes) for k, ref in enumerate(node.inputs)]
             condition = node.condition.value(names, self.where) if isinstance(node.condition, Expr) else \
                 node.condition
             if condition is not True and condition is not False:
@@ -96,13 +105,29 @@ class _Planner:
                 passed[node.name] = refs[0]
                 continue
             args = {key: self.argument(node, key, value, names) for key, value in node.args.items()}
-            made = self.node(block, node, [shapes[r] for r in refs], args, refs, names)
+            made = self.node(block, node, [_shape(shapes, r) for r in refs], args, refs, names)
             if made is None:  # `norm: none`, `act: none`
                 passed[node.name] = refs[0]
                 continue
-            planned[node.name], shapes[node.name], wiring[node.name] = made, made.shape, refs
+            planned[node.name], shapes[node.name], wiring[node.name] = made, _output_shapes(made), refs
         outputs = [_through(passed, ref) for ref in block.outputs]
-        return self.lay_out(block, name, planned, wiring, outputs)
+        return self.lay_out(block, name, planned, wiring, outputs, [_shape(shapes, r) for r in outputs])
+
+    def output(self, node: NodeDef, k: int, ref: str, planned: dict[str, Node], shapes: dict) -> str:
+        """`ref` as the graph reads it: `name`, or `name.i` for the i-th output of a node that gives
+        several (a block's named outputs by their place); a located error for one it lacks."""
+        name, _, out = ref.partition(".")
+        if not out:
+            return ref
+        made = planned.get(name)
+        outputs = made.args["outputs"] if made is not None and made.kind == "graph" else None
+        if outputs is not None and not out.isdecimal():
+            out = str(self.spec.user_blocks[made.label].outputs.index(out))
+        if int(out) >= len(shapes[name]):
+            path = node.path + ("in",) + ((k,) if len(node.inputs) > 1 else ())
+            raise self.fail(path, f"{self.where}.{node.name}: '{ref}' is not an output: '{name}' gives "
+                                  f"{len(shapes[name])}, {name}.0 to {name}.{len(shapes[name]) - 1}", "", "AS911")
+        return f"{name}.{int(out)}"
 
     def argument(self, node: NodeDef, key: str, value: Any, names: dict[str, Any]) -> Any:
         """One argument's value: computed, of its declared type, within its range."""
@@ -170,39 +195,45 @@ class _Planner:
             return linear(name, x, args["features"])
         if op == "dropout":
             return dropout(name, x, args["p"])
-        if op == "add":
-            if len(inputs) != 2 or inputs[0] != inputs[1]:
-                shown = " and ".join(dims(i) for i in inputs)
-                raise ShapeError(f"add of {shown}: an add takes two maps of one shape", "check the strides and "
-                                 "channels of its inputs", "AS301")
-            return Node(name, "add", x)  # laid out as a residual's add, not a module
+        if op == "se":
+            return squeeze_excite(name, x, args["reduced"], args.get("act", "relu"), args.get("gate", "sigmoid"))
+        found = PRIMITIVES.get(op)  # the others take their arguments as the spec writes them
+        if found is not None:
+            return found.node(name, inputs if found.merges else x, args)
         raise self.fail(node.path + ("op",), f"{self.where}.{name}: `op: {op}` is read and checked, but archspec "
                                              "cannot plan it yet", "", "AS916")
 
     def alone(self, block: BlockDef, ref: str, node: NodeDef) -> bool:
         """Whether an activation may work in place: its input is used by nothing else (nor is an input
-        or an output of the block)."""
-        if ref in block.inputs or ref in block.outputs:
-            return False
-        return sum(ref in (r.partition(".")[0] for r in n.inputs) for n in block.nodes) == 1
+        or an output of the block), nor, where it is a view (identity, split), what it views."""
+        by_name = {n.name: n for n in block.nodes}
+        while True:
+            name = ref.partition(".")[0]
+            if name in block.inputs or name in (r.partition(".")[0] for r in block.outputs):
+                return False
+            if sum(name == r.partition(".")[0] for n in block.nodes for r in n.inputs) != 1:
+                return False
+            viewed = by_name[name]
+            if viewed.op is None or viewed.op not in PRIMITIVES or PRIMITIVES[viewed.op].saves is not view:
+                return True
+            ref = viewed.inputs[0]
 
     def lay_out(self, block: BlockDef, name: str, planned: dict[str, Node], wiring: dict[str, list[str]],
-                outputs: list[str]) -> Node:
-        """The block's nodes as a built-in kind lays out its block: a sequential or a residual."""
+                outputs: list[str], shapes: list[Shape]) -> Node:
+        """The block's nodes as a built-in kind lays out its block where it can (a sequential or a
+        residual), else as a graph."""
         order = list(planned)
         adds = [n for n in order if planned[n].kind == "add"]
         x = block.inputs[0]
         if len(outputs) == 1 and len(block.inputs) == 1:
-            if not adds and _chain(order, wiring, x) and outputs[0] == (order[-1] if order else x):
+            if not adds and order and _chain(order, wiring, x) and outputs[0] == order[-1]:
                 return sequential(name, [planned[n] for n in order], label=block.name)
-            if len(adds) == 1:
+            if len(adds) == 1 and len(wiring[adds[0]]) == 2:
                 laid = self.residual(block, name, planned, wiring, adds[0], outputs[0])
                 if laid is not None:
                     return laid
-        raise self.fail(block.path, f"{self.where}: blocks.{block.name} branches and merges in a way archspec cannot "
-                                    "plan yet", "blocks plan as a chain of nodes, or a chain with one `add` of its "
-                                                "end and the input (or one shortcut module on the input)", "AS916",
-                        key=True)
+        return graph(name, [planned[n] for n in order], list(block.inputs), [(n, wiring[n]) for n in order],
+                     outputs, shapes, label=block.name)
 
     def residual(self, block: BlockDef, name: str, planned: dict[str, Node], wiring: dict[str, list[str]],
                  add: str, output: str) -> Node | None:
@@ -241,6 +272,19 @@ def _in_flow(block: BlockDef) -> list[NodeDef]:
                 waiting.append(node)
         pending = waiting
     return [by_name[n.name] for n in order]
+
+
+def _shape(shapes: dict[str, list[Shape]], ref: str) -> Shape:
+    name, _, k = ref.partition(".")
+    return shapes[name][int(k) if k else 0]
+
+
+def _output_shapes(node: Node) -> list[Shape]:
+    """The shape of each map a node gives: several for a split or a block of several outputs."""
+    if node.kind == "graph":
+        return node.args["shapes"]
+    found = PRIMITIVES.get(node.kind)
+    return [node.shape] * (node.args[found.outputs] if found is not None and found.outputs else 1)
 
 
 def _through(passed: dict[str, str], ref: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from itertools import count
 
-from .nodes import Node, Shape
+from .nodes import Node, Shape, pick
 from .primitives import PRIMITIVES
 
 ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -57,8 +57,16 @@ class _Walk:
                 self.kept.add(s.key)
                 self.bytes[self.layer] = self.bytes.get(self.layer, 0) + s.nbytes
 
-    def run(self, node: Node, x: _Storage, name: str) -> _Storage:
-        """The storage of the output of `node` (qualified name `name`), given that of its input."""
+    def run(self, node: Node, x, name: str):
+        """The storage of the output of `node` (qualified name `name`), given that of its input (a
+        list of them for a node of several inputs; a tuple comes back from one of several outputs)."""
+        if node.kind == "graph":
+            return self.graph(node, x if isinstance(x, list) else [x], name)
+        record = PRIMITIVES.get(node.kind)
+        if record is not None and record.merges:
+            x = x if isinstance(x, list) else [x]
+        elif isinstance(x, list):
+            x = x[0]
         if node.kind in ("sequential", "features"):  # children in order (a features head returns some maps too)
             for child in node.children:
                 x = self.run(child, x, _join(name, child.name))
@@ -67,7 +75,17 @@ class _Walk:
             return self.residual(node, x, name)
         self.layer = name
         self.bytes.setdefault(name, 0)
-        return PRIMITIVES[node.kind].saves(self, node, x)
+        out = record.saves(self, node, x)
+        return (out,) * node.args[record.outputs] if record.outputs else out  # a split's outputs: views
+
+    def graph(self, node: Node, xs: list[_Storage], name: str):
+        """Each child on the maps its wiring names, in the order compile's `Graph` runs them."""
+        children, a = {c.name: c for c in node.children}, node.args
+        values = dict(zip(a["inputs"], xs))
+        for child, refs in a["wiring"]:
+            values[child] = self.run(children[child], [pick(values, r) for r in refs], _join(name, child))
+        outputs = [pick(values, r) for r in a["outputs"]]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def residual(self, node: Node, x: _Storage, name: str) -> _Storage:
         """`post(main(pre(x)) + shortcut(x))`, in the order compile's `Residual` runs it."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) after flatten
 
 # The kinds of node that hold other nodes; every other kind is a primitive (primitives/).
-CONTAINERS = ("sequential", "residual", "features")
+CONTAINERS = ("sequential", "residual", "features", "graph")
 
 
 @dataclass
@@ -77,3 +77,20 @@ def container(name: str, kind: str, children: list[Node | None], **args) -> Node
 
 def sequential(name: str, children: list[Node | None], label: str = "") -> Node:
     return container(name, "sequential", children, label=label)
+
+
+def graph(name: str, children: list[Node], inputs: list[str], wiring: list[tuple[str, list[str]]],
+          outputs: list[str], shapes: list[Shape], label: str = "") -> Node:
+    """A block of any acyclic graph: each child (in an order where it follows its inputs) takes the
+    maps that `wiring` names: an input's name, a child's, or `child.k`, the k-th output of one that
+    gives several (a split). It gives the maps `outputs` names, of `shapes`."""
+    return Node(name, "graph", shapes[0], sum(c.params for c in children), sum(c.macs for c in children),
+                dict(inputs=list(inputs), wiring=[(n, list(refs)) for n, refs in wiring], outputs=list(outputs),
+                     shapes=list(shapes)), children, label)
+
+
+def pick(values: dict, ref: str):
+    """The value of `ref` ("name" or "name.k", the k-th output of a node that gives several) in a
+    graph's values by name: what compile, memory and eject share."""
+    name, _, k = ref.partition(".")
+    return values[name][int(k)] if k else values[name]

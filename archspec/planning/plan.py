@@ -128,6 +128,12 @@ def _stride(node: Node) -> int:
         stride = node.args.get("stride", 1)
         return stride if isinstance(stride, int) else stride[0]
     path = node.children
+    if node.kind == "graph":  # from the first output back to an input, through each node's first input
+        by_name, wiring = {c.name: c for c in node.children}, dict(node.args["wiring"])
+        path, ref = [], node.args["outputs"][0].partition(".")[0]
+        while ref in by_name:
+            path.append(by_name[ref])
+            ref = wiring[ref][0].partition(".")[0]
     if node.kind == "residual":  # the shortcut runs beside the main path, at the same stride
         path = [c for c in node.children if c.name in (*node.args["pre"], *node.args["main"])]
     return math.prod(_stride(c) for c in path)

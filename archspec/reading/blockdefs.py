@@ -131,8 +131,8 @@ MODULE_ATTRIBUTES = frozenset({
     "training", "type", "xpu", "zero_grad",
 })
 
-# What compile's containers (building/compile.py: Residual, Features) keep as attributes; an add is no module.
-CONTAINER_ATTRIBUTES = frozenset({"pre", "main", "shortcut", "post", "outputs"})
+# What compile's containers (building/compile.py: Residual, Features, Graph) keep as attributes.
+CONTAINER_ATTRIBUTES = frozenset({"pre", "main", "shortcut", "post", "outputs", "inputs", "wiring"})
 
 # ---- what a definition reads as -----------------------------------------------------------
 

@@ -18,7 +18,8 @@ from ..nodes import Node, Shape, ShapeError, got_past
 # What a primitive does in a network. Blocks and tools ask this, never the kind's name:
 # a residual block zeroes its last `conv` or `norm`; a scheme initialises `conv`, `norm` and
 # `linear` modules; a summary may group by it.
-Role = Literal["conv", "norm", "act", "pool", "linear", "attention", "scale", "reshape", "regularizer", "shortcut"]
+Role = Literal["conv", "norm", "act", "pool", "linear", "attention", "scale", "reshape", "regularizer", "shortcut",
+               "merge", "resample"]
 ROLES: tuple[str, ...] = Role.__args__
 INDEX_BYTES = 8  # a max pool saves the int64 position of each maximum
 
@@ -88,9 +89,14 @@ class Primitive:
     absorbs_norm: bool = False  # a BatchNorm right after it folds into it (w·γ/σ, a bias)
     folds: bool = False  # in eval it is a per-channel affine map that folds into the conv before it
     init_parts: tuple[tuple[str, Role], ...] = ()  # submodules an init scheme treats by their role
+    # Several inputs (concat, add, upsample to another map's size): the rule and `saves` get lists of
+    # shapes and storages, the module is called with them all, and `node` takes a list.
+    merges: bool = False
+    # Several outputs (split): `args[outputs]` of them, each of the node's shape, read as `name.0`, `name.1` ...
+    outputs: str | None = None
 
-    def node(self, name: str, x: Shape, args: dict) -> Node:
-        """The plan node of this primitive named `name` on input `x`."""
+    def node(self, name: str, x: Shape | list[Shape], args: dict) -> Node:
+        """The plan node of this primitive named `name` on input `x` (a list of inputs where it merges)."""
         try:
             shape, params, macs = self.rule(x, args)
         except ShapeError as e:
@@ -132,5 +138,5 @@ def keeps_nothing(w, node: Node, x):
 
 
 def view(w, node: Node, x):
-    """A view of its input."""
+    """A view of its input (identity, split, flatten): in place on its output would change its input."""
     return x
