@@ -115,6 +115,7 @@ def test_a_bad_option_value_is_named_by_its_option_with_the_expected_form(capsys
 
 @pytest.mark.parametrize("page,command", [
     ("README.md", "archspec build specs/resnet50.yaml"),
+    ("README.md", "archspec build specs/examples/wide_kernel_net.yaml --depth stages"),
     ("docs/cli.md", "archspec build specs/resnet50.yaml --input 3x512x512 --depth stages"),
     ("docs/cli.md", "archspec build specs/resnet50.yaml --batch 256 --depth stages"),
     ("docs/spec.md", "archspec show specs/examples/resnet20_wide.yaml --set head.classes=100"),
