@@ -7,12 +7,15 @@ without an `archspec:` key is noted once and not checked.
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatch
 from pathlib import Path, PurePath
 
+from .. import limits
 from ..errors import Issue, SpecError
 
 SUFFIXES = (".yaml", ".yml")
+_TOP_LEVEL_SPEC_KEY = re.compile(rb"(?m)^(archspec|extends)[ \t]*:")  # at column 0: not a nested `extends:`
 
 
 def spec_files(refs: list[str], exclude: list[str] = ()) -> tuple[list[str], list[Issue]]:
@@ -71,6 +74,12 @@ def _other_yaml(path: Path) -> bool:
     as a spec, so that its errors are reported."""
     from ..reading.source import load_source
 
+    try:
+        with open(path, "rb") as f:  # a top-level spec key at a line's start: a spec, no need to parse it twice
+            if _TOP_LEVEL_SPEC_KEY.search(f.read(limits.MAX_FILE_BYTES + 1)):
+                return False
+    except OSError:
+        return False
     try:
         tree = load_source(path).tree
     except SpecError:
