@@ -288,9 +288,10 @@ def _output_shapes(node: Node) -> list[Shape]:
 
 
 def _through(passed: dict[str, str], ref: str) -> str:
-    """Where a reference leads once the nodes left out pass their inputs on."""
-    while ref in passed:
-        ref = passed[ref]
+    """Where a reference leads once the nodes left out pass their inputs on: each output of a node
+    left out (`split.0`, `split.1`) is its input."""
+    while ref.partition(".")[0] in passed:
+        ref = passed[ref.partition(".")[0]]
     return ref
 
 
