@@ -126,6 +126,11 @@ def _uniform_inv_sqrt_out(m: nn.Module) -> None:
     nn.init.zeros_(m.bias)
 
 
+def _kaiming_uniform_out_linear(m: nn.Module) -> None:
+    nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
+    nn.init.zeros_(m.bias)
+
+
 def _trunc_normal_002(m: nn.Module) -> None:
     nn.init.trunc_normal_(m.weight, std=0.02)
     if m.bias is not None:
@@ -140,6 +145,8 @@ INIT: dict[str, dict[str, Callable[[nn.Module], None]]] = {
     "regnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
     "efficientnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _uniform_inv_sqrt_out},
     "convnext": {"conv": _trunc_normal_002, "linear": _trunc_normal_002},
+    "mnasnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _kaiming_uniform_out_linear},
+    "pytorch": {},
 }
 
 

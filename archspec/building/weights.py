@@ -23,6 +23,13 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
   `TimmEfficientNet`.
 - **torchvision MobileNetV2/V3, EfficientNet, ConvNeXt** (recognised by `features.`): see
   `TorchvisionFeatures`.
+- **torchvision ShuffleNetV2** (recognised by `stage2`): `conv1.0`/`conv1.1` → `conv1`/`bn1`,
+  `stageN` → `layer<N-1>` (its units' `branch1.K`, `branch2.K` as they are: the spec names them
+  so), `conv5.0`/`conv5.1` → `conv_head`/`bn_head`; `fc` stays.
+- **torchvision MNASNet** (recognised by `layers.`): the flat `layers.N` of the stem, the
+  depthwise-separable first block (`layer1.0`) and the head conv by index, each stack
+  `layers.S` → `layer<S-6>`, in a unit `layers.K` → the inverted residual's roles
+  (`conv1`/`bn1` expansion, `conv2`/`bn2` depthwise, `conv3`/`bn3` projection); `classifier.1` → `fc`.
 
 Loading is strict: every tensor of the source must find a place, every place must get
 a tensor, and every shape must agree; otherwise a `WeightsError` lists the problems.
@@ -196,6 +203,13 @@ class TimmEfficientNet(Convention):
 
 ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
 
+# torchvision MNASNet's flat `layers.N`: stem conv, the depthwise-separable block, the stacks, the head conv.
+_MNASNET_FLAT = {0: "conv1", 1: "bn1", 2: "relu", 3: "layer1.0.conv2", 4: "layer1.0.bn2", 5: "layer1.0.relu2",
+                 6: "layer1.0.conv3", 7: "layer1.0.bn3", **{s: stage_name(s - 7) for s in range(8, 14)},
+                 14: "conv_head", 15: "bn_head", 16: "relu_head"}
+# … and an inverted residual's `layers.K`
+_MNASNET_UNIT = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3")
+
 CONVENTIONS = (
     Convention("torchvision RegNet", "trunk_output.", (
         (rf"^stem\.0{END}", "conv1"), (rf"^stem\.1{END}", "bn1"), (rf"^stem\.2{END}", "relu"),
@@ -229,6 +243,18 @@ CONVENTIONS = (
         (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
     )),
     TimmEfficientNet("timm EfficientNet/MobileNet", "conv_stem.", ()),
+    Convention("torchvision ShuffleNetV2", "stage2", (
+        (rf"^conv1\.0{END}", "conv1"), (rf"^conv1\.1{END}", "bn1"), (rf"^conv1\.2{END}", "relu"),
+        (rf"^stage(\d+){END}", lambda m: stage_name(int(m[1]) - 2)),
+        (rf"^conv5\.0{END}", "conv_head"), (rf"^conv5\.1{END}", "bn_head"), (rf"^conv5\.2{END}", "relu_head"),
+        (rf"^conv5{END}", "relu_head"),
+    )),
+    Convention("torchvision MNASNet", "layers.", (
+        (rf"^layers\.(\d+)\.(\d+)\.layers\.([0-7]){END}",
+         lambda m: f"{stage_name(int(m[1]) - 7)}.{m[2]}.{_MNASNET_UNIT[int(m[3])]}"),
+        (rf"^layers\.(\d+){END}", lambda m: _MNASNET_FLAT.get(int(m[1]), m[0])),
+        (rf"^classifier\.0{END}", "dropout"), (rf"^classifier\.1{END}", "fc"),
+    )),
     TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
 )
 

@@ -3,8 +3,9 @@ stage's parameter values → the plan nodes that built-in kinds yield, so that c
 memory, tensors, fuse, eject and the summaries read them unchanged.
 
 Each node is planned by its primitive's record, its arguments computed from the block's
-names. A node whose `if:` fails is left out and passes its input on. The graph is then
-laid out as a built-in kind lays out its block where it can:
+names. A node whose `if:` fails is left out and passes its input on, as each of its outputs
+(`split.0` and `split.1` alike). The graph is then laid out as a built-in kind lays out its
+block where it can:
 
 - a chain (each node takes the one before it) → a `sequential` of the nodes;
 - a chain, an `add` of its end and the block's input (or one module on that input: the
@@ -288,9 +289,10 @@ def _output_shapes(node: Node) -> list[Shape]:
 
 
 def _through(passed: dict[str, str], ref: str) -> str:
-    """Where a reference leads once the nodes left out pass their inputs on."""
-    while ref in passed:
-        ref = passed[ref]
+    """Where a reference leads once the nodes left out pass their inputs on: each output of a node
+    left out (`split.0`, `split.1`) is its input."""
+    while ref.partition(".")[0] in passed:
+        ref = passed[ref.partition(".")[0]]
     return ref
 
 

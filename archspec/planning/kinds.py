@@ -39,6 +39,8 @@ INIT_SCHEMES = {
     "regnet": "torchvision RegNet: as mobilenet",
     "efficientnet": "torchvision EfficientNet: as resnet, linear layers uniform(±1/√out) with zero bias",
     "convnext": "torchvision ConvNeXt: convs and linear layers truncated normal (std 0.02), zero bias",
+    "mnasnet": "torchvision MNASNet: as resnet, linear layers kaiming-uniform (fan out, gain 1) with zero bias",
+    "pytorch": "PyTorch's own initialisation of each layer, unchanged (torchvision ShuffleNetV2)",
 }
 InitScheme = Literal[tuple(INIT_SCHEMES)]
 
