@@ -21,6 +21,8 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
   `head.norm`/`head.fc` → `head_norm`/`fc`.
 - **timm EfficientNet / MobileNetV2 / MobileNetV3** (recognised by `conv_stem.`): see
   `TimmEfficientNet`.
+- **torchvision VGG, SqueezeNet, DenseNet** (recognised by `classifier.6.`,
+  `features.3.squeeze.`, `features.denseblock1.`): the modules holding tensors, in order; see `ByOrder`.
 - **torchvision MobileNetV2/V3, EfficientNet, ConvNeXt** (recognised by `features.`): see
   `TorchvisionFeatures`.
 
@@ -194,6 +196,25 @@ class TimmEfficientNet(Convention):
         return out
 
 
+class ByOrder(Convention):
+    """torchvision's VGG (`features.N`, `classifier.N`), SqueezeNet (`features.N.squeeze`…) and DenseNet
+    (`features.denseblockI.denselayerJ.*`, `features.transitionI.*`, `features.norm5`, `classifier`):
+    their modules come in the order of the model's, so the reference's modules that hold tensors are
+    the model's that do, in turn; each tensor keeps its own name in its module (`weight`,
+    `running_mean`). Shapes are checked as for any convention, so a network of another layout does
+    not load."""
+
+    def names(self, keys: list[str], known: Container[str] | None = None) -> dict[str, str]:
+        theirs = _ordered(re.match(r".*(?=\.[^.]+$)", k) for k in keys)
+        ours = _ordered(re.match(r".*(?=\.[^.]+$)", k) for k in known or ())
+        where = dict(zip(theirs, ours))
+        out = {}
+        for key in keys:
+            module, _, tensor = key.rpartition(".")
+            out[key] = f"{where[module]}.{tensor}" if module in where else key
+        return out
+
+
 ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
 
 CONVENTIONS = (
@@ -229,6 +250,10 @@ CONVENTIONS = (
         (rf"\.downsample\.0{END}", ".downsample.1"),  # the conv behind an avg-pool (timm's DownsampleAvg)
     )),
     TimmEfficientNet("timm EfficientNet/MobileNet", "conv_stem.", ()),
+    # before the `features.N` of the MobileNets, which they share
+    ByOrder("torchvision VGG", "classifier.6.", ()),
+    ByOrder("torchvision SqueezeNet", "features.3.squeeze.", ()),
+    ByOrder("torchvision DenseNet", "features.denseblock1.", ()),
     TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
 )
 
