@@ -1,4 +1,4 @@
-"""Plain and concatenating networks: VGG, SqueezeNet (and their family) as torchvision builds them,
+"""Plain and concatenating networks: VGG, SqueezeNet, DenseNet (and their family) as torchvision builds them,
 and what the spec format gained for them: `after:` a stage or the stem, an adaptive pool and
 dropout between hidden layers in the classifier, a conv classifier."""
 
@@ -25,15 +25,19 @@ def test_vgg16_bn_equals_torchvision_in_counts():
 
 
 @pytest.mark.parametrize("name, convention", [("vgg11_bn", "torchvision VGG"),
-                                              ("squeezenet1_1", "torchvision SqueezeNet")])
+                                              ("squeezenet1_1", "torchvision SqueezeNet"),
+                                              ("densenet121", "torchvision DenseNet")])
 def test_torchvision_names_are_recognised_and_fit_by_order(name, convention):
     reference = dict(reference_state_dict(name))
     assert isinstance(convention_of(reference), ByOrder)
     report = check(reference, state_dict_of(archspec.plan(SPECS / f"{name}.yaml")))
     assert report.ok and report.convention == convention
-    assert report.fits["features.0.weight"] == ("layer1.0.conv.weight" if name == "vgg11_bn" else "conv1.weight")
-    assert report.fits["classifier.1.weight" if name == "squeezenet1_1" else "classifier.6.weight"] == \
-        ("classifier.weight" if name == "squeezenet1_1" else "fc.weight")
+    first, last = {"vgg11_bn": (("features.0.weight", "layer1.0.conv.weight"), ("classifier.6.weight", "fc.weight")),
+                   "squeezenet1_1": (("features.0.weight", "conv1.weight"),
+                                     ("classifier.1.weight", "classifier.weight")),
+                   "densenet121": (("features.transition1.conv.weight", "layer1.transition.conv.weight"),
+                                   ("features.norm5.running_var", "layer4.final.norm.running_var"))}[name]
+    assert report.fits[first[0]] == first[1] and report.fits[last[0]] == last[1]
 
 
 def test_squeezenet_loads_torchvision_weights_and_runs():
@@ -114,3 +118,15 @@ def test_a_conv_classifier_gives_the_classes_from_a_1x1_conv():
     assert [(l.name, l.kind, l.params) for l in p.layers[-5:]] == [
         ("dropout", "dropout", 0), ("classifier", "conv", 330), ("relu_head", "relu", 0),
         ("avgpool", "global_avgpool", 0), ("flatten", "flatten", 0)]
+
+
+def test_a_dense_stage_widens_block_by_block_and_its_last_block_gives_its_channels():
+    p = archspec.plan(SPECS / "densenet121.yaml")
+    shapes = {l.name: l.shape for l in p.layers}
+    assert [shapes[f"layer1.{b}"][0] for b in range(6)] == [96, 128, 160, 192, 224, 256]
+    assert shapes["layer1.transition"] == (128, 28, 28) and shapes["layer4.final"] == (1024, 7, 7)
+    text = (SPECS / "densenet121.yaml").read_text().replace("{depth: 6, channels: 256,", "{depth: 6, channels: 255,")
+    with pytest.raises(SpecError) as info:
+        archspec.plan(parse_source(text, "densenet121.yaml"))
+    assert [(i.line, i.message) for i in info.value.issues] == [
+        (38, "layer1.5: a dense_layer block gives 256 channels, but the stage's `channels:` is 255")]

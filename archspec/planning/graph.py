@@ -72,7 +72,8 @@ def stage_layout(spec: Spec, index: int) -> Callable[[str, Shape, Placement, Any
         if "channels" not in block.params and planned.shape[0] != p.channels and int(name) == depth - 1:
             raise ShapeError(f"a {block.name} block gives {planned.shape[0]} channels, but the stage's `channels:` "
                              f"is {p.channels}", f"set the stage's channels to {planned.shape[0]}, or declare "
-                             f"`channels: int` in blocks.{block.name}.params and use it", key="channels")
+                             f"`channels: int` in blocks.{block.name}.params and use it", key="channels",
+                             shape=planned.shape)  # the later stages are planned from what it gives
         return planned
 
     return layout
