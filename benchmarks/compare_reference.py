@@ -29,7 +29,8 @@ SPECS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext5
          "regnet_x_400mf", "regnet_y_400mf", "regnet_x_1_6gf", "regnet_y_1_6gf",
          "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny",
          "shufflenet_v2_x1_0", "mnasnet1_0", "examples/mobilenet_v3_small", "examples/efficientnet_v2_s",
-         "examples/shufflenet_v2_x0_5", "examples/ecaresnet50d", "examples/resnetrs50"]
+         "examples/shufflenet_v2_x0_5", "examples/ecaresnet50d", "examples/resnetrs50",
+         "vgg11_bn", "squeezenet1_1", "densenet121", "examples/vgg16_bn"]
 TIMM = {"ecaresnet50d", "resnetrs50"}  # the others are torchvision's
 
 

@@ -40,6 +40,8 @@ EXAMPLES = {
                 ((4, 7, 7), dict(kernel_size=2, stride=2, padding=0, ceil_mode=True, count_include_pad=False))],
     "global_avgpool": [((4, 5, 6), {})],
     "global_maxpool": [((4, 5, 6), {})],
+    "adaptive_avgpool": [((4, 14, 14), {"output_size": (7, 7)}), ((4, 5, 3), {"output_size": (2, 7)})],
+    "adaptive_maxpool": [((4, 14, 14), {"output_size": (7, 7)}), ((4, 5, 3), {"output_size": (2, 7)})],
     "linear": [((12,), dict(in_features=12, out_features=10)), ((5, 7, 12), dict(in_features=12, out_features=9))],
     "flatten": [((4, 3, 5), {})],
     "permute": [((4, 3, 5), dict(dims=(1, 2, 0)))],

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.building.weights import ARCHSPEC, TorchvisionFeatures, compatible, translate
+from archspec.building.weights import ARCHSPEC, ByOrder, TorchvisionFeatures, compatible, convention_of, translate
 from conftest import reference_figures, reference_state_dict, shipped_specs, spec_id
 
 SPECS = shipped_specs()
@@ -84,6 +84,13 @@ def test_top_level_outputs_equal_reference(path):
     """The reference's output shapes per child (and grandchild, where recorded), under our names."""
     outputs = reference_figures()[spec_id(path)]["layer_outputs"]
     ref = outputs["top_level"] + outputs["second_level"]
+    if isinstance(convention_of(k for k, _ in reference_state_dict(spec_id(path))), ByOrder):
+        # modules named by their place (`features.N`): the reference's outputs, in the order they are made,
+        # are among the plan's (each module after its children), in that order
+        made = iter(produced(archspec.plan(path).root))
+        assert all(tuple(shape) in made for _, _, shape in outputs["second_level"])
+        assert tuple(outputs["final_output"]) == (1, *archspec.plan(path).output_shape)
+        return
     convention, names = translate(name for name, _, _ in ref)
     if isinstance(convention, TorchvisionFeatures):
         flat = any(kind == "InvertedResidual" for _, kind, _ in outputs["second_level"])
@@ -107,3 +114,8 @@ def features_outputs(p: archspec.Plan, flat: bool) -> list[tuple]:
         units += [c for c in stage.children if c.name == "downsample"] + (blocks if flat else [stage])
     units += [n for n in top if n.name.endswith("_head")][-1:]  # the head conv's act
     return [(1, *n.shape) for n in units]
+
+
+def produced(node) -> list[tuple]:
+    """The output shape of every module below `node`, each after its children's (batch 1)."""
+    return [shape for child in node.children for shape in (*produced(child), (1, *child.shape))]

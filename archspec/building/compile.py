@@ -110,6 +110,16 @@ def _kaiming_out(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def _kaiming_in(m: nn.Module) -> None:
+    nn.init.kaiming_normal_(m.weight)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
+def _zero_bias(m: nn.Module) -> None:
+    nn.init.zeros_(m.bias)
+
+
 def _ones_zeros(m: nn.Module) -> None:
     nn.init.ones_(m.weight)
     nn.init.zeros_(m.bias)
@@ -147,6 +157,8 @@ INIT: dict[str, dict[str, Callable[[nn.Module], None]]] = {
     "convnext": {"conv": _trunc_normal_002, "linear": _trunc_normal_002},
     "mnasnet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _kaiming_uniform_out_linear},
     "pytorch": {},
+    "vgg": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
+    "densenet": {"conv": _kaiming_in, "norm": _ones_zeros, "linear": _zero_bias},
 }
 
 

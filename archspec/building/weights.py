@@ -21,6 +21,8 @@ archspec names modules as torchvision's ResNet does (`conv1`, `bn1`, `layer1.0.c
   `head.norm`/`head.fc` → `head_norm`/`fc`.
 - **timm EfficientNet / MobileNetV2 / MobileNetV3** (recognised by `conv_stem.`): see
   `TimmEfficientNet`.
+- **torchvision VGG, SqueezeNet, DenseNet** (recognised by `classifier.6.`,
+  `features.3.squeeze.`, `features.denseblock1.`): the modules holding tensors, in order; see `ByOrder`.
 - **torchvision MobileNetV2/V3, EfficientNet, ConvNeXt** (recognised by `features.`): see
   `TorchvisionFeatures`.
 - **torchvision ShuffleNetV2** (recognised by `stage2`): `conv1.0`/`conv1.1` → `conv1`/`bn1`,
@@ -201,6 +203,25 @@ class TimmEfficientNet(Convention):
         return out
 
 
+class ByOrder(Convention):
+    """torchvision's VGG (`features.N`, `classifier.N`), SqueezeNet (`features.N.squeeze`…) and DenseNet
+    (`features.denseblockI.denselayerJ.*`, `features.transitionI.*`, `features.norm5`, `classifier`):
+    their modules come in the order of the model's, so the reference's modules that hold tensors are
+    the model's that do, in turn; each tensor keeps its own name in its module (`weight`,
+    `running_mean`). Shapes are checked as for any convention, so a network of another layout does
+    not load."""
+
+    def names(self, keys: list[str], known: Container[str] | None = None) -> dict[str, str]:
+        theirs = _ordered(re.match(r".*(?=\.[^.]+$)", k) for k in keys)
+        ours = _ordered(re.match(r".*(?=\.[^.]+$)", k) for k in known or ())
+        where = dict(zip(theirs, ours))
+        out = {}
+        for key in keys:
+            module, _, tensor = key.rpartition(".")
+            out[key] = f"{where[module]}.{tensor}" if module in where else key
+        return out
+
+
 ARCHSPEC = Convention("archspec (torchvision/timm ResNet)", "", ())
 
 # torchvision MNASNet's flat `layers.N`: stem conv, the depthwise-separable block, the stacks, the head conv.
@@ -255,6 +276,10 @@ CONVENTIONS = (
         (rf"^layers\.(\d+){END}", lambda m: _MNASNET_FLAT.get(int(m[1]), m[0])),
         (rf"^classifier\.0{END}", "dropout"), (rf"^classifier\.1{END}", "fc"),
     )),
+    # before the `features.N` of the MobileNets, which they share
+    ByOrder("torchvision VGG", "classifier.6.", ()),
+    ByOrder("torchvision SqueezeNet", "features.3.squeeze.", ()),
+    ByOrder("torchvision DenseNet", "features.denseblock1.", ()),
     TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
 )
 

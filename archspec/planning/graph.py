@@ -21,6 +21,7 @@ by the nodes of another block). Every error names the module where the block is 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ def stage_layout(spec: Spec, index: int) -> Callable[[str, Shape, Placement, Any
     settings = spec.stage_settings(index)
     block = spec.user_blocks[settings.block]
     values = spec.block_params(index)
+    depth = spec.all_stages[index].depth
 
     def layout(name: str, x: Shape, p: Placement, s: Settings) -> Node:
         if len(block.inputs) != 1 or len(block.outputs) != 1:
@@ -66,13 +68,37 @@ def stage_layout(spec: Spec, index: int) -> Callable[[str, Shape, Placement, Any
         placed = {**values, **{k: v for k, v in (("stride", p.stride), ("channels", p.channels))
                                if k in block.params}}
         planned = _Planner(spec, s, f"{stage_name(index)}.{name}").block(block, name, [x], placed)
-        if "channels" not in block.params and planned.shape[0] != p.channels:
+        # A block that does not take the stage's channels may change its width block by block (a dense
+        # layer appends its maps to its input): the stage's last block gives the stage's channels.
+        if "channels" not in block.params and planned.shape[0] != p.channels and int(name) == depth - 1:
             raise ShapeError(f"a {block.name} block gives {planned.shape[0]} channels, but the stage's `channels:` "
                              f"is {p.channels}", f"set the stage's channels to {planned.shape[0]}, or declare "
-                             f"`channels: int` in blocks.{block.name}.params and use it", key="channels")
+                             f"`channels: int` in blocks.{block.name}.params and use it", key="channels",
+                             shape=planned.shape)  # the later stages are planned from what it gives
         return planned
 
     return layout
+
+
+def after_node(spec: Spec, settings: Settings, block_name: str, where: str, x: Shape) -> Node:
+    """The module that `after: block_name` puts after a stem's layers or a stage's blocks (`where`: the
+    part's module name): the block with its parameters' defaults, named as the block; a block of one
+    node is that node (`layer1.pool`, not `layer1.pool.pool`)."""
+    block = spec.user_blocks[block_name]
+    needed = [p.name for p in block.params.values() if p.default is None]
+    if needed or len(block.inputs) != 1 or len(block.outputs) != 1:
+        raise ShapeError(f"`after: {block_name}`: " + (
+            f"a {block_name} block needs `{needed[0]}`, and a block after a stage is used without parameters"
+            if needed else f"a {block_name} block takes {len(block.inputs)} inputs and gives {len(block.outputs)} "
+                           "outputs; the block after a stage takes one map and gives one"),
+            f"give blocks.{block_name}'s parameters defaults (derive sizes from in_channels)" if needed else
+            "write a block of one input and one output", code="AS916", key="after")
+    values = {p.name: p.default for p in block.params.values()}
+    planned = _Planner(spec, settings, f"{where}.{block_name}" if where else block_name).block(
+        block, block_name, [x], values)
+    if planned.kind == "sequential" and len(planned.children) == 1:
+        return dataclasses.replace(planned.children[0], name=block_name)
+    return planned
 
 
 class _Planner:

@@ -41,6 +41,8 @@ INIT_SCHEMES = {
     "convnext": "torchvision ConvNeXt: convs and linear layers truncated normal (std 0.02), zero bias",
     "mnasnet": "torchvision MNASNet: as resnet, linear layers kaiming-uniform (fan out, gain 1) with zero bias",
     "pytorch": "PyTorch's own initialisation of each layer, unchanged (torchvision ShuffleNetV2)",
+    "vgg": "torchvision VGG: as mobilenet (convs kaiming-normal, fan out, zero bias)",
+    "densenet": "torchvision DenseNet: convs kaiming-normal (fan in), norms 1 and 0, linear layers' bias 0",
 }
 InitScheme = Literal[tuple(INIT_SCHEMES)]
 
@@ -169,8 +171,10 @@ STEMS: dict[str, Part] = {p.name: p for p in (
     Part("none", "nothing: the first stage takes the input"),
 )}
 HEADS: dict[str, Part] = {p.name: p for p in (
-    Part("classifier", "[1×1 conv, norm, act] → global pool → [norm] → flatten → [hidden linear, act]… → dropout → "
-                       "linear"),
+    Part("classifier", "[1×1 conv, norm, act] → global pool (or adaptive, to `pool_size`) → [norm] → flatten → "
+                       "[hidden linear, act, dropout]… → dropout → linear"),
+    Part("conv_classifier", "dropout → 1×1 conv to the classes (with a bias) → act → global average pool → flatten "
+                            "(SqueezeNet)"),
     Part("features", "the maps of the modules named in `outputs`"),
     Part("none", "nothing: the model returns the last stage's map"),
 )}

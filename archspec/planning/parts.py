@@ -16,7 +16,7 @@ from .primitives.act import act
 from .primitives.conv import conv
 from .primitives.linear import linear
 from .primitives.norm import norm
-from .primitives.pool import global_pool, pool
+from .primitives.pool import adaptive_pool, global_pool, pool
 from .primitives.regularize import dropout
 from .primitives.reshape import flatten
 
@@ -77,7 +77,7 @@ def no_part(part, x: Shape, d: Settings, preact: bool) -> list[Node]:
 
 
 def classifier_head(head, x: Shape, d: Settings, preact: bool) -> list[Node]:
-    """[1×1 conv, norm, act] → pool → [norm] → flatten → [hidden linear, act]… → dropout → linear."""
+    """[1×1 conv, norm, act] → pool → [norm] → flatten → [hidden linear, act, dropout]… → dropout → linear."""
     nodes: list[Node | None] = []
     if head.conv:
         c = conv("conv_head", x, head.conv, 1, bias=d.norm == "none")
@@ -87,8 +87,13 @@ def classifier_head(head, x: Shape, d: Settings, preact: bool) -> list[Node]:
             e.at = ("conv",)
             raise
         x = c.shape
+    if head.pool == "flatten" and head.pool_size != [1, 1]:
+        e = ShapeError("`pool_size` is the size a pool gives, and `pool: flatten` has no pool",
+                       "remove pool_size, or set `pool: avg` or `max`", "AS305", layer="flatten")
+        e.at = ("pool_size",)
+        raise e
     if head.pool != "flatten":
-        pooled = global_pool("avgpool" if head.pool == "avg" else "globalpool", f"global_{head.pool}pool", x)
+        pooled = adaptive_pool("avgpool" if head.pool == "avg" else "globalpool", head.pool, x, head.pool_size)
         nodes += [pooled, norm("head_norm", d, pooled.shape) if head.norm else None]
         x = pooled.shape
     nodes.append(flatten("flatten", x))
@@ -98,12 +103,23 @@ def classifier_head(head, x: Shape, d: Settings, preact: bool) -> list[Node]:
         nodes.append(linear(f"fc{j}", x, width))
         x = nodes[-1].shape
         nodes.append(act(f"{hidden_act}_fc{j}", hidden_act, x))
+        nodes.append(dropout(f"dropout_fc{j}", x, head.hidden_dropout))
     return _present(nodes + [dropout("dropout", x, head.dropout), linear("fc", x, head.classes)])
+
+
+def conv_classifier_head(head, x: Shape, d: Settings, preact: bool) -> list[Node]:
+    """dropout → 1×1 conv to the classes, with a bias → act → global average pool → flatten (SqueezeNet's
+    `classifier`: its logits pass the act)."""
+    c = conv("classifier", x, head.classes, 1, bias=True)
+    pooled = global_pool("avgpool", "global_avgpool", c.shape)
+    return _present([dropout("dropout", x, head.dropout), c, act(f"{head.act}_head", head.act, c.shape), pooled,
+                     flatten("flatten", pooled.shape)])
 
 
 STEM_LAYOUTS: dict[str, PartLayout] = {"conv": conv_stem, "deep": deep_stem, "patchify": patchify_stem,
                                        "none": no_part}
 # A features head keeps the network's modules up to its last output: the planner cuts them (plan.py).
-HEAD_LAYOUTS: dict[str, PartLayout] = {"classifier": classifier_head, "features": no_part, "none": no_part}
+HEAD_LAYOUTS: dict[str, PartLayout] = {"classifier": classifier_head, "conv_classifier": conv_classifier_head,
+                                       "features": no_part, "none": no_part}
 if set(STEM_LAYOUTS) != set(STEMS) or set(HEAD_LAYOUTS) != set(HEADS):
     raise TypeError("the stems and heads declared in kinds.py and laid out here differ")

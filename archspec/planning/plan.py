@@ -19,7 +19,7 @@ from ..naming import stage_label, stage_name
 from ..reading.spec import FeaturesHead, Spec
 from ..units import count, dims, si
 from .blocks import LAYOUTS, TRANSITIONS, Placement
-from .graph import stage_layout
+from .graph import after_node, stage_layout
 from .kinds import KINDS, Kind
 from .memory import activation_memory, layer_memory
 from .nodes import Node, Shape, ShapeError, collecting, container, sequential
@@ -333,12 +333,16 @@ class _Planner:
     def stem(self, x: Shape) -> list[Node]:
         """The stem's nodes, from the layout of its declared type (parts.py)."""
         nodes: list[Node] = []
+        stem = self.spec.stem
         try:
             with collecting() as found:
-                nodes = STEM_LAYOUTS[self.spec.stem.type](self.spec.stem, x, self.spec.defaults, self.preact[0])
+                nodes = STEM_LAYOUTS[stem.type](stem, x, self.spec.defaults, self.preact[0])
+                if getattr(stem, "after", None) is not None:  # the stems that take `after:` declare it
+                    nodes.append(after_node(self.spec, self.spec.defaults, stem.after, "",
+                                            nodes[-1].shape if nodes else x))
         except ShapeError as e:
             self.fail_all(("stem",), "", found, [])
-            self.fail(("stem",), e.layer or "stem", e)
+            self.fail(("stem", *(("after",) if e.key == "after" else ())), e.layer or "stem", e)
             raise
         self.fail_all(("stem",), "", found, nodes)
         return nodes
@@ -355,13 +359,35 @@ class _Planner:
         blocks = [self.block(i, 0, entry.shape if entry else x)]
         if stage.depth > 1:
             blocks.append(self.block(i, 1, blocks[0].shape))
-        # The blocks after the second repeat it (stride 1, same shape in and out), so the
-        # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
         first = [entry, blocks[0]] if entry else [blocks[0]]
-        self.spend(("stages", i), stage_label(i), stage.depth,
-                   sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
-                   sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
-        return first + blocks[1:]
+        if stage.depth > 2 and blocks[1].shape != blocks[0].shape:
+            # A block that changes the shape it is given (a dense layer widens its input): the stage's
+            # cost is known once every block is planned, within the block limit checked first.
+            self.spend(("stages", i), stage_label(i), stage.depth, 0, 0)
+            while len(blocks) < stage.depth:
+                blocks.append(self.block(i, len(blocks), blocks[-1].shape))
+            self.spend(("stages", i), stage_label(i), 0, *_cost([entry, *blocks]))
+        else:
+            # The blocks after the second repeat it (stride 1, same shape in and out), so the
+            # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
+            self.spend(("stages", i), stage_label(i), stage.depth,
+                       sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
+                       sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+        after = self.after(i, blocks[-1].shape)
+        if after is not None:
+            self.spend(("stages", i), stage_label(i), 0, after.params, after.macs)
+        return first + blocks[1:] + ([after] if after is not None else [])
+
+    def after(self, i: int, x: Shape) -> Node | None:
+        """The module `after:` puts after stage `i`'s blocks, or None."""
+        name = self.stages[i].after
+        if name is None:
+            return None
+        try:
+            return after_node(self.spec, self.settings[i], name, stage_name(i), x)
+        except ShapeError as e:
+            self.fail(("stages", i), _joined(f"{stage_name(i)}.{name}", e.layer), e)
+            raise
 
     def transition(self, i: int, x: Shape) -> Node | None:
         """The module a kind puts between stages (ConvNeXt's norm + strided conv), or None."""
@@ -374,11 +400,14 @@ class _Planner:
             self.fail(("stages", i), _joined(f"{stage_name(i)}.downsample", e.layer), e)
             raise
 
-    def stage(self, i: int, blocks: list[Node]) -> Node:
-        """Stage `i`, from its first two blocks (after its transition module, if any)."""
-        for b in range(len([n for n in blocks if n.name != "downsample"]), self.stages[i].depth):
+    def stage(self, i: int, start: list[Node]) -> Node:
+        """Stage `i`, from its first blocks (between its transition module and its `after:` module, if
+        any); blocks are named by their index."""
+        at = [k for k, n in enumerate(start) if n.name.isdecimal()]
+        blocks = start[at[0]:at[-1] + 1]
+        for b in range(len(blocks), self.stages[i].depth):
             blocks.append(self.block(i, b, blocks[-1].shape))
-        return sequential(stage_name(i), blocks)
+        return sequential(stage_name(i), start[:at[0]] + blocks + start[at[-1] + 1:])
 
     def block(self, i: int, b: int, x: Shape) -> Node:
         """Block `b` of stage `i`, or after a shape error a stand-in, so that the later blocks and

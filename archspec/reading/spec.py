@@ -39,9 +39,23 @@ def _known_kind(name: str) -> str:
     return name
 
 
+def _known_after(name: str) -> str:
+    names = _user_blocks.get()
+    if name not in names:
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": ", ".join(repr(n) for n in names) or "a block of the spec's `blocks:` "
+                                                                                    "(it has none)"})
+    return name
+
+
 BlockKind = Literal[tuple(KINDS)]  # the built-in kinds
 # A built-in kind or a block of the spec's `blocks:` (the JSON Schema lists the built-in ones).
 KindName = Annotated[str, AfterValidator(_known_kind), WithJsonSchema({"enum": list(KINDS), "type": "string"})]
+# `after:` on a stem or stage: a block of the spec's `blocks:`, used without parameters.
+AfterBlock = Annotated[str, AfterValidator(_known_after), Field(
+    description="a block written in the spec (`blocks:`, its parameters all defaulted) run after the stage's "
+                "blocks (after the stem's layers): a pool between stages (VGG, SqueezeNet), DenseNet's transition "
+                "or final norm; its module is named after the block")]
 ShortcutKind = SETTINGS["shortcut"].type
 NormKind = SETTINGS["norm"].type
 ActKind = SETTINGS["act"].type
@@ -123,6 +137,7 @@ class Stage(BlockSettings):
     dilation: PositiveInt = Field(
         1, description="dilation of the 3×3 convs, in place of a stride (DeepLab); the first block "
                        "keeps the previous stage's, as torchvision and timm do")
+    after: AfterBlock | None = None
 
 
 class RegNetStages(_Model):
@@ -173,6 +188,7 @@ class ConvStem(_Model):
     padding: Annotated[int, Field(ge=0)] | None = Field(
         None, description="default (kernel - 1) // 2: the size divided by the stride, for an odd kernel")
     pool: StemPool = "max"
+    after: AfterBlock | None = None
 
 
 class DeepStem(_Model):
@@ -200,6 +216,8 @@ class NoStem(_Model):
 class ClassifierHead(_Model):
     type: Literal["classifier"]
     pool: Literal["avg", "max", "flatten"] = "avg"
+    pool_size: Size = Field([1, 1], description="the pool's output size, one number or [height, width]: 1 is the "
+                                                "global pool; more, torch's adaptive pool (VGG: 7)")
     classes: PositiveInt = Field(description="number of outputs of the final linear layer")
     dropout: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="dropout before the final linear layer")
     conv: PositiveInt | None = Field(
@@ -209,6 +227,17 @@ class ClassifierHead(_Model):
         [], description="widths of hidden linear layers before the final one, each followed by its act "
                         "(MobileNetV3: [1280])")
     hidden_act: ActKind | None = Field(None, description="activation after each hidden layer (default: defaults.act)")
+    hidden_dropout: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="dropout after each hidden layer's activation (VGG: 0.5)")
+
+
+class ConvClassifierHead(_Model):
+    """SqueezeNet's: the classes from a 1×1 conv (with a bias), not a linear layer."""
+
+    type: Literal["conv_classifier"]
+    classes: PositiveInt = Field(description="channels of the final 1×1 conv: one per class")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="dropout before the conv")
+    act: ActKind = Field("none", description="activation after the conv, before the pool (SqueezeNet: relu)")
 
 
 class NoHead(_Model):
@@ -226,7 +255,7 @@ class FeaturesHead(_Model):
 
 
 Stem = Annotated[Union[ConvStem, DeepStem, PatchifyStem, NoStem], Field(discriminator="type")]
-Head = Annotated[Union[ClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
+Head = Annotated[Union[ClassifierHead, ConvClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
 
 # `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
 _STAGES_TAGS = {"list": Stage, "regnet": RegNetStages}  # tag -> the model of its items

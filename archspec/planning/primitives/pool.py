@@ -31,7 +31,13 @@ GLOBAL_AVGPOOL = Primitive("global_avgpool", "pool", "average of each channel, t
 GLOBAL_MAXPOOL = Primitive("global_maxpool", "pool", "max of each channel, to 1×1",
                            Code("nn.AdaptiveMaxPool2d", ("output_size",), fixed={"output_size": 1}), _maxpool_saves,
                            lambda x, a: ((x[0], 1, 1), 0, 0))
-RECORDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL)
+ADAPTIVE_AVGPOOL = Primitive("adaptive_avgpool", "pool", "average over each of an output_size grid of windows",
+                             Code("nn.AdaptiveAvgPool2d", ("output_size",)), keeps_input,
+                             lambda x, a: ((x[0], *a["output_size"]), 0, 0))
+ADAPTIVE_MAXPOOL = Primitive("adaptive_maxpool", "pool", "max over each of an output_size grid of windows",
+                             Code("nn.AdaptiveMaxPool2d", ("output_size",)), _maxpool_saves,
+                             lambda x, a: ((x[0], *a["output_size"]), 0, 0))
+RECORDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, ADAPTIVE_AVGPOOL, ADAPTIVE_MAXPOOL)
 
 
 def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int, ceil: bool = False) -> Node:
@@ -45,3 +51,11 @@ def pool(name: str, kind: str, x: Shape, kernel: int, stride: int, padding: int,
 def global_pool(name: str, kind: str, x: Shape) -> Node:
     """Pool every channel to 1×1: kind "global_avgpool" or "global_maxpool"."""
     return (GLOBAL_AVGPOOL if kind == "global_avgpool" else GLOBAL_MAXPOOL).node(name, x, {})
+
+
+def adaptive_pool(name: str, kind: str, x: Shape, size: tuple[int, int]) -> Node:
+    """Pool every channel to `size` (height, width) windows (torch's adaptive pools): kind "avg" or "max";
+    to 1×1, the global pool."""
+    if tuple(size) == (1, 1):
+        return global_pool(name, f"global_{kind}pool", x)
+    return (ADAPTIVE_AVGPOOL if kind == "avg" else ADAPTIVE_MAXPOOL).node(name, x, dict(output_size=tuple(size)))
