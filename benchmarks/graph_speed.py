@@ -1,5 +1,6 @@
 """Eager forward speed of a graph block network: archspec's ShuffleNetV2 (its unit written in the
-spec: split, two branches, concat, channel shuffle) against torchvision's, on one thread.
+spec: split, two branches, concat, channel shuffle) and DenseNet-121 (a concat per dense layer)
+against torchvision's, on one thread.
 
 Needs torchvision (not an archspec dependency), so it runs by hand, e.g.
 
@@ -27,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 import archspec  # noqa: E402
 
 SPECS = {"shufflenet_v2_x1_0": "specs/shufflenet_v2_x1_0.yaml",
-         "shufflenet_v2_x0_5": "specs/examples/shufflenet_v2_x0_5.yaml"}
+         "shufflenet_v2_x0_5": "specs/examples/shufflenet_v2_x0_5.yaml",
+         "densenet121": "specs/densenet121.yaml"}
 
 
 def pair(name: str) -> tuple[torch.nn.Module, torch.nn.Module]:
