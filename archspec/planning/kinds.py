@@ -172,6 +172,7 @@ HEADS: dict[str, Part] = {p.name: p for p in (
     Part("classifier", "[1×1 conv, norm, act] → global pool → [norm] → flatten → [hidden linear, act]… → dropout → "
                        "linear"),
     Part("features", "the maps of the modules named in `outputs`"),
+    Part("block", "a block of `blocks:` on the maps of the modules named in `from`; the model returns its outputs"),
     Part("none", "nothing: the model returns the last stage's map"),
 )}
 

@@ -105,5 +105,8 @@ STEM_LAYOUTS: dict[str, PartLayout] = {"conv": conv_stem, "deep": deep_stem, "pa
                                        "none": no_part}
 # A features head keeps the network's modules up to its last output: the planner cuts them (plan.py).
 HEAD_LAYOUTS: dict[str, PartLayout] = {"classifier": classifier_head, "features": no_part, "none": no_part}
+# A block head takes several maps of the network: the planner lays it out (planning/necks.py).
+HEAD_LAYOUTS["block"] = no_part
+
 if set(STEM_LAYOUTS) != set(STEMS) or set(HEAD_LAYOUTS) != set(HEADS):
     raise TypeError("the stems and heads declared in kinds.py and laid out here differ")
