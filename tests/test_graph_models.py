@@ -10,7 +10,6 @@ import torch
 
 import archspec
 from archspec import SpecError
-from archspec.building.compile import to_module
 from archspec.building.weights import check
 from archspec.commands.eject import EjectError, eject
 from archspec.planning.tensors import state_dict_of
@@ -18,6 +17,7 @@ from conftest import REFERENCE, ROOT, TINY_SPEC, reference_figures
 from test_memory import measured, planned
 
 FPN = ROOT / "specs" / "examples" / "resnet50_fpn.yaml"
+UNET = ROOT / "specs" / "examples" / "unet_resnet34.yaml"
 FIGURES = reference_figures()
 
 # A small network with a two-level FPN-like head: quick to build, run and export.
@@ -96,6 +96,41 @@ def test_fpn_summary_names_each_output():
     text = archspec.plan(FPN).summary()
     assert "outputs out0 256×56×56 (stride 4)" in text and "pool 256×4×4 (stride 64)" in text
     assert "\nfpn       fpn         256×56×56   3,344,384    2.84 G" in text
+
+
+# ---- unet_resnet34: segmentation_models_pytorch's Unet("resnet34", classes=1) at 256×256 ----------------
+
+
+def test_unet_counts_and_mask_are_smps():
+    p = archspec.plan(UNET)
+    figures = FIGURES["unet_resnet34"]
+    assert (p.params, p.macs) == (figures["params"], figures["macs"]) == (24_436_369, 7_813_988_352)
+    assert [(f.name, f.shape, f.reduction) for f in p.features] == [("head", (1, 256, 256), 1)]
+    assert [f.shape for f in p.features] == [tuple(s[1:]) for s in figures["output_maps"].values()]
+    shapes = {l.name: l.shape for l in p.layers}
+    assert [shapes[f"decoder.block{i}"] for i in range(5)] == [
+        tuple(s[1:]) for n, _, s in figures["layer_outputs"]["second_level"] if n.startswith("decoder.blocks.")]
+
+
+def test_unet_state_dict_is_smps_through_its_convention():
+    p = archspec.plan(UNET)
+    source = reference_keys("smp", "unet_resnet34")
+    assert len(source) == FIGURES["unet_resnet34"]["state_dict_entries"] == len(state_dict_of(p))
+    report = check(source, state_dict_of(p))
+    assert report.convention == "segmentation_models_pytorch U-Net"
+    assert (report.unexpected, report.duplicates, report.mismatched, report.missing) == ([], [], [], [])
+    assert report.fits["decoder.blocks.0.conv1.1.running_mean"] == "decoder.block0.conv1.1.running_mean"
+    assert report.fits["segmentation_head.0.weight"] == "decoder.head.weight"
+    model = archspec.build(p, device="meta")
+    assert archspec.load_weights(model, {k: torch.zeros(s, device="meta") for k, s in source.items()}) == \
+        "segmentation_models_pytorch U-Net"
+
+
+def test_unet_as_planned_and_as_run_on_meta_and_its_memory():
+    p = archspec.plan(UNET, (3, 64, 96))
+    mask = archspec.build(p, device="meta")(torch.empty(2, 3, 64, 96, device="meta"))
+    assert tuple(mask.shape) == (2, 1, 64, 96) == (2, *p.output_shape)
+    assert planned(p, 2, "float32") == measured(p, 2, "float32")
 
 
 # ---- the tools on a small block head -----------------------------------------------------------

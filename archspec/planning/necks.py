@@ -89,6 +89,18 @@ def reductions(root: Node, stride) -> list[int | Fraction]:
     return list(_graph_reductions(root, [Fraction(1)], stride))
 
 
+def _factor(node: Node, stride) -> Fraction:
+    """How much a one-input node scales the reduction: its stride, over any upsampling's scale in a chain."""
+    if node.kind == "upsample":
+        return Fraction(1, node.args.get("scale") or 1)
+    if node.kind == "sequential":
+        out = Fraction(1)
+        for child in node.children:
+            out *= _factor(child, stride)
+        return out
+    return Fraction(stride(node))
+
+
 def _graph_reductions(node: Node, inputs: list[Fraction], stride) -> list[Fraction]:
     from .nodes import pick
 
@@ -104,6 +116,6 @@ def _graph_reductions(node: Node, inputs: list[Fraction], stride) -> list[Fracti
         elif child.kind == "split":
             values[name] = (got[0],) * child.args["chunks"]
         else:
-            values[name] = got[0] * stride(child)
+            values[name] = got[0] * _factor(child, stride)
     found = [pick(values, r) for r in node.args["outputs"]]
     return [int(f) if f.denominator == 1 else f for f in found]
