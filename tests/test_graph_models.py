@@ -72,6 +72,7 @@ def test_fpn_state_dict_is_torchvisions_through_its_convention():
     assert report.fits["body.layer4.2.bn3.running_var"] == "layer4.2.bn3.running_var"
 
 
+@pytest.mark.slow  # a meta build of ResNet-50 FPN and load_weights: about 6 s on a busy machine
 def test_fpn_loads_a_state_dict_of_torchvisions_names_strictly():
     model = archspec.build(FPN, device="meta")
     source = {k: torch.zeros(s, device="meta") for k, s in reference_keys("torchvision", "resnet50_fpn").items()}
