@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import archspec
 from archspec.commands.eject import EjectError, camel, eject
+from archspec.reading.spec import BlockHead
 from archspec.planning.plan import Plan
 from conftest import ROOT, TINY_SPEC, run_cli, run_python, shipped_specs, spec_id
 
@@ -46,6 +47,10 @@ def test_ejected_source_round_trips(spec, tmp_path):
     shipped = archspec.plan(spec)
     channels, height, width = shipped.input_shape
     p = archspec.plan(spec, (channels, min(height, 32), min(width, 32)))  # small: a quick forward
+    if isinstance(shipped.spec.head, BlockHead):  # not yet: one clean line (tests/test_graph_models.py)
+        with pytest.raises(EjectError, match="eject cannot write a `block` head"):
+            eject(p)
+        return
     path = tmp_path / "model.py"
     path.write_text(eject(p))
     py_compile.compile(str(path), doraise=True)

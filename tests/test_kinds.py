@@ -165,6 +165,7 @@ def test_stems_and_heads_are_declared_and_laid_out_by_type():
     from archspec.reading.spec import Head, Stem
 
     assert _types(Stem) == set(STEMS) == set(STEM_LAYOUTS) == {"conv", "deep", "patchify", "none"}
-    assert _types(Head) == set(HEADS) == set(HEAD_LAYOUTS) == {"classifier", "conv_classifier", "features", "none"}
+    assert _types(Head) == set(HEADS) == set(HEAD_LAYOUTS) == {"classifier", "conv_classifier", "features", "none",
+                                                                "block"}
     source = (ROOT / "archspec" / "planning" / "plan.py").read_text(encoding="utf-8")
     assert not re.search(r"isinstance\(stem|Stem\b", source)  # the planner asks the declared layout

@@ -231,6 +231,25 @@ _MNASNET_FLAT = {0: "conv1", 1: "bn1", 2: "relu", 3: "layer1.0.conv2", 4: "layer
 # … and an inverted residual's `layers.K`
 _MNASNET_UNIT = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3")
 
+# ---- graph models: a backbone and a head written as a block of the spec (`head: {type: block}`) ----
+# Their specs name the head's nodes; these map the reference's names onto them.
+GRAPH_MODELS = (
+    # torchvision resnet_fpn_backbone (specs/examples/resnet50_fpn.yaml): `body.*` is the ResNet,
+    # `fpn.inner_blocks.i.0` the 1×1 lateral convs `fpn.inner<i>`, `fpn.layer_blocks.i.0` the 3×3 `fpn.out<i>`
+    Convention("torchvision FPN backbone", "fpn.inner_blocks.", (
+        (r"^body\.", ""),
+        (rf"^fpn\.inner_blocks\.(\d+)\.0{END}", r"fpn.inner\1"),
+        (rf"^fpn\.layer_blocks\.(\d+)\.0{END}", r"fpn.out\1"),
+    )),
+    # segmentation_models_pytorch Unet (specs/examples/unet_resnet34.yaml): `encoder.*` is the ResNet,
+    # `decoder.blocks.i` the decoder's block<i>, `segmentation_head.0` its conv `decoder.head`
+    Convention("segmentation_models_pytorch U-Net", "decoder.blocks.", (
+        (r"^encoder\.", ""),
+        (rf"^decoder\.blocks\.(\d+){END}", r"decoder.block\1"),
+        (rf"^segmentation_head\.0{END}", "decoder.head"),
+    )),
+)
+
 CONVENTIONS = (
     Convention("torchvision RegNet", "trunk_output.", (
         (rf"^stem\.0{END}", "conv1"), (rf"^stem\.1{END}", "bn1"), (rf"^stem\.2{END}", "relu"),
@@ -281,6 +300,7 @@ CONVENTIONS = (
     ByOrder("torchvision SqueezeNet", "features.3.squeeze.", ()),
     ByOrder("torchvision DenseNet", "features.denseblock1.", ()),
     TorchvisionFeatures("torchvision features (MobileNet, EfficientNet, ConvNeXt)", "features.", ()),
+    *GRAPH_MODELS,
 )
 
 

@@ -43,13 +43,15 @@ def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
 
 def _mark_features(plan: Plan, bs: list[Box], in_stem: set[str]) -> list[Box]:
     """A `features` head's outputs: a line under the title of the box each map comes out of
-    (a stage's box, its last block's, or the stem's)."""
+    (a stage's box, its last block's, or the stem's); a `block` head's, under the head's box."""
+    block_head = "head_outputs" in plan.root.args
     for k, f in enumerate(plan.features):
-        owner = "stem" if f.name in in_stem else f.name
+        owner = "head" if block_head else "stem" if f.name in in_stem else f.name
         at = max(i for i, b in enumerate(bs) if b.id == owner or b.id.startswith(f"{owner}_"))
         mark = f"▶ output {k} ({f.name}): {dims(f.shape)}, stride {f.reduction}"
         lines = bs[at].lines
-        bs[at] = replace(bs[at], lines=(lines[0], mark, *lines[1:]))
+        after = 1 + sum(line.startswith("▶ output") for line in lines)  # after the box's earlier outputs
+        bs[at] = replace(bs[at], lines=(*lines[:after], mark, *lines[after:]))
     return bs
 
 

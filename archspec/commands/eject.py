@@ -78,6 +78,9 @@ class Param:
 def eject(p: Plan) -> str:
     """The source text of a standalone PyTorch module for plan `p`. It is compiled here before it
     is returned: whatever the spec's names and text, the file is valid Python."""
+    if "head_outputs" in p.root.args:  # a `block` head: the network is a graph of several maps
+        head = p.root.children[-1].name
+        raise EjectError(f"eject cannot write a `block` head ({head!r}, a graph on several maps of the network) yet")
     text = _Writer(p).source()
     try:
         compile(text, "<ejected>", "exec")

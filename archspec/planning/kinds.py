@@ -176,6 +176,7 @@ HEADS: dict[str, Part] = {p.name: p for p in (
     Part("conv_classifier", "dropout → 1×1 conv to the classes (with a bias) → act → global average pool → flatten "
                             "(SqueezeNet)"),
     Part("features", "the maps of the modules named in `outputs`"),
+    Part("block", "a block of `blocks:` on the maps of the modules named in `from`; the model returns its outputs"),
     Part("none", "nothing: the model returns the last stage's map"),
 )}
 

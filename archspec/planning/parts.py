@@ -119,7 +119,8 @@ def conv_classifier_head(head, x: Shape, d: Settings, preact: bool) -> list[Node
 STEM_LAYOUTS: dict[str, PartLayout] = {"conv": conv_stem, "deep": deep_stem, "patchify": patchify_stem,
                                        "none": no_part}
 # A features head keeps the network's modules up to its last output: the planner cuts them (plan.py).
+# A block head takes several maps of the network: the planner lays it out (planning/necks.py).
 HEAD_LAYOUTS: dict[str, PartLayout] = {"classifier": classifier_head, "conv_classifier": conv_classifier_head,
-                                       "features": no_part, "none": no_part}
+                                       "features": no_part, "block": no_part, "none": no_part}
 if set(STEM_LAYOUTS) != set(STEMS) or set(HEAD_LAYOUTS) != set(HEADS):
     raise TypeError("the stems and heads declared in kinds.py and laid out here differ")

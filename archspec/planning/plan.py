@@ -16,12 +16,13 @@ from typing import Any
 from .. import limits
 from ..errors import Issue, SpecError
 from ..naming import stage_label, stage_name
-from ..reading.spec import FeaturesHead, Spec
+from ..reading.spec import BlockHead, FeaturesHead, Spec
 from ..units import count, dims, si
 from .blocks import LAYOUTS, TRANSITIONS, Placement
 from .graph import after_node, stage_layout
 from .kinds import KINDS, Kind
 from .memory import activation_memory, layer_memory
+from .necks import block_head_root, reductions
 from .nodes import Node, Shape, ShapeError, collecting, container, sequential
 from .parts import HEAD_LAYOUTS, STEM_LAYOUTS
 from .primitives.act import act
@@ -68,7 +69,12 @@ class Plan:
 
     @cached_property
     def features(self) -> list[Feature]:
-        """The maps a `features` head returns, in its order; [] for other heads."""
+        """The maps a `features` or `block` head returns, in its order; [] for other heads. A block
+        head's maps are named by its block's `out`; an upsampled map's reduction may be below 1."""
+        if "head_outputs" in self.root.args:
+            shapes = self.root.args["shapes"]
+            return [Feature(name, shape[0], r, shape) for name, shape, r in
+                    zip(self.root.args["head_outputs"], shapes, reductions(self.root, _stride))]
         if self.root.kind != "features":
             return []
         found, reduction = {}, 1
@@ -278,7 +284,10 @@ class _Planner:
         if self.found:
             raise SpecError(self.issues())
         head = self.spec.head
-        root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
+        if isinstance(head, BlockHead):
+            root = block_head_root(self, children)
+        else:
+            root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
 

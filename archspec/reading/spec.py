@@ -23,6 +23,7 @@ from . import regnet
 from ..planning.kinds import INIT_SCHEMES, KINDS, NETWORK, SETTINGS, InitScheme, applies
 from ..errors import Issue, SpecError
 from .blockdefs import BlockDef, check_use, network_size_issues, read_blocks
+from .headblock import head_block_issues, head_block_params
 from .source import Source
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -254,8 +255,40 @@ class FeaturesHead(_Model):
                     "e.g. [layer2, layer3, layer4]; the stem's output is `maxpool` (or `relu` before it)")
 
 
+# ---- a head written in the spec: a block of `blocks:` on several maps of the network ----------
+
+
+class BlockHead(_Model):
+    """A neck or decoder written in the spec: a block of `blocks:` that takes the maps of the
+    modules named in `from` (as its inputs, in order) and gives the model's outputs (its `out`:
+    one map, or several). The block's parameters are written beside these keys."""
+
+    type: Literal["block"]
+    block: str = Field(description="a block of this spec's `blocks:`, with one input per name in `from`")
+    from_: Annotated[list[str], Field(min_length=1, alias="from")] = Field(
+        description="modules whose maps the block takes, in its inputs' order, named as in the summary: "
+                    "e.g. [layer1, layer2, layer3, layer4]; the stem's output is `maxpool` (or `relu` before it)")
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] | None = Field(
+        None, description="the head's module name (default: the block's name)")
+    # the block's parameters, written beside the keys above (see Spec._gather)
+    block_params: SkipJsonSchema[dict[str, Any] | None] = Field(None, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler):
+        """`from` as written, and the block's parameters beside the keys, as they are written."""
+        data = handler(self)
+        if "from_" in data:
+            data["from"] = data.pop("from_")
+        data.update(self.block_params or {})
+        return data
+
+    @property
+    def module(self) -> str:
+        return self.name or self.block
+
+
 Stem = Annotated[Union[ConvStem, DeepStem, PatchifyStem, NoStem], Field(discriminator="type")]
-Head = Annotated[Union[ClassifierHead, ConvClassifierHead, NoHead, FeaturesHead], Field(discriminator="type")]
+Head = Annotated[Union[ClassifierHead, ConvClassifierHead, NoHead, FeaturesHead, BlockHead], Field(discriminator="type")]
 
 # `stages:` is a list, or a mapping that generates one; the tag names the choice in error locations.
 _STAGES_TAGS = {"list": Stage, "regnet": RegNetStages}  # tag -> the model of its items
@@ -425,6 +458,10 @@ class Spec(_Model):
         """The parameter values of stage `index`'s blocks, when its kind is written in the spec."""
         return self._block_use(index)[0]
 
+    def head_params(self) -> dict[str, Any]:
+        """The parameter values of a `block` head's block."""
+        return head_block_params(self.head, self.user_blocks)
+
     def user_block_issues(self) -> list[Issue]:
         """Problems with the blocks written in the spec, and with each stage's use of them."""
         try:
@@ -432,6 +469,8 @@ class Spec(_Model):
         except SpecError as e:
             return e.issues
         issues = [issue for i in range(len(self.all_stages)) for issue in self._block_use(i)[1]]
+        if isinstance(self.head, BlockHead):
+            issues += head_block_issues(self.source or Source(self.name, "", {}, {}, {}), self.head, blocks)
         sizes = [stage.depth * blocks[stage.block or self.defaults.block].size
                  if (stage.block or self.defaults.block) in blocks else 0 for stage in self.all_stages]
         return issues + network_size_issues(self.source or Source(self.name, "", {}, {}, {}), sizes)
@@ -520,6 +559,13 @@ def _gathered(data: Any, names: tuple) -> Any:
     if isinstance(data.get("stages"), list):
         data["stages"] = [gather(s, Stage, s.get("block", inherited)) if isinstance(s, dict) else s
                           for s in data["stages"]]
+    head = data.get("head")
+    if isinstance(head, dict) and head.get("type") == "block":  # a block head's parameters beside its keys
+        mine = {"type", "block", "from", "name", "block_params"}
+        params = {k: v for k, v in head.items() if k not in mine}
+        if params:
+            data["head"] = {**{k: v for k, v in head.items() if k in mine},
+                            "block_params": {**(head.get("block_params") or {}), **params}}
     return data
 
 

@@ -1,0 +1,57 @@
+"""A `block` head: a block of the spec's `blocks:` on several maps of the network (a neck,
+a decoder), its use checked when the spec is read. Which modules `from` names exist is known
+only once the network is planned (planning/necks.py)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from .blockdefs import TYPES, BlockDef, _is, _show
+
+if TYPE_CHECKING:
+    from ..errors import Issue
+    from .source import Source
+
+
+def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) -> list[Issue]:
+    """The head's block must be written in the spec, take one input per name in `from`, and be
+    given its parameters (each of its type); every problem located at its key."""
+    block = blocks.get(head.block)
+    if block is None:
+        close = difflib.get_close_matches(head.block, list(blocks), n=1)
+        known = ", ".join(blocks) if blocks else "none: write one in `blocks:`"
+        return [source.issue(("head", "block"), f"head.block: no block is called {_show(head.block)}",
+                             (f"did you mean '{close[0]}'? " if close else "") + f"the spec's blocks: {known}",
+                             "AS802")]
+    issues = []
+    if len(block.inputs) != len(head.from_):
+        issues.append(source.issue(("head", "from"), f"head.from: names {len(head.from_)} "
+                                   f"module{'s' if len(head.from_) != 1 else ''}, but a {block.name} block takes "
+                                   f"{len(block.inputs)} input{'s' if len(block.inputs) != 1 else ''} "
+                                   f"({', '.join(block.inputs)})",
+                                   "name one module per input of the block, in its order", "AS802"))
+    given = head.block_params or {}
+    for key, value in given.items():
+        param = block.params.get(key)
+        if param is None:
+            close = difflib.get_close_matches(str(key), list(block.params), n=1)
+            takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
+            issues.append(source.issue(("head", key), f"unknown key {_show(key)} in head",
+                                       (f"did you mean '{close[0]}'? " if close else "") + takes, "AS201", key=True))
+        elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
+            issues.append(source.issue(("head", key), f"head.{key}: expected {TYPES[param.type]}, got {_show(value)}",
+                                       f"{block.name}'s `{key}` is {param.type}", "AS203"))
+    missing = [p.name for p in block.params.values() if p.default is None and p.name not in given]
+    if missing:
+        issues.append(source.issue(("head",), f"missing key '{missing[0]}' in head",
+                                   f"{block.name} blocks need " + ", ".join(f"`{m}` ({block.params[m].type})"
+                                                                             for m in missing), "AS202"))
+    return issues
+
+
+def head_block_params(head: Any, blocks: dict[str, BlockDef]) -> dict[str, Any]:
+    """The parameter values of the head's block: as written, else the block's defaults."""
+    block = blocks[head.block]
+    given = head.block_params or {}
+    return {p.name: given.get(p.name, p.default) for p in block.params.values()}
