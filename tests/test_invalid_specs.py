@@ -28,7 +28,7 @@ CASES = {
     "unknown block kind": (variant("block: basic", "block: bottlenek"), 4, 19,
                            "defaults.block: 'bottlenek' is not one of: basic, bottleneck, convnext, fused_inverted_residual, inverted_residual, preact_basic, preact_bottleneck, regnet — did you mean 'bottleneck'?"),
     "unknown head type": (variant("type: classifier", "type: classifer"), 9, 14,
-                          "head.type: 'classifer' is not one of: classifier, none"),
+                          "head.type: 'classifer' is not one of: classifier, conv_classifier, none, features, block"),
     "unknown shortcut": (variant("shortcut: auto", "shortcut: projected"), 4, 36,
                          "defaults.shortcut: 'projected' is not one of: auto, identity, projection, zeropad, avgpool, none"),
     "zero depth": (variant("{depth: 2, channels: 16", "{depth: 0, channels: 16"), 7, 13,

@@ -51,12 +51,12 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
     ("{type: conv, channels: 64, ", "{channels: 64, ",
      "net.yaml:5:7: error: missing key 'type' in stem — add `type:`, one of: conv, deep, patchify, none"),
     ("head: {type: classifier, pool: avg, classes: 1000}", "head: 1000",
-     "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, none, features"),
+     "net.yaml:11:7: error: head: expected a mapping, got 1000 — write a mapping whose `type:` is one of: classifier, conv_classifier, none, features, block"),
     ("  - {depth: 2, channels: 64}\n", "  - 64\n",
      "net.yaml:7:5: error: stages.0: expected a mapping, got 64 — write a mapping with keys from: "
      "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
      "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
-     "layer_scale, depth, channels, stride, dilation"),
+     "layer_scale, depth, channels, stride, dilation, after"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, strides: 2}",
      "net.yaml:7:30: error: unknown key 'strides' in stages.0 — did you mean 'stride'?"),
     ("{depth: 2, channels: 64}", "{depth: 2, channels: 64, groups: 2}",
@@ -66,7 +66,7 @@ def edit(old: str, new: str, text: str = RESNET18) -> str:
      "net.yaml:7:30: error: unknown key '3' in stages.0 — allowed keys: "
      "block, norm, norm_groups, norm_eps, norm_momentum, act, shortcut, zero_init_residual, se, se_base, se_divisor, "
      "se_round_limit, se_act, se_gate, eca, width, bottleneck_ratio, groups, group_width, stride_on, kernel, expand, "
-     "layer_scale, depth, channels, stride, dilation"),
+     "layer_scale, depth, channels, stride, dilation, after"),
     ("{depth: 2, channels: 64}", "{depth: 2}",
      "net.yaml:7:5: error: missing key 'channels' in stages.0 — add `channels:` (channels the stage outputs)"),
     ("classes: 1000}", "classes: 1000, dropout: .nan}",
