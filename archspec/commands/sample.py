@@ -30,6 +30,7 @@ from ..reading.spec import Spec
 from ..units import count, si
 
 DRAWS_PER_SAMPLE = 200  # the default bound on draws: 200 × n
+MAX_CACHED = 2048  # stages kept planned between draws; a few MB at most
 
 
 @dataclass
@@ -105,11 +106,14 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
     limit = max_draws or DRAWS_PER_SAMPLE * n
     rng, done = random.Random(seed), Sampling(space, seed)
     seen: set[str] = set()
+    stages: dict = {}  # plan_spec's cache: draws share most of their stages
     with _without_cyclic_gc():
         while len(done.samples) < n and done.draws < limit:
             tree, values = space.draw(rng)
             done.draws += 1
-            found = _judge(space, tree, seen, done)
+            if len(stages) > MAX_CACHED:
+                stages.clear()
+            found = _judge(space, tree, seen, done, stages)
             if found is not None:
                 spec, p = found
                 origin = f"drawn from the design space {space.name} (seed {seed}, draw {done.draws - 1})"
@@ -139,7 +143,7 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Spec, Plan] | None:
+def _judge(space: Space, tree: dict, seen: set[str], done: Sampling, stages: dict) -> tuple[Spec, Plan] | None:
     """The spec and plan of a drawn tree inside every window and rule; None (and the
     reason counted) for a draw that is invalid, outside a window, or a network already drawn."""
     try:
@@ -147,7 +151,7 @@ def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Sp
         if space.breaks_rules(spec) is not None:  # before planning: a rule costs less
             done.reject("rule")
             return None
-        p = plan_spec(spec)
+        p = plan_spec(spec, cache=stages)
     except SpecError as e:
         done.reject(f"invalid ({e.issues[0].code})")
         return None

@@ -146,17 +146,20 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None) -> Plan:
+def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None,
+              cache: dict | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
     (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
     ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`.
-    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts."""
+    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts.
+    `cache`, a dict kept between calls, reuses the stages planned before (`sample` plans
+    thousands of networks that share them); the plans share those nodes, so none may change them."""
     if features is not None:
         spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     shape = input_shape_of(spec, input_shape)
     try:
         with _without_cyclic_gc():
-            return _Planner(spec).run(shape)
+            return _Planner(spec, cache).run(shape)
     except SpecError as e:
         if not any(i.code == "AS302" for i in e.issues):
             raise
@@ -249,8 +252,8 @@ def _cost(nodes: list[Node | None]) -> tuple[int, int]:
 
 
 class _Planner:
-    def __init__(self, spec: Spec):
-        self.spec = spec
+    def __init__(self, spec: Spec, cache: dict | None = None):
+        self.spec, self.cache = spec, cache
         self.stages = spec.all_stages
         self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
         # a block written in the spec: a kind with no settings of its own, laid out from its graph
@@ -259,6 +262,7 @@ class _Planner:
         self.transitions = [TRANSITIONS.get(s.block) for s in self.settings]
         self.preact = [k.preact for k in self.kinds]
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
+        self.spent: dict[str, tuple[int, int]] = {}  # stage name -> the params and MACs `spend` was given
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
 
     def run(self, input_shape: Shape) -> Plan:
@@ -267,23 +271,52 @@ class _Planner:
             children += self.stem(x)
             self.spend(("stem",), "stem", 0, *_cost(children))
             x = children[-1].shape if children else x
-            starts = []  # the first two blocks of each stage: enough to cost it
+            starts, keys, cached = [], [], []  # the first two blocks of each stage: enough to cost it
             for i in range(len(self.stages)):
-                starts.append(self.stage_start(i, x))
+                keys.append(self.stage_key(i, x))
+                cached.append(self.cache.get(keys[-1]) if keys[-1] is not None else None)
+                if cached[-1] is not None:
+                    node, params, macs = cached[-1]
+                    self.spend(("stages", i), stage_label(i), self.stages[i].depth, params, macs)
+                    starts.append([node])
+                else:
+                    starts.append(self.stage_start(i, x))
                 x = starts[-1][-1].shape
             head = self.final_norm(x)
             head += self.head(head[-1].shape if head else x)
             self.spend(("head",), "head", 0, *_cost(head))
             # Within the limits: only now plan every block.
-            children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
+            stages = [c[0] if c else self.stage(i, blocks) for i, (blocks, c) in enumerate(zip(starts, cached))]
+            children += stages + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
         if self.found:
             raise SpecError(self.issues())
+        for key, c, node in zip(keys, cached, stages):
+            if key is not None and c is None:
+                self.cache[key] = (node, *self.spent[node.name])
         head = self.spec.head
         root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
+
+    def stage_key(self, i: int, x: Shape) -> tuple | None:
+        """What stage `i` is planned from, for the cache: None when not cached (a block written in
+        the spec, whose layout also reads the spec's `blocks:`). Values are keyed with their type:
+        1 and 1.0 are equal keys, but could be written differently."""
+        settings = self.settings[i]
+        if self.cache is None or settings.block not in LAYOUTS:
+            return None
+        stage = self.stages[i]
+        # the drop-path rates depend on the stage's place in the network, unless all are 0
+        place = (sum(s.depth for s in self.stages[:i]), sum(s.depth for s in self.stages)) if settings.drop_path else ()
+        key = (i, x, stage.depth, stage.channels, stage.stride, stage.dilation, self.stages[i - 1].dilation if i else 1,
+               place, *((v.__class__, v) for v in settings.__dict__.values()))
+        try:
+            hash(key)
+        except TypeError:  # an unhashable setting
+            return None
+        return key
 
     def fail(self, where: tuple, name: str, e: ShapeError) -> None:
         """Record `e`, said of `name` (a module name, or a stage as `stages.1 (layer2)`) and located at
@@ -361,9 +394,10 @@ class _Planner:
         # The blocks after the second repeat it (stride 1, same shape in and out), so the
         # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
         first = [entry, blocks[0]] if entry else [blocks[0]]
-        self.spend(("stages", i), stage_label(i), stage.depth,
-                   sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
-                   sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+        cost = (sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
+                sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+        self.spent[stage_name(i)] = cost
+        self.spend(("stages", i), stage_label(i), stage.depth, *cost)
         return first + blocks[1:]
 
     def transition(self, i: int, x: Shape) -> Node | None:
