@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import yaml
+from pydantic import TypeAdapter
 
 from ..errors import Issue, SpecError, printable
 from ..planning.plan import Plan, plan_spec
@@ -26,7 +27,7 @@ from ..reading.messages import check_tree
 from ..reading.resolve import resolve
 from ..reading.source import Source, load_source
 from ..reading.space import Space, read_space
-from ..reading.spec import Spec
+from ..reading.spec import Spec, Stage
 from ..units import count, si
 
 DRAWS_PER_SAMPLE = 200  # the default bound on draws: 200 × n
@@ -105,7 +106,7 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
     space = space if isinstance(space, Space) else read(space, overrides)
     limit = max_draws or DRAWS_PER_SAMPLE * n
     rng, done = random.Random(seed), Sampling(space, seed)
-    seen: set[str] = set()
+    seen: set = set()
     stages: dict = {}  # plan_spec's cache: draws share most of their stages
     with _without_cyclic_gc():
         while len(done.samples) < n and done.draws < limit:
@@ -143,7 +144,7 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _judge(space: Space, tree: dict, seen: set[str], done: Sampling, stages: dict) -> tuple[Spec, Plan] | None:
+def _judge(space: Space, tree: dict, seen: set, done: Sampling, stages: dict) -> tuple[Spec, Plan] | None:
     """The spec and plan of a drawn tree inside every window and rule; None (and the
     reason counted) for a draw that is invalid, outside a window, or a network already drawn."""
     try:
@@ -173,8 +174,14 @@ def _judge(space: Space, tree: dict, seen: set[str], done: Sampling, stages: dic
     return spec, p
 
 
-def _network_key(spec: Spec) -> str:
+_STAGE_LIST = TypeAdapter(list[Stage])
+
+
+def _network_key(spec: Spec) -> str | bytes:
     """Two draws are one network when everything but the name is equal, generators written out."""
+    if spec.blocks is None:  # pydantic's JSON (4 times faster) keeps mappings in their order: none here
+        return (spec.__pydantic_serializer__.to_json(spec, exclude={"name", "description", "stages"}) +
+                _STAGE_LIST.dump_json(spec.all_stages))
     tree = spec.model_dump(mode="json", exclude={"name", "description"})
     tree["stages"] = [s.model_dump(mode="json") for s in spec.all_stages]
     return json.dumps(tree, sort_keys=True)
