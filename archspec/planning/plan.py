@@ -245,6 +245,12 @@ def _path_to(nodes: list[Node | None], target: Node | None) -> str | None:
     return None
 
 
+def _values(model: Any) -> tuple:
+    """A model's values as a cache key: their reprs tell 1, 1.0, True and -0.0 apart, which
+    == does not (they would be written differently)."""
+    return (model.__class__, *map(repr, model.__dict__.values()))
+
+
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:
     """Parameters and multiply-adds of some nodes."""
     nodes = [n for n in nodes if n is not None]
@@ -264,11 +270,13 @@ class _Planner:
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
         self.spent: dict[str, tuple[int, int]] = {}  # stage name -> the params and MACs `spend` was given
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
+        self.fresh: dict[tuple, Any] = {}  # parts planned here, for the cache once the plan is clean
+        self.defaults = _values(spec.defaults) if cache is not None else ()
 
     def run(self, input_shape: Shape) -> Plan:
         x, children = input_shape, []
         try:
-            children += self.stem(x)
+            children += self.reuse(("stem", x, _values(self.spec.stem), self.preact[0]), self.stem, x)
             self.spend(("stem",), "stem", 0, *_cost(children))
             x = children[-1].shape if children else x
             starts, keys, cached = [], [], []  # the first two blocks of each stage: enough to cost it
@@ -283,7 +291,8 @@ class _Planner:
                     starts.append(self.stage_start(i, x))
                 x = starts[-1][-1].shape
             head = self.final_norm(x)
-            head += self.head(head[-1].shape if head else x)
+            x = head[-1].shape if head else x
+            head += self.reuse(("head", x, _values(self.spec.head), self.preact[-1]), self.head, x)
             self.spend(("head",), "head", 0, *_cost(head))
             # Within the limits: only now plan every block.
             stages = [c[0] if c else self.stage(i, blocks) for i, (blocks, c) in enumerate(zip(starts, cached))]
@@ -292,31 +301,36 @@ class _Planner:
             pass  # recorded; later layers cannot be planned without this one
         if self.found:
             raise SpecError(self.issues())
-        for key, c, node in zip(keys, cached, stages):
-            if key is not None and c is None:
-                self.cache[key] = (node, *self.spent[node.name])
+        if self.cache is not None:
+            self.cache.update(self.fresh)
+            self.cache.update((key, (node, *self.spent[node.name]))
+                              for key, c, node in zip(keys, cached, stages) if key is not None and c is None)
         head = self.spec.head
         root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
 
+    def reuse(self, key: tuple, make: Callable[[Shape], list[Node]], x: Shape) -> list[Node]:
+        """The stem's or head's nodes: `make(x)`, or what it gave an earlier plan for the same key."""
+        if self.cache is None:
+            return make(x)
+        key += self.defaults  # the stem and head read the defaults too
+        if key in self.cache:
+            return self.cache[key]
+        self.fresh[key] = nodes = make(x)
+        return nodes
+
     def stage_key(self, i: int, x: Shape) -> tuple | None:
         """What stage `i` is planned from, for the cache: None when not cached (a block written in
-        the spec, whose layout also reads the spec's `blocks:`). Values are keyed with their type:
-        1 and 1.0 are equal keys, but could be written differently."""
+        the spec, whose layout also reads the spec's `blocks:`)."""
         settings = self.settings[i]
         if self.cache is None or settings.block not in LAYOUTS:
             return None
         stage = self.stages[i]
         # the drop-path rates depend on the stage's place in the network, unless all are 0
         place = (sum(s.depth for s in self.stages[:i]), sum(s.depth for s in self.stages)) if settings.drop_path else ()
-        key = (i, x, stage.depth, stage.channels, stage.stride, stage.dilation, self.stages[i - 1].dilation if i else 1,
-               place, *((v.__class__, v) for v in settings.__dict__.values()))
-        try:
-            hash(key)
-        except TypeError:  # an unhashable setting
-            return None
-        return key
+        return (i, x, stage.depth, stage.channels, stage.stride, stage.dilation, self.stages[i - 1].dilation if i else 1,
+                place, *_values(settings))
 
     def fail(self, where: tuple, name: str, e: ShapeError) -> None:
         """Record `e`, said of `name` (a module name, or a stage as `stages.1 (layer2)`) and located at

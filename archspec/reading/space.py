@@ -61,7 +61,8 @@ class Distribution:
 
     def draw(self, rng: random.Random) -> Any:
         if self.choice:
-            return copy.deepcopy(self.choice[rng.randrange(len(self.choice))])
+            value = self.choice[rng.randrange(len(self.choice))]
+            return value if type(value) in (int, float, str, bool) else copy.deepcopy(value)  # a list: the tree's own
         low, high = self.ends()
         if self.log:
             x = math.exp(rng.uniform(math.log(low), math.log(high)))
