@@ -401,6 +401,8 @@ class Spec(_Model):
 
     def user_block_issues(self) -> list[Issue]:
         """Problems with the blocks written in the spec, and with each stage's use of them."""
+        if self.blocks is None:  # none written (the usual case): nothing to walk
+            return []
         try:
             blocks = self.user_blocks
         except SpecError as e:
