@@ -261,12 +261,13 @@ class _Planner:
     def __init__(self, spec: Spec, cache: dict | None = None):
         self.spec, self.cache = spec, cache
         self.stages = spec.all_stages
-        self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
+        blocks = [s.block if s.block is not None else spec.defaults.block for s in self.stages]  # as stage_settings
         # a block written in the spec: a kind with no settings of its own, laid out from its graph
-        self.kinds = [KINDS.get(s.block) or Kind(s.block, "") for s in self.settings]
-        self.layouts = [LAYOUTS.get(s.block) or stage_layout(spec, i) for i, s in enumerate(self.settings)]
-        self.transitions = [TRANSITIONS.get(s.block) for s in self.settings]
+        self.kinds = [KINDS.get(b) or Kind(b, "") for b in blocks]
+        self.layouts = [LAYOUTS.get(b) or stage_layout(spec, i) for i, b in enumerate(blocks)]
+        self.transitions = [TRANSITIONS.get(b) for b in blocks]
         self.preact = [k.preact for k in self.kinds]
+        self.made: dict[int, Any] = {}  # stage settings, made when first asked: a stage from the cache never asks
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
         self.spent: dict[str, tuple[int, int]] = {}  # stage name -> the params and MACs `spend` was given
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
@@ -320,17 +321,22 @@ class _Planner:
         self.fresh[key] = nodes = make(x)
         return nodes
 
+    def settings(self, i: int) -> Any:
+        """The block settings of stage `i`."""
+        if i not in self.made:
+            self.made[i] = self.spec.stage_settings(i)
+        return self.made[i]
+
     def stage_key(self, i: int, x: Shape) -> tuple | None:
         """What stage `i` is planned from, for the cache: None when not cached (a block written in
         the spec, whose layout also reads the spec's `blocks:`)."""
-        settings = self.settings[i]
-        if self.cache is None or settings.block not in LAYOUTS:
+        if self.cache is None or self.kinds[i].name not in LAYOUTS:
             return None
-        stage = self.stages[i]
         # the drop-path rates depend on the stage's place in the network, unless all are 0
-        place = (sum(s.depth for s in self.stages[:i]), sum(s.depth for s in self.stages)) if settings.drop_path else ()
-        return (i, x, stage.depth, stage.channels, stage.stride, stage.dilation, self.stages[i - 1].dilation if i else 1,
-                place, *_values(settings))
+        place = (sum(s.depth for s in self.stages[:i]), sum(s.depth for s in self.stages)) \
+            if self.spec.defaults.drop_path else ()
+        # the stage's values and the defaults make its settings
+        return (i, x, self.stages[i - 1].dilation if i else 1, place, *_values(self.stages[i]), *self.defaults)
 
     def fail(self, where: tuple, name: str, e: ShapeError) -> None:
         """Record `e`, said of `name` (a module name, or a stage as `stages.1 (layer2)`) and located at
@@ -420,7 +426,7 @@ class _Planner:
         if make is None:
             return None
         try:
-            return make(x, self.placement(i, 0), self.settings[i])
+            return make(x, self.placement(i, 0), self.settings(i))
         except ShapeError as e:
             self.fail(("stages", i), _joined(f"{stage_name(i)}.downsample", e.layer), e)
             raise
@@ -435,7 +441,7 @@ class _Planner:
         """Block `b` of stage `i`, or after a shape error a stand-in, so that the later blocks and
         stages are checked too: with the output the block would have had, or else the one a
         residual block gives (its channels, the size divided by its stride, rounded up)."""
-        settings, placement, name = self.settings[i], self.placement(i, b), f"{stage_name(i)}.{b}"
+        settings, placement, name = self.settings(i), self.placement(i, b), f"{stage_name(i)}.{b}"
         try:
             if self.kinds[i].transition:  # the module before the blocks took the stride and the width
                 placement = dataclasses.replace(placement, stride=1)
@@ -469,7 +475,7 @@ class _Planner:
         """Pre-activated networks end with the norm and act their last block did not apply."""
         if not self.preact[-1]:
             return []
-        last = self.settings[-1]
+        last = self.settings(len(self.stages) - 1)
         with collecting() as found:
             nodes = [n for n in (norm("norm", last, x), act("act", last.act, x)) if n is not None]
         self.fail_all(("stages", len(self.stages) - 1), "", found, nodes)
