@@ -113,6 +113,28 @@ head: {type: classifier, classes: 10}
         [(2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (3, 3)]
 
 
+def test_parts_planned_for_earlier_draws_give_the_plans_planned_afresh(write_spec):
+    """sample reuses the stems, stages and heads it has planned; the drop-path rates depend on a
+    stage's place, and a 0 and a 0.0 are written differently, so neither may be shared wrongly."""
+    path = write_spec("""\
+archspec: 1
+name: reused
+input: {channels: 3, size: 32}
+defaults: {block: {choice: [basic, bottleneck]}, drop_path: {choice: [0.0, 0.1]}, se: {choice: [0, 0.0, 0.25]}}
+stem: {type: conv, channels: {choice: [16, 24]}, kernel: 3, stride: 1, pool: none}
+stages:
+  - {depth: {range: [1, 3]}, channels: {choice: [16, 32]}}
+  - {depth: {range: [1, 3]}, channels: 32, stride: 2}
+  - {depth: {range: [1, 2]}, channels: 64, stride: 2}
+stage_count: {choice: [2, 3]}
+head: {type: classifier, classes: 10}
+""")
+    done = archspec.sample(str(path), 40, seed=0)
+    assert {repr(s.values["defaults.se"]) for s in done.samples} == {"0", "0.0", "0.25"}
+    for s in done.samples:
+        assert repr(s.plan.root) == repr(archspec.plan(s.spec).root)  # every node, its arguments with their types
+
+
 def test_a_log_range_must_start_above_zero(write_spec):
     path = write_spec("archspec: 1\nname: x\ninput: {channels: 3, size: 32}\n"
                       "stem: {type: conv, channels: {range: [0, 64], log: true}, kernel: 3, stride: 1, pool: none}\n"

@@ -30,6 +30,7 @@ from ..reading.spec import Spec
 from ..units import count, si
 
 DRAWS_PER_SAMPLE = 200  # the default bound on draws: 200 × n
+MAX_CACHED = 512  # parts kept planned between draws: about 15 MB at most (RegNet stages)
 
 
 @dataclass
@@ -104,12 +105,15 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
     space = space if isinstance(space, Space) else read(space, overrides)
     limit = max_draws or DRAWS_PER_SAMPLE * n
     rng, done = random.Random(seed), Sampling(space, seed)
-    seen: set[str] = set()
+    seen: set[str | bytes] = set()
+    planned: dict = {}  # plan_spec's cache: draws share most of their stem, stages and head
     with _without_cyclic_gc():
         while len(done.samples) < n and done.draws < limit:
             tree, values = space.draw(rng)
             done.draws += 1
-            found = _judge(space, tree, seen, done)
+            if len(planned) > MAX_CACHED:
+                planned.clear()
+            found = _judge(space, tree, seen, done, planned)
             if found is not None:
                 spec, p = found
                 origin = f"drawn from the design space {space.name} (seed {seed}, draw {done.draws - 1})"
@@ -139,7 +143,7 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Spec, Plan] | None:
+def _judge(space: Space, tree: dict, seen: set[str | bytes], done: Sampling, planned: dict) -> tuple[Spec, Plan] | None:
     """The spec and plan of a drawn tree inside every window and rule; None (and the
     reason counted) for a draw that is invalid, outside a window, or a network already drawn."""
     try:
@@ -147,7 +151,7 @@ def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Sp
         if space.breaks_rules(spec) is not None:  # before planning: a rule costs less
             done.reject("rule")
             return None
-        p = plan_spec(spec)
+        p = plan_spec(spec, cache=planned)
     except SpecError as e:
         done.reject(f"invalid ({e.issues[0].code})")
         return None
@@ -169,8 +173,11 @@ def _judge(space: Space, tree: dict, seen: set[str], done: Sampling) -> tuple[Sp
     return spec, p
 
 
-def _network_key(spec: Spec) -> str:
+def _network_key(spec: Spec) -> str | bytes:
     """Two draws are one network when everything but the name is equal, generators written out."""
+    if spec.blocks is None:  # pydantic's JSON (4 times faster) keeps mappings in their order: none here
+        return b"\n".join([spec.__pydantic_serializer__.to_json(spec, exclude={"name", "description", "stages"}),
+                            *(s.__pydantic_serializer__.to_json(s) for s in spec.all_stages)])
     tree = spec.model_dump(mode="json", exclude={"name", "description"})
     tree["stages"] = [s.model_dump(mode="json") for s in spec.all_stages]
     return json.dumps(tree, sort_keys=True)

@@ -159,17 +159,20 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None) -> Plan:
+def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = None,
+              cache: dict | None = None) -> Plan:
     """Infer every shape, parameter count and MAC of `spec`; raise SpecError on shape errors.
     (`archspec.plan` also reads specs by path or name.) `features` (module names, e.g.
     ["layer2", "layer3", "layer4"]) replaces the head with `{type: features, outputs: features}`.
-    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts."""
+    An AS302 error (a map shrunk below 1×1) says the smallest input the spec accepts.
+    `cache`, a dict kept between calls, reuses the stages planned before (`sample` plans
+    thousands of networks that share them); the plans share those nodes, so none may change them."""
     if features is not None:
         spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     shape = input_shape_of(spec, input_shape)
     try:
         with _without_cyclic_gc():
-            return _Planner(spec).run(shape)
+            return _Planner(spec, cache).run(shape)
     except SpecError as e:
         if not any(i.code == "AS302" for i in e.issues):
             raise
@@ -245,6 +248,12 @@ def _path_to(nodes: list[Node | None], target: Node | None) -> str | None:
     return None
 
 
+def _values(model: Any) -> tuple:
+    """A model's values as a cache key: their reprs tell 1, 1.0, True and -0.0 apart, which
+    == does not (they would be written differently)."""
+    return (model.__class__, *map(repr, model.__dict__.values()))
+
+
 def _cost(nodes: list[Node | None]) -> tuple[int, int]:
     """Parameters and multiply-adds of some nodes."""
     nodes = [n for n in nodes if n is not None]
@@ -252,37 +261,54 @@ def _cost(nodes: list[Node | None]) -> tuple[int, int]:
 
 
 class _Planner:
-    def __init__(self, spec: Spec):
-        self.spec = spec
+    def __init__(self, spec: Spec, cache: dict | None = None):
+        self.spec, self.cache = spec, cache
         self.stages = spec.all_stages
-        self.settings = [spec.stage_settings(i) for i in range(len(self.stages))]
+        blocks = [s.block if s.block is not None else spec.defaults.block for s in self.stages]  # as stage_settings
         # a block written in the spec: a kind with no settings of its own, laid out from its graph
-        self.kinds = [KINDS.get(s.block) or Kind(s.block, "") for s in self.settings]
-        self.layouts = [LAYOUTS.get(s.block) or stage_layout(spec, i) for i, s in enumerate(self.settings)]
-        self.transitions = [TRANSITIONS.get(s.block) for s in self.settings]
+        self.kinds = [KINDS.get(b) or Kind(b, "") for b in blocks]
+        self.layouts = [LAYOUTS.get(b) or stage_layout(spec, i) for i, b in enumerate(blocks)]
+        self.transitions = [TRANSITIONS.get(b) for b in blocks]
         self.preact = [k.preact for k in self.kinds]
+        self.made: dict[int, Any] = {}  # stage settings, made when first asked: a stage from the cache never asks
         self.found: dict[tuple, list] = {}  # (part, message, issue) -> [first name, count]
+        self.spent: dict[str, tuple[int, int]] = {}  # stage name -> the params and MACs `spend` was given
         self.blocks = self.params = self.macs = 0  # running totals, checked against the limits
+        self.fresh: dict[tuple, Any] = {}  # parts planned here, for the cache once the plan is clean
+        self.defaults = _values(spec.defaults) if cache is not None else ()
 
     def run(self, input_shape: Shape) -> Plan:
         x, children = input_shape, []
         try:
-            children += self.stem(x)
+            children += self.reuse(("stem", x, _values(self.spec.stem), self.preact[0]), self.stem, x)
             self.spend(("stem",), "stem", 0, *_cost(children))
             x = children[-1].shape if children else x
-            starts = []  # the first two blocks of each stage: enough to cost it
+            starts, keys, cached = [], [], []  # the first two blocks of each stage: enough to cost it
             for i in range(len(self.stages)):
-                starts.append(self.stage_start(i, x))
+                keys.append(self.stage_key(i, x))
+                cached.append(self.cache.get(keys[-1]) if keys[-1] is not None else None)
+                if cached[-1] is not None:
+                    node, params, macs = cached[-1]
+                    self.spend(("stages", i), stage_label(i), self.stages[i].depth, params, macs)
+                    starts.append([node])
+                else:
+                    starts.append(self.stage_start(i, x))
                 x = starts[-1][-1].shape
             head = self.final_norm(x)
-            head += self.head(head[-1].shape if head else x)
+            x = head[-1].shape if head else x
+            head += self.reuse(("head", x, _values(self.spec.head), self.preact[-1]), self.head, x)
             self.spend(("head",), "head", 0, *_cost(head))
             # Within the limits: only now plan every block.
-            children += [self.stage(i, blocks) for i, blocks in enumerate(starts)] + head
+            stages = [c[0] if c else self.stage(i, blocks) for i, (blocks, c) in enumerate(zip(starts, cached))]
+            children += stages + head
         except ShapeError:
             pass  # recorded; later layers cannot be planned without this one
         if self.found:
             raise SpecError(self.issues())
+        if self.cache is not None:
+            self.cache.update(self.fresh)
+            self.cache.update((key, (node, *self.spent[node.name]))
+                              for key, c, node in zip(keys, cached, stages) if key is not None and c is None)
         head = self.spec.head
         if isinstance(head, BlockHead):
             root = block_head_root(self, children)
@@ -290,6 +316,33 @@ class _Planner:
             root = self.features(children, head.outputs) if isinstance(head, FeaturesHead) else sequential("", children)
         root.args["init"] = self.spec.init_scheme()  # compile initialises the network as this reference does
         return Plan(self.spec, input_shape, root)
+
+    def reuse(self, key: tuple, make: Callable[[Shape], list[Node]], x: Shape) -> list[Node]:
+        """The stem's or head's nodes: `make(x)`, or what it gave an earlier plan for the same key."""
+        if self.cache is None:
+            return make(x)
+        key += self.defaults  # the stem and head read the defaults too
+        if key in self.cache:
+            return self.cache[key]
+        self.fresh[key] = nodes = make(x)
+        return nodes
+
+    def settings(self, i: int) -> Any:
+        """The block settings of stage `i`."""
+        if i not in self.made:
+            self.made[i] = self.spec.stage_settings(i)
+        return self.made[i]
+
+    def stage_key(self, i: int, x: Shape) -> tuple | None:
+        """What stage `i` is planned from, for the cache: None when not cached (a block written in
+        the spec, whose layout also reads the spec's `blocks:`, or a stage with one `after:` it)."""
+        if self.cache is None or self.kinds[i].name not in LAYOUTS or self.stages[i].after is not None:
+            return None
+        # the drop-path rates depend on the stage's place in the network, unless all are 0
+        place = (sum(s.depth for s in self.stages[:i]), sum(s.depth for s in self.stages)) \
+            if self.spec.defaults.drop_path else ()
+        # the stage's values and the defaults make its settings
+        return (i, x, self.stages[i - 1].dilation if i else 1, place, *_values(self.stages[i]), *self.defaults)
 
     def fail(self, where: tuple, name: str, e: ShapeError) -> None:
         """Record `e`, said of `name` (a module name, or a stage as `stages.1 (layer2)`) and located at
@@ -375,16 +428,19 @@ class _Planner:
             self.spend(("stages", i), stage_label(i), stage.depth, 0, 0)
             while len(blocks) < stage.depth:
                 blocks.append(self.block(i, len(blocks), blocks[-1].shape))
-            self.spend(("stages", i), stage_label(i), 0, *_cost([entry, *blocks]))
+            cost = _cost([entry, *blocks])
+            self.spend(("stages", i), stage_label(i), 0, *cost)
         else:
             # The blocks after the second repeat it (stride 1, same shape in and out), so the
             # stage's cost is known now: a depth of 10⁹ is refused without planning 10⁹ blocks.
-            self.spend(("stages", i), stage_label(i), stage.depth,
-                       sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
-                       sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+            cost = (sum(n.params for n in first) + (stage.depth - 1) * blocks[-1].params,
+                    sum(n.macs for n in first) + (stage.depth - 1) * blocks[-1].macs)
+            self.spend(("stages", i), stage_label(i), stage.depth, *cost)
         after = self.after(i, blocks[-1].shape)
         if after is not None:
             self.spend(("stages", i), stage_label(i), 0, after.params, after.macs)
+            cost = (cost[0] + after.params, cost[1] + after.macs)
+        self.spent[stage_name(i)] = cost  # what a stage reused from the cache spends again
         return first + blocks[1:] + ([after] if after is not None else [])
 
     def after(self, i: int, x: Shape) -> Node | None:
@@ -393,7 +449,7 @@ class _Planner:
         if name is None:
             return None
         try:
-            return after_node(self.spec, self.settings[i], name, stage_name(i), x)
+            return after_node(self.spec, self.settings(i), name, stage_name(i), x)
         except ShapeError as e:
             self.fail(("stages", i), _joined(f"{stage_name(i)}.{name}", e.layer), e)
             raise
@@ -404,7 +460,7 @@ class _Planner:
         if make is None:
             return None
         try:
-            return make(x, self.placement(i, 0), self.settings[i])
+            return make(x, self.placement(i, 0), self.settings(i))
         except ShapeError as e:
             self.fail(("stages", i), _joined(f"{stage_name(i)}.downsample", e.layer), e)
             raise
@@ -422,7 +478,7 @@ class _Planner:
         """Block `b` of stage `i`, or after a shape error a stand-in, so that the later blocks and
         stages are checked too: with the output the block would have had, or else the one a
         residual block gives (its channels, the size divided by its stride, rounded up)."""
-        settings, placement, name = self.settings[i], self.placement(i, b), f"{stage_name(i)}.{b}"
+        settings, placement, name = self.settings(i), self.placement(i, b), f"{stage_name(i)}.{b}"
         try:
             if self.kinds[i].transition:  # the module before the blocks took the stride and the width
                 placement = dataclasses.replace(placement, stride=1)
@@ -456,7 +512,7 @@ class _Planner:
         """Pre-activated networks end with the norm and act their last block did not apply."""
         if not self.preact[-1]:
             return []
-        last = self.settings[-1]
+        last = self.settings(len(self.stages) - 1)
         with collecting() as found:
             nodes = [n for n in (norm("norm", last, x), act("act", last.act, x)) if n is not None]
         self.fail_all(("stages", len(self.stages) - 1), "", found, nodes)

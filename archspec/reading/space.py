@@ -19,6 +19,7 @@ import difflib
 import math
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import Issue, SpecError
@@ -44,10 +45,11 @@ class Distribution:
     choice: tuple = ()
     tie: str | None = None
 
-    @property
+    @cached_property  # (each draw asks)
     def whole(self) -> bool:
         return all(type(v) is int for v in (self.low, self.high, self.quantize or 1))
 
+    @cached_property
     def ends(self) -> tuple[Any, Any]:
         """The least and greatest value a range gives (on its quantisation grid)."""
         q = self.quantize or (1 if self.whole else None)
@@ -57,12 +59,13 @@ class Distribution:
 
     def values(self) -> list[Any]:
         """The values the checker tries: a range's two ends, or every choice."""
-        return list(self.choice) if self.choice else list(dict.fromkeys(self.ends()))
+        return list(self.choice) if self.choice else list(dict.fromkeys(self.ends))
 
     def draw(self, rng: random.Random) -> Any:
         if self.choice:
-            return copy.deepcopy(self.choice[rng.randrange(len(self.choice))])
-        low, high = self.ends()
+            value = self.choice[rng.randrange(len(self.choice))]
+            return value if type(value) in (int, float, str, bool) else copy.deepcopy(value)  # a list: the tree's own
+        low, high = self.ends
         if self.log:
             x = math.exp(rng.uniform(math.log(low), math.log(high)))
         elif self.whole:
@@ -258,7 +261,7 @@ def _range(source: Source, path: tuple, node: dict, where: str, issues: list[Iss
     if len(issues) > before:
         return None
     d = Distribution(path, low, high, q, log, tie=node.get("tie"))
-    first, last = d.ends()
+    first, last = d.ends
     if low > high or first > last:
         grid = f" holds no multiple of {q:g}" if low <= high else " is empty: low is above high"
         issues.append(source.issue(path + ("range",), f"{where}.range: [{low:g}, {high:g}]{grid}",

@@ -69,8 +69,9 @@ class _Model(BaseModel):
     @classmethod
     def _bounded(cls, value: Any) -> Any:
         """Every number within limits.MAX_WHOLE / MAX_FACTOR: later arithmetic never overflows."""
-        for item in value if isinstance(value, list) else (value,):
-            bound = {int: limits.MAX_WHOLE, float: limits.MAX_FACTOR}.get(type(item))
+        for item in value if isinstance(value, list) else (value,):  # runs on every value: kept lean
+            kind = type(item)
+            bound = limits.MAX_WHOLE if kind is int else limits.MAX_FACTOR if kind is float else None
             if bound is not None and abs(item) > bound:
                 raise PydanticKnownError("less_than_equal", {"le": bound})
         return value
@@ -117,6 +118,8 @@ BlockSettings = create_model(
     block_params=(SkipJsonSchema[dict[str, Any] | None], Field(None, exclude=True)),
     **{s.name: (s.type | None, Field(None, description=s.description)) for s in SETTINGS.values()},
 )
+
+_BLOCK_SETTINGS = frozenset(BlockSettings.model_fields)
 
 Defaults = create_model(
     "Defaults", __base__=BlockSettings, __doc__="Block settings inherited by every stage, and network-wide ones.",
@@ -464,6 +467,8 @@ class Spec(_Model):
 
     def user_block_issues(self) -> list[Issue]:
         """Problems with the blocks written in the spec, and with each stage's use of them."""
+        if self.blocks is None:  # none written (the usual case): nothing to walk
+            return []
         try:
             blocks = self.user_blocks
         except SpecError as e:
@@ -497,7 +502,7 @@ class Spec(_Model):
         """The block settings of stage `index`: the stage's own over `defaults`; settings left
         unset (None) by both take the block kind's value."""
         stage = self.all_stages[index]
-        own = {k: getattr(stage, k) for k in BlockSettings.model_fields if getattr(stage, k) is not None}
+        own = {k: v for k, v in stage.__dict__.items() if v is not None and k in _BLOCK_SETTINGS}
         kind = KINDS.get(own.get("block", self.defaults.block))  # None: a block written in the spec
         unset = {k: v for k, v in kind.defaults.items() if own.get(k, getattr(self.defaults, k)) is None} if kind else {}
         return self.defaults.model_copy(update={**own, **unset})
