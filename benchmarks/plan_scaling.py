@@ -1,0 +1,78 @@
+"""Plan time against network size: it should grow linearly with the number of modules.
+
+Run by hand, not by CI:  python benchmarks/plan_scaling.py [--runs 5]
+
+Plans two families at growing depth on one core (best of --runs): a built-in kind
+(ResNet-50's bottleneck stages made deeper) and a block written in the spec (a chain of
+conv, norm, act nodes with a residual add, in a graph with a concat branch). Prints the
+modules planned, the time, and µs per module; a linear planner keeps the last column flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import archspec  # noqa: E402
+
+WRITTEN = """\
+archspec: 1
+name: written
+input: {{channels: 3, size: 32}}
+blocks:
+  unit:
+    params: {{channels: int, stride: int}}
+    nodes:
+      - {{name: a, op: conv, channels: channels // 2, kernel: 3, stride: stride}}
+      - {{name: a_bn, op: norm}}
+      - {{name: b, op: conv, in: x, channels: channels // 2, kernel: 1, stride: stride}}
+      - {{name: b_bn, op: norm}}
+      - {{name: cat, op: concat, in: [a_bn, b_bn]}}
+      - {{name: act, op: relu}}
+defaults: {{block: unit}}
+stem: {{type: conv, channels: 32, kernel: 3, stride: 1, pool: none}}
+stages:
+  - {{depth: {depth}, channels: 32}}
+head: {{type: classifier, classes: 10}}
+"""
+
+
+def best(run, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    print(f"{'family':<10} {'depth':>6} {'modules':>8} {'ms':>9} {'µs/module':>10}")
+    for depth in (10, 100, 1000):
+        spec = archspec.load("resnet50", overrides={"stages.2.depth": depth})
+        modules = len(archspec.plan(spec).layers)
+        seconds = best(lambda: archspec.plan(spec), args.runs)
+        print(f"{'bottleneck':<10} {depth:>6} {modules:>8} {seconds * 1e3:>9.2f} {seconds / modules * 1e6:>10.1f}")
+    for depth in (10, 100, 1000):
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"archspec_plan_scaling_{depth}.yaml"
+        path.write_text(WRITTEN.format(depth=depth), encoding="utf-8")
+        spec = archspec.load(path)
+        modules = len(archspec.plan(spec).layers)
+        seconds = best(lambda: archspec.plan(spec), args.runs)
+        print(f"{'written':<10} {depth:>6} {modules:>8} {seconds * 1e3:>9.2f} {seconds / modules * 1e6:>10.1f}")
+        path.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
