@@ -126,7 +126,7 @@ def _text(child: dict, fitted: Fitted, along: str, limits: dict[str, int]) -> st
 
 def run(args) -> int:
     """`archspec fit`: the fitted spec to stdout (or `-o FILE`), its figures beside the budgets."""
-    from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, _emit, _status, _unwritable
+    from .cli import EXIT_INVALID, EXIT_USAGE, _emit, _unwritable
     from pathlib import Path
 
     if args.spec == "-":
@@ -143,13 +143,9 @@ def run(args) -> int:
         print(printable(f"{args.output}: error: {problem}"), file=sys.stderr)
         return EXIT_INVALID
     compound = dict(zip(("depth", "width", "resolution"), args.compound)) if args.compound else None
-    try:
-        result = fit(args.spec, args.macs, args.params, args.memory, args.batch, args.dtype, args.along, compound,
-                     args.phi, args.overrides, extends=relative_base(args.spec, args.output))
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return _status(e.issues)
-    if args.output:
+    result = fit(args.spec, args.macs, args.params, args.memory, args.batch, args.dtype, args.along, compound,
+                 args.phi, args.overrides, extends=relative_base(args.spec, args.output))
+    if args.output and args.output != "-":
         for line in result.figures():
             print(line, file=sys.stderr)
-    return _emit(result.text, args.output) if args.output else (print(result.text, end="") or EXIT_OK)
+    return _emit(result.text, args.output)
