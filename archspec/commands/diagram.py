@@ -1,14 +1,19 @@
 """`archspec diagram`: a picture of the network drawn from its plan — no forward pass, no torch.
 
 One box for the input, the stem, each stage ("bottleneck ×6 · 1024×14×14 · 7.1 M params",
-with its shortcuts) and the head; `depth="blocks"` gives each block its own box. Written
-as Mermaid (renders in GitHub markdown and pull-request comments) or as a standalone SVG
-in pure Python: a column of boxes needs no layout engine, so no drawing dependency.
+with its shortcuts, or what its blocks' graph does: "fire ×2: 2 branches → concat") and the
+head; `depth="blocks"` gives each block its own box. Written as Mermaid (renders in GitHub
+markdown and pull-request comments) or as a standalone SVG in pure Python: a column of boxes
+needs no layout engine, so no drawing dependency. In Mermaid a block written as a graph is,
+at `depth="blocks"`, a subgraph of its modules (a chain of them in one node) joined as they
+are wired, and a `block` head takes an edge from each part it reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from xml.sax.saxutils import escape, quoteattr
 
@@ -23,6 +28,9 @@ class Box:
     id: str  # unique, safe as a Mermaid node id
     kind: str  # "input", "stem", "stage", "block", "head": its colour
     lines: tuple[str, ...]
+    arc: bool = False  # a residual: the SVG draws an arc beside the box
+    graph: Node | None = field(default=None, compare=False)  # a block written as a graph: Mermaid draws its wiring
+    takes: tuple[tuple[str, str], ...] = ()  # a `block` head: (the box each map comes from, the head's input name)
 
 
 def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
@@ -37,8 +45,23 @@ def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
         else:
             out.append(_stage_box(stage))
     if head:
-        out.append(_layers_box("head", "head", head))
+        out.append(_head_box(plan, head, out, {n.name for n in stem}))
     return _mark_features(plan, out, {n.name for n in stem})
+
+
+def _head_box(plan: Plan, head: list[Node], bs: list[Box], in_stem: set[str]) -> Box:
+    """The head's box; a `block` head's lists the maps it takes, each from the box it comes out of."""
+    box = _layers_box("head", "head", head)
+    if "head_outputs" not in plan.root.args or len(head) != 1 or head[0].kind != "graph":
+        return box
+    refs = dict(plan.root.args["wiring"])[head[0].name]
+    takes, said = [], []
+    for ref, name in zip(refs, head[0].args["inputs"]):
+        owner = "stem" if ref in in_stem else ref
+        takes.append((max((b.id for b in bs if b.id == owner or b.id.startswith(f"{owner}_")),
+                          key=[b.id for b in bs].index), name))
+        said.append(f"{name} ← {ref} (stem)" if owner == "stem" else f"{name} ← {ref}")
+    return replace(box, lines=(*box.lines, "takes " + ", ".join(said)), takes=tuple(takes))
 
 
 def _mark_features(plan: Plan, bs: list[Box], in_stem: set[str]) -> list[Box]:
@@ -110,14 +133,73 @@ def _stage_box(stage: Node) -> Box:
     kinds = " + ".join(f"{kind} ×{len(list(run))}" for kind, run in groupby(_block_kind(b) for b in stage.children))
     runs = [(kind, len(list(run))) for kind, run in groupby(shortcut(b) for b in stage.children)]
     shortcuts = ", then ".join(kind if n == 1 else f"{kind} ×{n}" for kind, n in runs)
-    return Box(stage.name, "stage", (f"{stage.name}: {kinds} · {dims(stage.shape)}", _cost(stage),
-                                      f"shortcut: {shortcuts}"))
+    lines = [f"{stage.name}: {kinds} · {dims(stage.shape)}", _cost(stage)]
+    graphs = [(b.label, does(b)) for b in stage.children if b.kind == "graph"]
+    lines += [f"{kind} ×{len(list(run))}: {what}" for (kind, what), run in groupby(graphs)]
+    arc = any(shortcut(b) != "none" for b in stage.children)
+    if arc or not graphs:
+        lines.append(f"shortcut: {shortcuts}")
+    return Box(stage.name, "stage", tuple(lines), arc=arc)
 
 
 def _block_box(stage: str, block: Node) -> Box:
     name = f"{stage}.{block.name}"
+    how = does(block) if block.kind == "graph" else f"shortcut: {shortcut(block)}"
     return Box(name.replace(".", "_"), "block", (f"{name}: {_block_kind(block)} · {dims(block.shape)}",
-                                                 _cost(block), f"shortcut: {shortcut(block)}"))
+                                                 _cost(block), how), arc=shortcut(block) != "none",
+               graph=block if block.kind == "graph" else None)
+
+
+def does(block: Node) -> str:
+    """What a block written as a graph does, in a few words: 'split → 2 branches → concat →
+    channel_shuffle', 'input + 1 branch → concat' (its splits, its merges and what follows them)."""
+    inputs, wiring = block.args["inputs"], block.args["wiring"]
+    by_name = {c.name: c for c in block.children}
+    split = {r.partition(".")[0] for _, refs in wiring for r in refs if "." in r}
+    parts, last = [], -1
+    for i, (name, refs) in enumerate(wiring):
+        distinct = list(dict.fromkeys(refs))
+        if name in split:
+            parts.append(by_name[name].kind)
+        elif len(distinct) >= 2:
+            direct = sum(r in inputs for r in distinct)
+            branches = len(distinct) - direct
+            said = f"{branches} branch{'es' if branches != 1 else ''}"
+            parts.append(f"{'input + ' if direct == 1 else f'{direct} inputs + ' if direct else ''}{said} → "
+                         f"{by_name[name].kind}")
+        else:
+            continue
+        last = i
+    if last < 0:
+        return "graph"
+    tail = [_part(by_name[name]) for name, _ in wiring[last + 1:]]
+    return " → ".join(parts + (tail if len(tail) <= 2 else ["…"]))
+
+
+def _part(node: Node) -> str:
+    """A module of a graph in a few characters: a layer, or the block it is ('branch2', 'up')."""
+    if node.kind in ("graph", "residual") or (node.kind == "sequential" and node.label):
+        return node.label or node.kind
+    return _layer(node)
+
+
+def _groups(block: Node) -> tuple[list[list[Node]], dict[str, int]]:
+    """A graph's modules as the diagram draws them: a chain (each taking only the one before it, which
+    nothing else takes) in one group; the index of each module's group."""
+    wiring, outputs = dict(block.args["wiring"]), block.args["outputs"]
+    uses = Counter(r.partition(".")[0] for refs in wiring.values() for r in dict.fromkeys(refs))
+    uses.update(r.partition(".")[0] for r in outputs)
+    groups: list[list[Node]] = []
+    group_of: dict[str, int] = {}
+    for c in block.children:
+        refs = wiring[c.name]
+        before = refs[0] if len(refs) == 1 else ""
+        if before in group_of and groups[group_of[before]][-1].name == before and uses[before] == 1:
+            groups[group_of[before]].append(c)
+        else:
+            groups.append([c])
+        group_of[c.name] = len(groups) - 1
+    return groups, group_of
 
 
 def _title(plan: Plan) -> str:
@@ -133,14 +215,55 @@ def _mermaid_text(s: str) -> str:
     return "".join(_MERMAID_ESCAPES.get(ch, ch) for ch in printable(s))
 
 
+def _mermaid_label(lines) -> str:
+    return '["' + "<br/>".join(_mermaid_text(l) for l in lines) + '"]'
+
+
+def _mermaid_id(box: Box, node: Node) -> str:
+    return f"{box.id}__{re.sub(r'[^A-Za-z0-9_]', '_', node.name)}"
+
+
 def mermaid(plan: Plan, depth: str = "stages") -> str:
-    """A Mermaid flowchart, top to bottom: one node per box, an edge between consecutive boxes."""
+    """A Mermaid flowchart, top to bottom: one node per box, an edge between consecutive boxes. A box
+    of a graph block is a subgraph of its modules' groups, joined as they are wired (a split's maps
+    labelled `split.0`, `split.1`); a `block` head takes an edge from each box it reads, labelled
+    with the head's input."""
     bs = boxes(plan, depth)
     lines = ["---", f"title: {_mermaid_text(_title(plan))}", "---", "flowchart TD"]
-    lines += [f'  {b.id}["{"<br/>".join(_mermaid_text(l) for l in b.lines)}"]:::{b.kind}' for b in bs]
-    lines += [f"  {a.id} --> {b.id}" for a, b in zip(bs, bs[1:])]
+    edges: list[str] = []
+    exit_of: dict[str, str] = {}  # a box → the node its output leaves from
+    for i, b in enumerate(bs):
+        into = [(exit_of[src], name) for src, name in b.takes] if b.takes else \
+            [(exit_of[bs[i - 1].id], "")] if i else []
+        if b.graph is None:
+            lines.append(f"  {b.id}{_mermaid_label(b.lines)}:::{b.kind}")
+            edges += [_edge(src, b.id, label) for src, label in into]
+            exit_of[b.id] = b.id
+            continue
+        groups, group_of = _groups(b.graph)
+        wiring, inputs = dict(b.graph.args["wiring"]), b.graph.args["inputs"]
+        lines.append(f"  subgraph {b.id}{_mermaid_label(b.lines)}")
+        for group in groups:
+            layers = " → ".join(_part(n) for n in group)
+            said = group[0].name if layers == group[0].name else f"{group[0].name}: {layers}"
+            lines.append(f"    {_mermaid_id(b, group[0])}{_mermaid_label([said, dims(group[-1].shape)])}:::{b.kind}")
+        lines.append("  end")
+        for group in groups:
+            for ref in dict.fromkeys(wiring[group[0].name]):
+                name, _, k = ref.partition(".")
+                if name in inputs:  # the block's input: from the box before
+                    edges += [_edge(src, _mermaid_id(b, group[0]), label) for src, label in into]
+                else:
+                    src = _mermaid_id(b, groups[group_of[name]][0])
+                    edges.append(_edge(src, _mermaid_id(b, group[0]), ref if k else ""))
+        exit_of[b.id] = _mermaid_id(b, groups[group_of[b.graph.args["outputs"][0].partition(".")[0]]][0])
+    lines += edges
     lines += [f"  classDef {kind} fill:{fill},stroke:{stroke}" for kind, (fill, stroke) in COLOURS.items()]
     return "\n".join(lines) + "\n"
+
+
+def _edge(a: str, b: str, label: str = "") -> str:
+    return f'  {a} -->|"{_mermaid_text(label)}"| {b}' if label else f"  {a} --> {b}"
 
 
 # --- SVG ------------------------------------------------------------------------------------------
@@ -171,7 +294,7 @@ def svg(plan: Plan, depth: str = "stages") -> str:
             colour = ' fill="#4b5563"' if line.startswith("shortcut:") else ""
             parts.append(f'<text x="{MARGIN + PAD}" y="{y + PAD + 12 + j * LINE - 4}"{weight}{colour}>'
                          f'{escape(printable(line))}</text>')
-        if b.kind in ("stage", "block") and not b.lines[-1].endswith(": none"):  # a residual: arc around the box
+        if b.arc:  # a residual: arc around the box
             x = MARGIN + width
             parts.append(f'<path d="M{x:.0f},{y + 8} C{x + LOOP:.0f},{y + 8} {x + LOOP:.0f},{y + height - 8} '
                          f'{x + 2:.0f},{y + height - 8}" fill="none" stroke="{stroke}" stroke-dasharray="3 2" '
