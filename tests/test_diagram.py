@@ -110,3 +110,122 @@ def test_convnext_downsampling_layers_are_named_by_what_they_are():
     boxes = boxes_of(svg(archspec.plan("specs/convnext_tiny.yaml")))
     assert boxes["layer2"][0] == "layer2: (layernorm2d → conv 2×2/2) ×1 + convnext ×3 · 192×28×28"
     assert boxes["layer2"][2] == "shortcut: none, then identity ×3"
+
+
+FIRE = """\
+archspec: 1
+name: tiny_fire
+input: {channels: 3, size: 32}
+blocks:
+  fire:
+    params: {channels: int, squeeze: int}
+    nodes:
+      - {name: squeeze, op: conv, channels: squeeze, kernel: 1, bias: true}
+      - {name: squeeze_act, op: relu}
+      - {name: expand1x1, op: conv, channels: channels // 2, kernel: 1, bias: true}
+      - {name: expand3x3, op: conv, in: squeeze_act, channels: channels // 2, kernel: 3, bias: true}
+      - {name: cat, op: concat, in: [expand1x1, expand3x3]}
+defaults: {block: fire, norm: none}
+stem: {type: conv, channels: 16, kernel: 3, stride: 2, pool: none}
+stages:
+  - {depth: 1, channels: 32, squeeze: 8}
+head: {type: classifier, classes: 10}
+"""
+
+CLASSES = """\
+  classDef input fill:#f3f4f6,stroke:#6b7280
+  classDef stem fill:#dbeafe,stroke:#2563eb
+  classDef stage fill:#dcfce7,stroke:#16a34a
+  classDef block fill:#dcfce7,stroke:#16a34a
+  classDef head fill:#ffedd5,stroke:#ea580c
+"""
+
+
+def fire_plan():
+    from archspec.reading.source import parse_source
+
+    return archspec.plan(parse_source(FIRE, "net.yaml"))
+
+
+def test_a_graph_block_is_a_subgraph_of_its_modules_wired_as_planned():
+    assert mermaid(fire_plan(), "blocks") == """\
+---
+title: tiny_fire · 2.23 K params · 471 K MACs
+---
+flowchart TD
+  input["input<br/>3×32×32"]:::input
+  stem["stem: conv 3×3/2 → relu<br/>16×16×16 · 448 params · 111 K MACs"]:::stem
+  subgraph layer1_0["layer1.0: fire · 32×16×16<br/>1.45 K params · 360 K MACs<br/>2 branches → concat"]
+    layer1_0__squeeze["squeeze: conv 1×1 → relu<br/>8×16×16"]:::block
+    layer1_0__expand1x1["expand1x1: conv 1×1<br/>16×16×16"]:::block
+    layer1_0__expand3x3["expand3x3: conv 3×3<br/>16×16×16"]:::block
+    layer1_0__cat["cat: concat<br/>32×16×16"]:::block
+  end
+  head["head: global_avgpool → flatten → linear 10<br/>10 · 330 params · 320 MACs"]:::head
+  input --> stem
+  stem --> layer1_0__squeeze
+  layer1_0__squeeze --> layer1_0__expand1x1
+  layer1_0__squeeze --> layer1_0__expand3x3
+  layer1_0__expand1x1 --> layer1_0__cat
+  layer1_0__expand3x3 --> layer1_0__cat
+  layer1_0__cat --> head
+""" + CLASSES
+
+
+def test_a_stage_of_graph_blocks_is_one_box_that_says_what_they_do():
+    plan = fire_plan()
+    assert mermaid(plan).splitlines()[6] == \
+        '  layer1["layer1: fire ×1 · 32×16×16<br/>1.45 K params · 360 K MACs<br/>fire ×1: 2 branches → concat"]:::stage'
+    boxes = boxes_of(svg(plan))
+    assert boxes["layer1"] == ["layer1: fire ×1 · 32×16×16", "1.45 K params · 360 K MACs", "fire ×1: 2 branches → concat"]
+    assert ET.fromstring(svg(plan)).findall("svg:g/svg:path", NS) == []  # no residual arc
+    assert boxes_of(svg(plan, "blocks"))["layer1_0"][-1] == "2 branches → concat"
+
+
+def test_shipped_graph_blocks_say_their_splits_and_merges():
+    stage = {name: boxes_of(svg(archspec.plan(f"specs/{name}.yaml")))["layer1"][2:]
+             for name in ("squeezenet1_1", "shufflenet_v2_x1_0", "densenet121")}
+    assert stage == {
+        "squeezenet1_1": ["fire ×2: 2 branches → concat"],
+        "shufflenet_v2_x1_0": ["shufflenet_unit ×1: 2 branches → concat → channel_shuffle",
+                               "shufflenet_unit ×3: split → 2 branches → concat → channel_shuffle"],
+        "densenet121": ["dense_layer ×6: input + 1 branch → concat"],
+    }
+
+
+def test_a_split_feeds_its_maps_on_labelled_edges():
+    text = mermaid(archspec.plan("specs/shufflenet_v2_x1_0.yaml"), "blocks")
+    edges = [line for line in text.splitlines() if "layer1_1__" in line and "-->" in line]
+    assert edges == ["  layer1_0__cat --> layer1_1__split",
+                     '  layer1_1__split -->|"split.1"| layer1_1__branch2',
+                     '  layer1_1__split -->|"split.0"| layer1_1__cat',
+                     "  layer1_1__branch2 --> layer1_1__cat",
+                     "  layer1_1__cat --> layer1_2__split"]
+
+
+@pytest.mark.parametrize("depth,sources", [("stages", ["layer1", "layer2", "layer3", "layer4"]),
+                                           ("blocks", ["layer1_2", "layer2_3", "layer3_5", "layer4_2"])])
+def test_a_block_head_takes_an_edge_from_each_stage_it_reads(depth, sources):
+    plan = archspec.plan("specs/examples/resnet50_fpn.yaml")
+    edges = re.findall(r'^  (\w+) -->(?:\|"(.*)"\|)? (\w+)$', mermaid(plan, depth), re.M)
+    assert [e for e in edges if e[2] == "head"] == [(s, f"c{k}", "head") for s, k in zip(sources, range(2, 6))]
+    assert sources[-1] not in [a for a, label, b in edges if not label]  # not also the plain edge into the head
+    takes = "takes c2 ← layer1, c3 ← layer2, c4 ← layer3, c5 ← layer4"
+    assert boxes_of(svg(plan, depth))["head"][-1] == takes
+
+
+def test_a_block_head_that_reads_the_stem_says_which_of_its_layers():
+    plan = archspec.plan("specs/examples/unet_resnet34.yaml")
+    assert boxes_of(svg(plan))["head"][-1] == "takes f1 ← relu (stem), f2 ← layer1, f3 ← layer2, f4 ← layer3, f5 ← layer4"
+    assert '  stem -->|"f1"| head' in mermaid(plan).splitlines()
+
+
+@pytest.mark.parametrize("path", shipped_specs(), ids=spec_id)
+def test_every_mermaid_edge_joins_declared_nodes(path):
+    text = mermaid(archspec.plan(path), "blocks")
+    declared = re.findall(r'^ +(?:subgraph )?(\w+)\["', text, re.M)
+    assert len(declared) == len(set(declared))
+    edges = re.findall(r'^  (\w+) -->(?:\|"[^"]*"\|)? (\w+)$', text, re.M)
+    assert len(edges) == text.count("-->")
+    assert {n for e in edges for n in e} <= set(declared)
+    assert text == mermaid(archspec.plan(path), "blocks")  # deterministic

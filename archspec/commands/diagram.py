@@ -256,7 +256,8 @@ def mermaid(plan: Plan, depth: str = "stages") -> str:
                 else:
                     src = _mermaid_id(b, groups[group_of[name]][0])
                     edges.append(_edge(src, _mermaid_id(b, group[0]), ref if k else ""))
-        exit_of[b.id] = _mermaid_id(b, groups[group_of[b.graph.args["outputs"][0].partition(".")[0]]][0])
+        out = b.graph.args["outputs"][0].partition(".")[0]
+        exit_of[b.id] = _mermaid_id(b, groups[group_of[out]][0]) if out in group_of else b.id
     lines += edges
     lines += [f"  classDef {kind} fill:{fill},stroke:{stroke}" for kind, (fill, stroke) in COLOURS.items()]
     return "\n".join(lines) + "\n"
