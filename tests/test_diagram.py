@@ -229,3 +229,15 @@ def test_every_mermaid_edge_joins_declared_nodes(path):
     assert len(edges) == text.count("-->")
     assert {n for e in edges for n in e} <= set(declared)
     assert text == mermaid(archspec.plan(path), "blocks")  # deterministic
+
+
+def test_the_docs_show_the_real_lines_of_a_graph_block(cli):
+    doc = (ROOT / "docs/review.md").read_text(encoding="utf-8")
+    excerpt = re.search(r"--depth blocks` \(a test keeps them current\):\n\n```text\n(.*?)```", doc, re.S).group(1)
+    r = cli("diagram", "specs/squeezenet1_1.yaml", "--depth", "blocks")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    shown = excerpt.splitlines()
+    start = lines.index(shown[0])
+    assert lines[start:start + 6] == shown[:6]  # the subgraph as written
+    assert shown[6:] == [line for line in lines if "-->" in line and "layer1_0__" in line]  # its edges
