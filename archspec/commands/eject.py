@@ -268,6 +268,12 @@ class BlockTemplate:
                 name, merged[:] = "out_channels", outs
             else:
                 name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
+                tops = {path.split(".")[0] for path, _ in members}
+                top = next(iter(tops))
+                alone = len(tops) == 1 and len(set(keys)) == 1 and top in self.kinds
+                if family == "channels" and self.blocks[0].kind == "graph" and alone and \
+                        _identifier(f"{top}_{keys[0]}"):  # one node's channels in a graph: named by the node
+                    name = f"{top}_{keys[0]}"
             name = _unique(name, [n for n, _ in named])
             self.family[name] = family
             named.append((name, merged))
