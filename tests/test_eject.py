@@ -110,6 +110,15 @@ def test_a_graph_inside_a_block_is_a_class_of_its_own(tmp_path, write_spec):
     assert text.index("class MixBlock") < text.index("class UnitBlock")  # the inner class first
     assert "        self.mix = MixBlock(in_channels=out_channels, width=width)\n" in text
     assert "        return self.cat(a, b)\n" in text and "        return self.sum(first, mix2)\n" in text
+    # a graph in a residual block (a chain added to its input), and a stage table of one column
+    residual = NESTED.replace("""      - {name: first, op: conv, channels: channels, kernel: 3, stride: stride}
+      - {name: mix, block: mix, in: first, channels: half}
+      - {name: mix2, block: mix, channels: half}
+      - {name: sum, op: add, in: [first, mix2]}""", """      - {name: mix, block: mix, channels: half}
+      - {name: conv, op: conv, channels: channels, kernel: 1}
+      - {name: sum, op: add, in: [conv, x]}""").replace("  - {depth: 2, channels: 32, stride: 2}\n", "")
+    text = assert_round_trip(archspec.plan(write_spec(residual)), tmp_path)
+    assert "        out = self.mix(x)\n" in text and "    (2,),\n" in text
 
 
 def test_a_block_head_is_a_class_and_the_network_forward_reads_as_its_graph():

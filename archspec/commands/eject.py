@@ -492,7 +492,7 @@ class _Writer:
             first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
                 [str(len(stage.children))] + [_literal(first[k]) for k in varying]
-            rows.append(f"    ({', '.join(cells)}),")
+            rows.append(f"    ({', '.join(cells)}{',' if len(cells) == 1 else ''}),")  # (2,): a tuple of one
         columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
                                                     else ["depth", *made[id(templates[id(nodes[0].children[0])])][1]])
         table = f"# One row per stage: {', '.join(columns)}\nSTAGES = [\n" + "\n".join(rows) + "\n]\n"
@@ -521,7 +521,8 @@ class _Writer:
     def block_class(self, template: BlockTemplate) -> str:
         block = template.blocks[0]
         annotations = [f"{n}: {_annotation([v[n] for v in template.values])}" for n in template.params]
-        what = f"The {block.label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
+        label = block.label if _identifier(block.label) else ""  # a name from `blocks:`, checked as such
+        what = f"The {label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
         lines = [f"class {template.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
                  *self.init_lines(template), *([f"        self.{template.add} = {template.add}"] if template.add is not True
