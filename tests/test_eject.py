@@ -47,12 +47,15 @@ def test_ejected_source_round_trips(spec, tmp_path):
     shipped = archspec.plan(spec)
     channels, height, width = shipped.input_shape
     p = archspec.plan(spec, (channels, min(height, 32), min(width, 32)))  # small: a quick forward
-    if isinstance(shipped.spec.head, BlockHead):  # not yet: one clean line (tests/test_graph_models.py)
-        with pytest.raises(EjectError, match="eject cannot write a `block` head"):
-            eject(p)
-        return
+    assert_round_trip(p, tmp_path)
+
+
+def assert_round_trip(p: Plan, tmp_path) -> str:
+    """The ejected source of `p` compiles, builds the same state_dict and gives the same outputs
+    (a tuple of maps for a `block` head of several outputs); returns the source."""
+    text = eject(p)
     path = tmp_path / "model.py"
-    path.write_text(eject(p))
+    path.write_text(text)
     py_compile.compile(str(path), doraise=True)
     torch.manual_seed(0)
     model = archspec.build(p).eval()
@@ -63,7 +66,69 @@ def test_ejected_source_round_trips(spec, tmp_path):
     ejected.load_state_dict(model.state_dict(), strict=True, assign=True)
     x = torch.randn(1, *p.input_shape)
     with torch.no_grad():
-        assert torch.equal(ejected.eval()(x), model(x))
+        got, expected = ejected.eval()(x), model(x)
+    if isinstance(p.spec.head, BlockHead) and len(p.spec.user_blocks[p.spec.head.block].outputs) > 1:
+        assert isinstance(got, tuple) and len(got) == len(expected)  # a map for each of the block's outputs
+    else:
+        got, expected = [got], [expected]
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+    return text
+
+
+NESTED = """\
+archspec: 1
+name: nested_graphs
+input: {channels: 3, size: 32}
+stem: {type: conv, channels: 16, kernel: 3}
+defaults: {block: unit}
+stages:
+  - {depth: 2, channels: 16, stride: 1}
+  - {depth: 2, channels: 32, stride: 2}
+head: {type: classifier, classes: 10}
+blocks:
+  mix:
+    params: {channels: int}
+    nodes:
+      - {name: a, op: conv, channels: channels, kernel: 1}
+      - {name: b, op: conv, in: x, channels: channels, kernel: 3}
+      - {name: cat, op: concat, in: [a, b]}
+  unit:
+    params: {channels: int, stride: int}
+    let: {half: channels // 2}
+    nodes:
+      - {name: first, op: conv, channels: channels, kernel: 3, stride: stride}
+      - {name: mix, block: mix, in: first, channels: half}
+      - {name: mix2, block: mix, channels: half}
+      - {name: sum, op: add, in: [first, mix2]}
+"""
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_graph_inside_a_block_is_a_class_of_its_own(tmp_path, write_spec):
+    text = assert_round_trip(archspec.plan(write_spec(NESTED)), tmp_path)
+    assert "class MixBlock(nn.Module):" in text and "class UnitBlock(nn.Module):" in text
+    assert text.index("class MixBlock") < text.index("class UnitBlock")  # the inner class first
+    assert "        self.mix = MixBlock(in_channels=out_channels, width=width)\n" in text
+    assert "        return self.cat(a, b)\n" in text and "        return self.sum(first, mix2)\n" in text
+    # a graph in a residual block (a chain added to its input), and a stage table of one column
+    residual = NESTED.replace("""      - {name: first, op: conv, channels: channels, kernel: 3, stride: stride}
+      - {name: mix, block: mix, in: first, channels: half}
+      - {name: mix2, block: mix, channels: half}
+      - {name: sum, op: add, in: [first, mix2]}""", """      - {name: mix, block: mix, channels: half}
+      - {name: conv, op: conv, channels: channels, kernel: 1}
+      - {name: sum, op: add, in: [conv, x]}""").replace("  - {depth: 2, channels: 32, stride: 2}\n", "")
+    text = assert_round_trip(archspec.plan(write_spec(residual)), tmp_path)
+    assert "        out = self.mix(x)\n" in text and "    (2,),\n" in text
+
+
+def test_a_block_head_is_a_class_and_the_network_forward_reads_as_its_graph():
+    text = eject(archspec.plan("specs/examples/resnet50_fpn.yaml"))
+    assert "        self.fpn = FpnBlock()\n" in text
+    assert "        layer4 = self.layer4(layer3)\n        return self.fpn(layer1, layer2, layer3, layer4)\n" in text
+    assert "        return out0, out1, out2, out3, pool\n" in text
+    text = eject(archspec.plan("specs/examples/unet_resnet34.yaml"))
+    assert "        self.block0 = UpBlock(out_channels=256, conv1_in_channels=768)\n" in text
+    assert "        return self.decoder(relu, layer1, layer2, layer3, layer4)\n" in text
 
 
 def test_the_ejected_resnet50_in_docs_is_current():

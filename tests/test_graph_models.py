@@ -11,7 +11,7 @@ import torch
 import archspec
 from archspec import SpecError
 from archspec.building.weights import check
-from archspec.commands.eject import EjectError, eject
+from archspec.commands.eject import eject
 from archspec.planning.tensors import state_dict_of
 from conftest import REFERENCE, ROOT, TINY_SPEC, reference_figures
 from test_memory import measured, planned
@@ -161,10 +161,21 @@ def test_a_taken_map_is_not_overwritten_by_an_in_place_act(write_spec):
         assert all(torch.equal(a, b) for a, b in zip(model(x), expected, strict=True))
 
 
-def test_eject_refuses_a_block_head_in_one_line(write_spec):
-    with pytest.raises(EjectError) as info:
-        eject(archspec.plan(write_spec(TINY_NECK)))
-    assert str(info.value) == "eject cannot write a `block` head ('neck', a graph on several maps of the network) yet"
+def test_eject_writes_a_block_head_with_its_maps_out_of_place(write_spec, tmp_path):
+    p = archspec.plan(write_spec(TINY_NECK.replace("from: [layer1, layer2]", "from: [bn1, layer2]")))
+    text = eject(p)
+    assert "        self.relu = nn.ReLU()\n" in text  # bn1's map is taken: the relu after it is out of place
+    assert "        return self.neck(bn1, layer2)\n" in text
+    path = tmp_path / "neck.py"
+    path.write_text(text)
+    namespace = {}
+    exec(compile(text, str(path), "exec"), namespace)
+    model = archspec.build(p, seed=0).eval()
+    ejected = namespace["build"]().eval()
+    ejected.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(ejected(x), model(x), strict=True))
 
 
 def test_the_diagram_marks_each_output_on_the_head(write_spec):

@@ -78,9 +78,6 @@ class Param:
 def eject(p: Plan) -> str:
     """The source text of a standalone PyTorch module for plan `p`. It is compiled here before it
     is returned: whatever the spec's names and text, the file is valid Python."""
-    if "head_outputs" in p.root.args:  # a `block` head: the network is a graph of several maps
-        head = p.root.children[-1].name
-        raise EjectError(f"eject cannot write a `block` head ({head!r}, a graph on several maps of the network) yet")
     text = _Writer(p).source()
     try:
         compile(text, "<ejected>", "exec")
@@ -108,6 +105,7 @@ _FAMILIES = {  # a parameter's family and name, from the constructor argument it
     "channels": "channels", "in_features": "channels", "out_features": "channels", "reduced": "channels",
 }
 _NAMES = {"channels": "width", "reduced": "se_channels", "num_groups": "norm_groups", "p": "drop_rate"}
+_RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super"}  # names the file's code uses
 _RANK = ["in_channels", "out_channels", "width", "se_channels", "stride", "groups", "dilation", "padding"]
 
 
@@ -144,12 +142,15 @@ def _merge_order(lists: list[list[str]]) -> list[str]:
     return merged
 
 
-def _descendants(node: Node, prefix: str = "") -> dict[str, Node]:
+def _descendants(node: Node, prefix: str = "", stop: bool = False) -> dict[str, Node]:
+    """Each module under `node` by its path; with `stop`, a block (a residual or graph) inside is
+    one module, written by its own class."""
     out: dict[str, Node] = {}
     for child in node.children:
         path = prefix + child.name
         out[path] = child
-        out.update(_descendants(child, path + "."))
+        if not (stop and child.kind in BLOCK_CONTAINERS):
+            out.update(_descendants(child, path + ".", stop))
     return out
 
 
@@ -178,15 +179,24 @@ class BlockTemplate:
     """The union of some blocks' module trees: each module path with its kind, and each
     constructor argument as a literal (the same in every block) or a parameter."""
 
-    def __init__(self, name: str, blocks: list[Node], in_channels: list[int]):
+    def __init__(self, name: str, blocks: list[Node], in_channels: list[int],
+                 nested: dict[int, BlockTemplate] | None = None):
         self.name, self.blocks = name, blocks
-        trees = [_descendants(b) for b in blocks]
+        trees = [_descendants(b, stop=True) for b in blocks]
         self.paths = _merge_order([list(t) for t in trees])
         self.kinds: dict[str, str] = {}
+        self.nested: dict[str, BlockTemplate] = {}  # the class of each block inside, by path
         for tree in trees:
             for path, node in tree.items():
-                if self.kinds.setdefault(path, node.kind) != node.kind:
+                kind = "block" if node.kind in BLOCK_CONTAINERS else node.kind
+                if self.kinds.setdefault(path, kind) != kind:
                     raise _Merge
+                if kind == "block":
+                    inner = (nested or {}).get(id(node))
+                    if inner is None:
+                        raise EjectError(f"eject found no class for the block {path!r} inside {name}; please report it")
+                    if self.nested.setdefault(path, inner) is not inner:
+                        raise _Merge  # blocks of different classes at one place
         self.lists = {key: _merge_order([b.args.get(key, []) for b in blocks]) for key in ("pre", "main", "post")}
         if len({repr([b.args.get(k) for k in ("inputs", "wiring", "outputs")]) for b in blocks}) > 1:
             raise _Merge  # graphs wired differently (a node left out by its `if:`)
@@ -218,8 +228,15 @@ class BlockTemplate:
             kind = self.kinds[path]
             if kind == "sequential":
                 continue
-            prim = _code(kind, f"{self.name}, {path}")
             nodes = [t.get(path) for t in trees]
+            if kind == "block":  # a block inside: its class's parameters, as its instance sets them
+                inner = self.nested[path]
+                self.keys[path] = list(inner.params)
+                for key in inner.params:
+                    columns.append(((path, key), [None if n is None else inner.values[inner.index[id(n)]][key]
+                                                  for n in nodes]))
+                continue
+            prim = _code(kind, f"{self.name}, {path}")
             self.keys[path] = list(dict.fromkeys(k for n in nodes if n for k in {**n.args, **prim.fixed}))
             for key in self.keys[path]:
                 column = [None if n is None else {**n.args, **prim.fixed}.get(key, prim.defaults.get(key, _MISSING))
@@ -251,6 +268,12 @@ class BlockTemplate:
                 name, merged[:] = "out_channels", outs
             else:
                 name = _NAMES.get(keys[0], _NAMES.get(family, keys[0]))
+                tops = {path.split(".")[0] for path, _ in members}
+                top = next(iter(tops))
+                alone = len(tops) == 1 and len(set(keys)) == 1 and top in self.kinds
+                if family == "channels" and self.blocks[0].kind == "graph" and alone and \
+                        _identifier(f"{top}_{keys[0]}"):  # one node's channels in a graph: named by the node
+                    name = f"{top}_{keys[0]}"
             name = _unique(name, [n for n, _ in named])
             self.family[name] = family
             named.append((name, merged))
@@ -283,7 +306,9 @@ class BlockTemplate:
                 self.flags[path] = Param(same)
                 continue
             top = path.split(".")[0]
-            name = _unique(top if top == path else f"{top}_{self.kinds[path]}", taken + [n for n, _ in flags])
+            name = top if top == path else f"{top}_{self.kinds[path]}"
+            name = _unique(name if _identifier(name) and name not in _RESERVED else "has_module",
+                           taken + [n for n, _ in flags])
             self.flags[path] = Param(name)
             self.family[name] = "flag"
             flags.append((name, present))
@@ -304,34 +329,70 @@ class _Writer:
         return [i for i, c in enumerate(self.plan.root.children)
                 if c.kind == "sequential" and any(b.kind in BLOCK_CONTAINERS for b in c.children)]
 
-    def templates(self, stages: list[int]) -> dict[int, BlockTemplate]:
-        """The class of each block, by id(block node)."""
-        by_kind: dict[str, list[tuple[Node, int]]] = {}
+    def templates(self) -> dict[int, BlockTemplate]:
+        """The class of each block, by id(block node): the blocks of the stages, a block written
+        as the head, and the blocks inside these (a graph's nested blocks), each kind's classes
+        made after those of the blocks inside it."""
+        found: dict[str, list[tuple[Node, int]]] = {}
+        inside: dict[str, set[str]] = {}  # the kinds of blocks inside each kind's blocks
+
+        def kind_of(node: Node) -> str:
+            return node.label or node.kind
+
+        def walk(node: Node, channels: int, within: list[str], top: bool = False) -> None:
+            """`node`'s blocks, each with the channels it takes (as best known: they name parameters)."""
+            if node.kind in BLOCK_CONTAINERS and not top:
+                kind = kind_of(node)
+                found.setdefault(kind, []).append((node, channels))
+                for outer in within:
+                    inside.setdefault(outer, set()).add(kind)
+                within = [*within, kind]
+            if node.kind == "graph":
+                a = node.args
+                shapes = {n: channels for n in a["inputs"][:1]}
+                for child in node.children:
+                    shapes[child.name] = child.shape[0]
+                refs = dict(a["wiring"])
+                for child in node.children:
+                    first = (refs.get(child.name) or [""])[0].partition(".")[0]
+                    walk(child, shapes.get(first, channels), within)
+            else:  # sequential, residual, features: the children in a chain
+                for child in node.children:
+                    walk(child, channels, within)
+                    channels = child.shape[0] if child.shape else channels
+
+        root = self.plan.root
         channels = self.plan.input_shape[0]
-        for i, child in enumerate(self.plan.root.children):
-            if i in stages:
-                for block in child.children:
-                    if block.kind in BLOCK_CONTAINERS:
-                        by_kind.setdefault(block.label or block.kind, []).append((block, channels))
-                    channels = block.shape[0]
-            elif child.kind in BLOCK_CONTAINERS:
-                raise EjectError(f"eject cannot write {child.name!r} (a {child.kind} outside a stage) yet")
-            channels = child.shape[0]
+        if root.kind == "graph":  # a `block` head: the network is a graph of its modules
+            walk(root, channels, [], top=True)
+        else:
+            for child in root.children:
+                walk(child, channels, [])
+                channels = child.shape[0]
+
+        def height(kind: str, seen: tuple = ()) -> int:
+            kids = [k for k in inside.get(kind, ()) if k not in seen and k != kind]
+            return 1 + max((height(k, (*seen, kind)) for k in kids), default=0)
+
         out: dict[int, BlockTemplate] = {}
-        for kind, found in by_kind.items():
-            name = camel(kind) + ("" if kind.endswith("block") else "Block")
+        taken = {camel(self.plan.spec.name)}
+        for kind in sorted(found, key=height):  # the blocks inside first; else in order of first use
+            blocks = found[kind]
+            name = _unique(camel(kind) + ("" if kind.endswith("block") else "Block"), list(taken))
+            taken.add(name)
             try:
-                templates = [BlockTemplate(name, [b for b, _ in found], [c for _, c in found])]
+                templates = [BlockTemplate(name, [b for b, _ in blocks], [c for _, c in blocks], out)]
             except _Merge:  # one class per module tree (and wiring), else per distinct module tree and arguments
                 templates = []
-                for group in _grouped(found, _layout).values():
+                for group in _grouped(blocks, _layout).values():
                     try:
-                        templates.append(BlockTemplate(name, [b for b, _ in group], [c for _, c in group]))
+                        templates.append(BlockTemplate(name, [b for b, _ in group], [c for _, c in group], out))
                     except _Merge:
-                        templates += [BlockTemplate(name, [b for b, _ in same], [c for _, c in same])
+                        templates += [BlockTemplate(name, [b for b, _ in same], [c for _, c in same], out)
                                       for same in _grouped(group, _tree).values()]
                 for n, template in enumerate(templates, 1):
                     template.name = f"{name}{n}"
+                    taken.add(template.name)
             for template in templates:
                 out.update({id(b): template for b in template.blocks})
         return out
@@ -356,6 +417,10 @@ class _Writer:
     def expression(self, template: BlockTemplate, path: str, indent: str) -> str:
         """The constructor of module `path` of a template: a primitive, or a sequential of them."""
         kind = template.kinds[path]
+        if kind == "block":  # a block inside: its own class, its parameters by name
+            inner = template.nested[path]
+            args = [f"{k}={_literal(template.columns[(path, k)])}" for k in template.keys[path]]
+            return _wrap(f"{inner.name}(", args, ")", indent)
         if kind != "sequential":
             return self.call(kind, {k: template.columns[(path, k)] for k in template.keys[path]})
         inner = indent + "    "
@@ -427,7 +492,7 @@ class _Writer:
             first = by_stage[id(stage)]
             cells = ([] if numbered else [repr(stage.name)]) + ([name] if several else []) + \
                 [str(len(stage.children))] + [_literal(first[k]) for k in varying]
-            rows.append(f"    ({', '.join(cells)}),")
+            rows.append(f"    ({', '.join(cells)}{',' if len(cells) == 1 else ''}),")  # (2,): a tuple of one
         columns = ([] if numbered else ["name"]) + (["the function that builds it", "depth", "its arguments"] if several
                                                     else ["depth", *made[id(templates[id(nodes[0].children[0])])][1]])
         table = f"# One row per stage: {', '.join(columns)}\nSTAGES = [\n" + "\n".join(rows) + "\n]\n"
@@ -449,14 +514,15 @@ class _Writer:
                 values = template.values[template.index[id(child)]]
                 items.append(_wrap(f"{template.name}(", [f"{k}={_literal(v)}" for k, v in values.items()], ")", indent))
             else:  # a module between stages: its arguments as they are
-                alone = BlockTemplate("", [Node("", "sequential", child.shape, children=[child])], [0])
+                alone = BlockTemplate("", [Node("", "sequential", child.shape, children=[child])], [0], templates)
                 items.append(self.expression(alone, child.name, indent))
         return self.sequential([c.name for c in stage.children], items, " " * 8)
 
     def block_class(self, template: BlockTemplate) -> str:
         block = template.blocks[0]
         annotations = [f"{n}: {_annotation([v[n] for v in template.values])}" for n in template.params]
-        what = f"The {block.label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
+        label = block.label if _identifier(block.label) else ""  # a name from `blocks:`, checked as such
+        what = f"The {label or block.kind} block" + (" (one template of it)" if template.name[-1].isdigit() else "")
         lines = [f"class {template.name}(nn.Module):", f'    """{what}."""', "",
                  _wrap("    def __init__(", ["self", *annotations], "):", "    "), "        super().__init__()",
                  *self.init_lines(template), *([f"        self.{template.add} = {template.add}"] if template.add is not True
@@ -468,9 +534,9 @@ class _Writer:
     def source(self) -> str:
         p, root = self.plan, self.plan.root
         stages = self.stage_indices()
-        templates = self.templates(stages)
+        templates = self.templates()
         classes = list({id(template): template for template in templates.values()}.values())
-        network = BlockTemplate(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]])
+        network = BlockTemplate(camel(p.spec.name), [_without(root, stages)], [p.input_shape[0]], templates)
         stage_functions, table, built = self.stages([root.children[i] for i in stages], templates)
         blocks = [self.block_class(template) for template in classes]
         init = dict(zip([c.name for c in network.blocks[0].children], self.init_lines(network)))
@@ -583,6 +649,9 @@ def _wrap(start: str, items: list[str], end: str, indent: str, width: int = 100)
 def _network_forward(root: Node) -> tuple[list[str], str]:
     """The network's forward: its modules in order, returning the last output, or with a
     `features` head the maps of the modules it names, in its order."""
+    if root.kind == "graph":  # a `block` head: the modules' maps by name, as in a graph block
+        forward = _graph_forward(root)
+        return forward[1:], forward[0].rpartition("-> ")[2].rstrip(":")
     lines = [f"        x = {_attribute(c.name)}(x)" for c in root.children]
     if root.kind != "features":
         lines[-1:] = [lines[-1].replace("x = ", "return ", 1)] if lines else ["        return x"]
@@ -657,11 +726,16 @@ def _graph_forward(block: Node) -> list[str]:
 
     several = len(a["outputs"]) > 1
     returns = f"tuple[{', '.join(['torch.Tensor'] * len(a['outputs']))}]" if several else "torch.Tensor"
-    inputs = ", ".join(f"{n}: torch.Tensor" for n in a["inputs"])
-    lines = [f"    def forward(self, {inputs}) -> {returns}:"]
+    inputs = [f"{n}: torch.Tensor" for n in a["inputs"]]
+    lines = [_wrap("    def forward(", ["self", *inputs], f") -> {returns}:", "    ")]
     for name, refs in a["wiring"]:
         lines.append(f"        {variables[name]} = {_attribute(name)}({', '.join(value(r) for r in refs)})")
-    lines.append(f"        return {', '.join(value(r) for r in a['outputs'])}")
+    last = block.children[-1] if block.children else None
+    if last is not None and a["wiring"] and a["wiring"][-1][0] == last.name and a["outputs"] in (
+            [last.name], [f"{last.name}.{k}" for k in range(len(last.args.get("outputs", [])))] or None):
+        lines[-1] = lines[-1].replace(f"{variables[last.name]} = ", "return ", 1)  # returns what the last returns
+    else:
+        lines.append(f"        return {', '.join(value(r) for r in a['outputs'])}")
     return lines
 
 
