@@ -232,6 +232,21 @@ def test_every_primitive_a_node_may_name_declares_its_inputs():
             "identity"} <= OPS.keys()
 
 
+def test_the_ops_are_the_records_written_forms_and_the_two_defaults():
+    """OPS is read off the primitive records (their `written`), but for `norm` and `act`; each
+    record's inputs and outputs agree with what a node may write."""
+    from archspec.planning.primitives import PRIMITIVES
+
+    written = {k: r.written for k, r in PRIMITIVES.items() if r.written is not None}
+    assert OPS.keys() - written.keys() == {"norm", "act"}
+    assert all(OPS[k] is op for k, op in written.items())
+    for kind, op in written.items():
+        record = PRIMITIVES[kind]
+        assert op.outputs == record.outputs, kind
+        assert (op.inputs != (1, 1)) == record.merges, kind
+    assert list(OPS)[:6] == ["conv", "norm", "batchnorm", "groupnorm", "layernorm", "act"]  # grouped by role
+
+
 def test_a_spec_with_blocks_satisfies_the_shipped_json_schema():
     schema = json.loads((ROOT / "archspec.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(schema).validate(parse_source(FIRE).tree)

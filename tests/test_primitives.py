@@ -194,7 +194,7 @@ def test_on_the_meta_device_too():
 NEW_PRIMITIVE = '''\\
 """tanh: an activation that no block uses yet."""
 
-from .record import Code, Primitive
+from .record import Code, Op, Primitive
 
 
 def _keeps_output(w, node, x):
@@ -203,11 +203,29 @@ def _keeps_output(w, node, x):
     return out
 
 
-RECORDS = (Primitive("tanh", "act", "hyperbolic tangent", Code("nn.Tanh"), _keeps_output),)
+RECORDS = (Primitive("tanh", "act", "hyperbolic tangent", Code("nn.Tanh"), _keeps_output,
+                     written=Op("hyperbolic tangent", {})),)
 '''
+SPEC_NAMES_IT = """\
+archspec: 1
+name: tanh_net
+input: {channels: 3, size: 32}
+blocks:
+  conv_tanh:
+    params: {channels: int, stride: int}
+    nodes:
+      - {name: conv, op: conv, channels: channels, kernel: 3, stride: stride}
+      - {name: squash, op: tanh}
+defaults: {block: conv_tanh}
+stem: {type: conv, channels: 4, kernel: 3}
+stages:
+  - {depth: 1, channels: 4, stride: 2}
+head: {type: classifier, classes: 10}
+"""
 USE_IT = """\\
 import sys
 import archspec
+from archspec.errors import SpecError
 from archspec.commands.eject import eject
 from archspec.planning.memory import _Walk, layer_memory
 from archspec.planning.nodes import sequential
@@ -221,18 +239,35 @@ q = Plan(p.spec, p.input_shape, sequential("", [*p.root.children, node]))
 ejected = eject(q)
 assert "torch" not in sys.modules  # planning, memory, tensors and eject: no torch
 memory = layer_memory(q, 2)["tanh"]
+written = archspec.plan("tanh_net.yaml")  # a spec's block names it: read, checked, planned
+print([(l.name, l.kind, l.shape) for l in written.layers if l.kind == "tanh"])
+with open("tanh_net.yaml") as f, open("wrong.yaml", "w") as g:
+    g.write(f.read().replace("op: tanh}", "op: tanh, scale: 2}"))
+try:
+    archspec.plan("wrong.yaml")
+except SpecError as e:
+    print(e.issues[0].message)
+assert "torch" not in sys.modules  # planning, memory, tensors and eject: no torch
 import torch
 m = archspec.build(q)
 print(q.output_shape, memory, len(state_dict_of(q)) == len(m.state_dict()), "nn.Tanh()" in ejected, m.tanh)
+n = archspec.build("tanh_net.yaml")
+print(n.layer1[0].squash, tuple(n(torch.randn(2, 3, 32, 32)).shape))
 """
 
 
 def test_adding_a_primitive_is_one_record(tmp_path):
     """A copy of archspec plus one file in primitives/: the new primitive plans, counts its memory,
-    ejects and builds, with no other change."""
+    ejects and builds, and a block written in a spec may name it (its `written`), with no other
+    change: no table of ops elsewhere."""
     shutil.copytree(ROOT / "archspec", tmp_path / "archspec", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
     (tmp_path / "archspec" / "planning" / "primitives" / "tanh.py").write_text(NEW_PRIMITIVE, encoding="utf-8")
+    (tmp_path / "tanh_net.yaml").write_text(SPEC_NAMES_IT, encoding="utf-8")
     r = subprocess.run([sys.executable, "-c", USE_IT], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "(10,) 80 True True Tanh()\n"  # it keeps its output: 2 × 10 float32 values
+    assert r.stdout.splitlines() == [
+        "[('layer1.0.squash', 'tanh', (4, 4, 4))]",
+        "blocks.conv_tanh.nodes.1: tanh has no argument 'scale'",
+        "(10,) 80 True True Tanh()",  # it keeps its output: 2 × 10 float32 values
+        "Tanh() (2, 10)"]

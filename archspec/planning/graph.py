@@ -33,7 +33,7 @@ from .blocks.placement import Placement
 from .nodes import Node, Shape, ShapeError, container, graph, sequential
 from .primitives import PRIMITIVES
 from .primitives.record import view
-from .primitives.act import act
+from .primitives.act import ACTIVATIONS, act
 from .primitives.attention import squeeze_excite
 from .primitives.conv import conv
 from .primitives.linear import linear
@@ -280,7 +280,8 @@ class _Planner:
         return None
 
 
-_ACTIVATIONS = {name for name, op in OPS.items() if op.summary.endswith(" activation")}
+# The activations act() plans (in place where it may); an activation another record adds goes the generic way.
+_ACTIVATIONS = frozenset(ACTIVATIONS)
 
 
 def _in_flow(block: BlockDef) -> list[NodeDef]:

@@ -19,8 +19,10 @@
           - {name: cat, op: concat, in: [expand1x1_activation, expand3x3_activation]}
         out: cat                             # default: the last node; a list for several outputs
 
-A node names a primitive (`op:`, one of OPS) or another block (`block:`); its other keys
-are the primitive's arguments or the block's parameters, each a value or an expression.
+A node names a primitive (`op:`, one of OPS: each is declared by its record in
+planning/primitives/, whose `written` says what a node may write) or another block
+(`block:`); its other keys are the primitive's arguments or the block's parameters, each
+a value or an expression.
 `in:` names its inputs (default: the node before it, or the block's input `x`); a block
 with several outputs is read as `node.output`, a `split` as `node.0`, `node.1`. A node
 with `if:` exists only where its condition holds; where it does not, the node passes its
@@ -44,6 +46,7 @@ from typing import Any
 from .. import limits
 from ..errors import Issue, SpecError
 from ..naming import stage_label, stage_name
+from ..planning.primitives import PRIMITIVES, ROLES, Op
 from ..units import count
 from .expr import Expr, Value, parse
 from .source import Source
@@ -53,61 +56,22 @@ from .source import Source
 TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false"}
 
 
-@dataclass(frozen=True)
-class Arg:
-    """An argument of a primitive: "int", "float", "bool" (a value or an expression), or a
-    tuple of the words it may be; `default` None and `required` False: the primitive's own."""
-
-    type: str | tuple[str, ...]
-    default: Any = None
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Op:
-    """What a node that names a primitive may say: its arguments and how many inputs it takes."""
-
-    summary: str
-    args: dict[str, Arg]
-    inputs: tuple[int, int] = (1, 1)  # least and most
-    outputs: str | None = None  # the argument that says how many outputs it gives (split)
+def _ops() -> dict[str, Op]:
+    """The primitives a node may name: each record's `written` (planning/primitives/), and the two
+    names that are no record of their own, each at the head of its role."""
+    # The network's defaults, which graph.py plans as `defaults.norm` and `defaults.act` say: spec-only.
+    local = [("norm", "norm", Op("the network's norm (`defaults.norm`)", {})),
+             ("act", "act", Op("the network's activation (`defaults.act`)", {}))]
+    taken = {kind for _, kind, _ in local} & PRIMITIVES.keys()
+    if taken:
+        raise TypeError(f"primitive {sorted(taken)[0]!r} has the name of the network's default")
+    found = local + [(r.role, r.kind, r.written) for r in PRIMITIVES.values() if r.written is not None]
+    return {kind: op for _, kind, op in sorted(found, key=lambda f: ROLES.index(f[0]))}  # stable: by role
 
 
-_MANY = (1, 10**9)  # bounded by limits.MAX_NODE_INPUTS
-_POOL = {"kernel": Arg("int", required=True), "stride": Arg("int"), "padding": Arg("int", 0),
-         "ceil_mode": Arg("bool", False)}
-_ACTS = ("relu", "relu6", "silu", "gelu", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid")
-
-# The primitives a node may name. The planner's primitive records (planning/) build them.
-OPS: dict[str, Op] = {
-    "conv": Op("2-D convolution", {"channels": Arg("int", required=True), "kernel": Arg("int", required=True),
-                                   "stride": Arg("int", 1), "padding": Arg("int"), "dilation": Arg("int", 1),
-                                   "groups": Arg("int", 1), "bias": Arg("bool", False)}),
-    "norm": Op("the network's norm (`defaults.norm`)", {}),
-    "batchnorm": Op("batch norm", {}),
-    "groupnorm": Op("group norm", {"groups": Arg("int")}),
-    "layernorm": Op("layer norm over the channels", {}),
-    "act": Op("the network's activation (`defaults.act`)", {}),
-    **{name: Op(f"{name} activation", {}) for name in _ACTS},
-    "maxpool": Op("max pool", _POOL),
-    "avgpool": Op("average pool", _POOL),
-    "global_avgpool": Op("average over the whole map", {}),
-    "global_maxpool": Op("maximum over the whole map", {}),
-    "flatten": Op("flatten to a vector", {}),
-    "linear": Op("fully connected layer", {"features": Arg("int", required=True), "bias": Arg("bool", True)}),
-    "dropout": Op("dropout", {"p": Arg("float", required=True)}),
-    "identity": Op("its input, unchanged", {}),
-    "add": Op("sum of its inputs", {}, _MANY),
-    "mul": Op("product of its inputs", {}, _MANY),
-    "concat": Op("its inputs concatenated over the channels", {}, _MANY),
-    "split": Op("its input's channels in equal chunks: read as `name.0`, `name.1`, ...",
-                {"chunks": Arg("int", required=True)}, outputs="chunks"),
-    "channel_shuffle": Op("channel shuffle", {"groups": Arg("int", required=True)}),
-    "upsample": Op("upsample by `scale`, or to its second input's size",
-                   {"scale": Arg("int"), "mode": Arg(("nearest", "bilinear"), "nearest")}, (1, 2)),
-    "se": Op("squeeze-excitation", {"reduced": Arg("int", required=True), "act": Arg(_ACTS, "relu"),
-                                    "gate": Arg(("sigmoid", "hardsigmoid"), "sigmoid")}),
-}
+# The primitives a node may name (`op:`), grouped by role: conv, norms, activations, pools ...
+# A new record with `written` is one more, with no line here.
+OPS: dict[str, Op] = _ops()
 
 # Parameters a stage fills from its own settings when the block declares them.
 FROM_STAGE = ("channels", "stride", "dilation")

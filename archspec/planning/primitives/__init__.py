@@ -1,11 +1,14 @@
 """The primitives, each declared once as a `Primitive` record (record.py): its shape rule,
 parameters, MACs, `state_dict` tensors, what it saves for backward, its torch module, its
-ejected source, its role and whether a BatchNorm folds into it. The planner, tensors.py,
-memory.py, compile.py, fuse.py, eject and the block kinds ask the record, never a kind's name.
+ejected source, its role, whether a BatchNorm folds into it, and what a node of a block
+written in a spec may write to name it (`written`: its arguments, inputs, outputs). The
+planner, tensors.py, memory.py, compile.py, fuse.py, eject, the block kinds and the reader
+of spec blocks (reading/blockdefs.py's OPS) ask the record, never a kind's name.
 
 Adding a primitive = one record plus its tests: a module in this package that defines
-`RECORDS` is found here by itself; where torch has no module for it, its class goes in
-archspec/building/modules.py (eject copies it from there). tests/test_primitives.py then
+`RECORDS` is found here by itself; with `written`, a spec's block may name it (`op:`), its
+arguments passed as the spec writes them. Where torch has no module for it, its class goes
+in archspec/building/modules.py (eject copies it from there). tests/test_primitives.py then
 checks the record whole, and that its plan equals a forward pass. No torch here.
 """
 
@@ -15,7 +18,7 @@ import importlib
 import pkgutil
 
 from ..nodes import Node
-from .record import ROLES, Code, Primitive, Role, Tensor
+from .record import ROLES, Arg, Code, Op, Primitive, Role, Tensor
 
 
 def _declared() -> dict[str, Primitive]:
@@ -41,4 +44,4 @@ def role(node: Node) -> str | None:
     return found.role if found else None
 
 
-__all__ = ["PRIMITIVES", "ROLES", "Code", "Primitive", "Role", "Tensor", "record", "role"]
+__all__ = ["PRIMITIVES", "ROLES", "Arg", "Code", "Op", "Primitive", "Role", "Tensor", "record", "role"]

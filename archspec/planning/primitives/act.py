@@ -4,7 +4,7 @@ caller needs the input afterwards. No parameters, no MACs."""
 from __future__ import annotations
 
 from ..nodes import Node, Shape
-from .record import Code, Primitive, keeps_input
+from .record import Code, Op, Primitive, keeps_input
 
 
 def _keeps_output(w, node: Node, x):
@@ -40,7 +40,8 @@ _INPLACE = {"inplace": False}
 
 
 def _act(kind: str, cls: str, summary: str, saves, inplace: bool = True) -> Primitive:
-    return Primitive(kind, "act", summary, Code(cls, defaults=_INPLACE if inplace else {}), saves)
+    return Primitive(kind, "act", summary, Code(cls, defaults=_INPLACE if inplace else {}), saves,
+                     written=Op(f"{kind} activation", {}))
 
 
 RECORDS = (

@@ -6,7 +6,7 @@ import math
 
 from ..nodes import Node, Shape
 from .act import ACTIVATIONS
-from .record import Code, Primitive, Tensor, keeps_input
+from .record import Arg, Code, Op, Primitive, Tensor, keeps_input
 
 
 def _se_saves(w, node: Node, x):
@@ -41,7 +41,9 @@ SQUEEZE_EXCITE = Primitive(
     _se_saves,
     rule=lambda x, a: (x, (2 * a["channels"] + 1) * a["reduced"] + a["channels"], 2 * a["channels"] * a["reduced"]),
     tensors=_se_tensors,
-    init_parts=(("fc1", "conv"), ("fc2", "conv")))
+    init_parts=(("fc1", "conv"), ("fc2", "conv")),
+    written=Op("squeeze-excitation", {"reduced": Arg("int", required=True), "act": Arg(tuple(ACTIVATIONS), "relu"),
+                                      "gate": Arg(("sigmoid", "hardsigmoid"), "sigmoid")}))
 # The reference counting has no 1-D convs (Conv2d and Linear only): no MACs. Its Conv1d keeps
 # PyTorch's initialisation in every scheme, as timm's.
 ECA = Primitive(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..nodes import Node, Shape, ShapeError
-from .record import Code, Cost, Primitive, Tensor, keeps_input
+from .record import Arg, Code, Cost, Op, Primitive, Tensor, keeps_input
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
@@ -51,7 +51,10 @@ CONV = Primitive(
     "conv", "conv", "2-D convolution",
     Code("nn.Conv2d", ("in_channels", "out_channels", "kernel_size"),
          dict(stride=1, padding=0, dilation=1, groups=1, bias=True)),
-    keeps_input, _rule, _tensors, check=_groups_divide, absorbs_norm=True)
+    keeps_input, _rule, _tensors, check=_groups_divide, absorbs_norm=True,
+    written=Op("2-D convolution", {"channels": Arg("int", required=True), "kernel": Arg("int", required=True),
+                                   "stride": Arg("int", 1), "padding": Arg("int"), "dilation": Arg("int", 1),
+                                   "groups": Arg("int", 1), "bias": Arg("bool", False)}))
 RECORDS = (CONV,)
 
 

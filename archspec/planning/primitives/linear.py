@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..nodes import Node, Shape
-from .record import Code, Primitive, Tensor, keeps_input
+from .record import Arg, Code, Op, Primitive, Tensor, keeps_input
 
 
 def _tensors(a: dict) -> list[tuple[str, Tensor]]:
@@ -18,7 +18,8 @@ LINEAR = Primitive(
     Code("nn.Linear", ("in_features", "out_features")), keeps_input,
     rule=lambda x, a: ((*x[:-1], a["out_features"]), (a["in_features"] + 1) * a["out_features"],
                        math.prod(x[:-1]) * a["in_features"] * a["out_features"]),
-    tensors=_tensors)
+    tensors=_tensors,
+    written=Op("fully connected layer", {"features": Arg("int", required=True), "bias": Arg("bool", True)}))
 RECORDS = (LINEAR,)
 
 

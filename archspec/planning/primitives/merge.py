@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..nodes import Node, Shape, ShapeError
 from ...units import dims
-from .record import Code, Cost, Primitive
+from .record import MANY, Code, Cost, Op, Primitive
 
 
 def _shown(xs: list[Shape]) -> str:
@@ -50,9 +50,11 @@ def _product_saves(w, node: Node, xs):
     return out
 
 
-ADD = Primitive("add", "merge", "the sum of its inputs, of one shape", Code("Add"), _sum_saves, _same, merges=True)
+ADD = Primitive("add", "merge", "the sum of its inputs, of one shape", Code("Add"), _sum_saves, _same, merges=True,
+                written=Op("sum of its inputs", {}, MANY))
 MUL = Primitive("mul", "merge", "the product of its inputs (a C×1×1 map gates the channels of a C×H×W one)",
-                Code("Mul"), _product_saves, _broadcast, merges=True)
+                Code("Mul"), _product_saves, _broadcast, merges=True, written=Op("product of its inputs", {}, MANY))
 CONCAT = Primitive("concat", "merge", "its inputs side by side over the channels (one height and width)",
-                   Code("Concat"), _sum_saves, _stacked, merges=True)
+                   Code("Concat"), _sum_saves, _stacked, merges=True,
+                   written=Op("its inputs concatenated over the channels", {}, MANY))
 RECORDS = (ADD, MUL, CONCAT)

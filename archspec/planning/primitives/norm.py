@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..nodes import Node, Shape, ShapeError
-from .record import Code, Primitive, Tensor
+from .record import Arg, Code, Op, Primitive, Tensor
 
 
 def _affine(c: int) -> list[tuple[str, Tensor]]:
@@ -56,15 +56,17 @@ BATCHNORM = Primitive(
     tensors=lambda a: [*_affine(a["num_features"]), ("running_mean", Tensor((a["num_features"],), False)),
                        ("running_var", Tensor((a["num_features"],), False)),
                        ("num_batches_tracked", Tensor((), False))],
-    folds=True)
+    folds=True, written=Op("batch norm", {}))
 GROUPNORM = Primitive(
     "groupnorm", "norm", "group norm (Wu & He 2018)",
     Code("nn.GroupNorm", ("num_groups", "num_channels"), dict(eps=1e-5)), _groupnorm_saves,
-    rule=lambda x, a: (x, 2 * a["num_channels"], 0), tensors=lambda a: _affine(a["num_channels"]), check=_groups_split)
+    rule=lambda x, a: (x, 2 * a["num_channels"], 0), tensors=lambda a: _affine(a["num_channels"]), check=_groups_split,
+    written=Op("group norm", {"groups": Arg("int")}))
 LAYERNORM = Primitive(
     "layernorm", "norm", "layer norm over the last dimension (channels-last maps, features)",
     Code("nn.LayerNorm", ("normalized_shape",), dict(eps=1e-5)), _layernorm_saves,
-    rule=lambda x, a: (x, 2 * a["normalized_shape"], 0), tensors=lambda a: _affine(a["normalized_shape"]))
+    rule=lambda x, a: (x, 2 * a["normalized_shape"], 0), tensors=lambda a: _affine(a["normalized_shape"]),
+    written=Op("layer norm over the channels", {}))
 LAYERNORM2D = Primitive(
     "layernorm2d", "norm", "layer norm over each pixel's channels (torchvision's and timm's LayerNorm2d)",
     Code("LayerNorm2d", ("normalized_shape",), dict(eps=1e-5)), _layernorm2d_saves,

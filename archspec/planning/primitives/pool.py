@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..nodes import Node, Shape
 from .conv import spatial
-from .record import INDEX_BYTES, Code, Cost, Primitive, keeps_input, keeps_nothing
+from .record import INDEX_BYTES, Arg, Code, Cost, Op, Primitive, keeps_input, keeps_nothing
 
 
 def _window(what: str):
@@ -19,18 +19,20 @@ def _maxpool_saves(w, node: Node, x):
     return w.new(node.shape)
 
 
+_WINDOW = {"kernel": Arg("int", required=True), "stride": Arg("int"), "padding": Arg("int", 0),
+           "ceil_mode": Arg("bool", False)}  # what a spec's node writes: stride None is the kernel
 MAXPOOL = Primitive("maxpool", "pool", "max over each window",
                     Code("nn.MaxPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False)), _maxpool_saves,
-                    _window("max pool"))
+                    _window("max pool"), written=Op("max pool", _WINDOW))
 AVGPOOL = Primitive("avgpool", "pool", "average over each window",
                     Code("nn.AvgPool2d", ("kernel_size",), dict(padding=0, ceil_mode=False, count_include_pad=True)),
-                    keeps_input, _window("avg pool"))
+                    keeps_input, _window("avg pool"), written=Op("average pool", _WINDOW))
 GLOBAL_AVGPOOL = Primitive("global_avgpool", "pool", "average of each channel, to 1×1",
                            Code("nn.AdaptiveAvgPool2d", ("output_size",), fixed={"output_size": 1}), keeps_nothing,
-                           lambda x, a: ((x[0], 1, 1), 0, 0))
+                           lambda x, a: ((x[0], 1, 1), 0, 0), written=Op("average over the whole map", {}))
 GLOBAL_MAXPOOL = Primitive("global_maxpool", "pool", "max of each channel, to 1×1",
                            Code("nn.AdaptiveMaxPool2d", ("output_size",), fixed={"output_size": 1}), _maxpool_saves,
-                           lambda x, a: ((x[0], 1, 1), 0, 0))
+                           lambda x, a: ((x[0], 1, 1), 0, 0), written=Op("maximum over the whole map", {}))
 ADAPTIVE_AVGPOOL = Primitive("adaptive_avgpool", "pool", "average over each of an output_size grid of windows",
                              Code("nn.AdaptiveAvgPool2d", ("output_size",)), keeps_input,
                              lambda x, a: ((x[0], *a["output_size"]), 0, 0))

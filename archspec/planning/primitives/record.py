@@ -3,7 +3,8 @@
 Every tool asks the record, never a kind's name: the planner its shape rule,
 parameters and MACs; `tensors.py` its `state_dict`; `memory.py` what it saves for
 backward; `compile.py` its torch module and, by its role, how a scheme initialises
-it; `fuse.py` whether a BatchNorm folds into it; `eject` the source that builds it.
+it; `fuse.py` whether a BatchNorm folds into it; `eject` the source that builds it; the reader of
+blocks written in a spec (reading/blockdefs.py) what a node naming it may write (`written`).
 No torch here: the module is made by a method that imports torch when called.
 """
 
@@ -58,6 +59,31 @@ class Code:
         return () if self.cls.startswith("nn.") else (*self.needs, self.cls)
 
 
+@dataclass(frozen=True)
+class Arg:
+    """An argument a node of a spec's block may write: "int", "float", "bool" (a value or an
+    expression), or a tuple of the words it may be; `default` None and `required` False: the
+    primitive's own."""
+
+    type: str | tuple[str, ...]
+    default: Any = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Op:
+    """What a node of a spec's block that names a primitive may write: its arguments, how many
+    inputs it takes, and the argument that says how many outputs it gives (split)."""
+
+    summary: str
+    args: dict[str, Arg]
+    inputs: tuple[int, int] = (1, 1)  # least and most
+    outputs: str | None = None
+
+
+MANY = (1, 10**9)  # inputs of a merge: bounded by limits.MAX_NODE_INPUTS
+
+
 def no_tensors(args: dict) -> list[tuple[str, Tensor]]:
     return []
 
@@ -94,6 +120,9 @@ class Primitive:
     merges: bool = False
     # Several outputs (split): `args[outputs]` of them, each of the node's shape, read as `name.0`, `name.1` ...
     outputs: str | None = None
+    # What a node of a block written in a spec may write to name it (`op: kind`); None: no spec
+    # names it. Planned from the spec's arguments as written (`node`), unless graph.py translates them.
+    written: Op | None = None
 
     def node(self, name: str, x: Shape | list[Shape], args: dict) -> Node:
         """The plan node of this primitive named `name` on input `x` (a list of inputs where it merges)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..nodes import Node, Shape
-from .record import Code, Primitive
+from .record import Arg, Code, Op, Primitive
 
 
 def _dropout_saves(w, node: Node, x):
@@ -19,7 +19,8 @@ def _drop_path_saves(w, node: Node, x):
 
 
 DROPOUT = Primitive("dropout", "regularizer", "zero each value with probability p in training",
-                    Code("nn.Dropout", ("p",)), _dropout_saves)
+                    Code("nn.Dropout", ("p",)), _dropout_saves,
+                    written=Op("dropout", {"p": Arg("float", required=True)}))
 DROP_PATH = Primitive("drop_path", "regularizer", "stochastic depth (Huang et al. 2016): drop a sample's whole "
                                                   "branch with probability p in training",
                       Code("DropPath", ("p",)), _drop_path_saves)

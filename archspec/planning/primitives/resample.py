@@ -4,7 +4,7 @@ parameters, no MACs; nothing saved (the gradient needs only the sizes)."""
 from __future__ import annotations
 
 from ..nodes import ShapeError
-from .record import Code, Cost, Primitive, keeps_nothing
+from .record import Arg, Code, Cost, Op, Primitive, keeps_nothing
 
 
 def _rule(xs: list, a: dict) -> Cost:
@@ -20,5 +20,7 @@ def _rule(xs: list, a: dict) -> Cost:
 
 UPSAMPLE = Primitive("upsample", "resample", "nearest or bilinear upsampling by `scale`, or to its second input's "
                                              "size", Code("Upsample", (), dict(scale=None, mode="nearest")),
-                     lambda w, node, xs: keeps_nothing(w, node, xs[0]), _rule, merges=True)
+                     lambda w, node, xs: keeps_nothing(w, node, xs[0]), _rule, merges=True,
+                     written=Op("upsample by `scale`, or to its second input's size",
+                                {"scale": Arg("int"), "mode": Arg(("nearest", "bilinear"), "nearest")}, (1, 2)))
 RECORDS = (UPSAMPLE,)
