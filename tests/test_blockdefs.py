@@ -10,7 +10,7 @@ import pytest
 
 from archspec import limits, load, plan
 from archspec.errors import SpecError
-from archspec.reading.blockdefs import MODULE_ATTRIBUTES, OPS
+from archspec.reading.blockdefs import MODULE_ATTRIBUTES, ops
 from archspec.reading.source import parse_source
 from conftest import ROOT
 
@@ -227,24 +227,24 @@ def test_a_node_of_too_many_inputs_is_refused_before_anything_is_planned():
 
 
 def test_every_primitive_a_node_may_name_declares_its_inputs():
-    assert all(1 <= op.inputs[0] <= op.inputs[1] for op in OPS.values())
+    assert all(1 <= op.inputs[0] <= op.inputs[1] for op in ops().values())
     assert {"conv", "concat", "split", "channel_shuffle", "upsample", "add", "mul", "maxpool", "dropout",
-            "identity"} <= OPS.keys()
+            "identity"} <= ops().keys()
 
 
 def test_the_ops_are_the_records_written_forms_and_the_two_defaults():
-    """OPS is read off the primitive records (their `written`), but for `norm` and `act`; each
+    """`ops()` is read off the primitive records (their `written`), but for `norm` and `act`; each
     record's inputs and outputs agree with what a node may write."""
     from archspec.planning.primitives import PRIMITIVES
 
     written = {k: r.written for k, r in PRIMITIVES.items() if r.written is not None}
-    assert OPS.keys() - written.keys() == {"norm", "act"}
-    assert all(OPS[k] is op for k, op in written.items())
+    assert ops().keys() - written.keys() == {"norm", "act"}
+    assert all(ops()[k] is op for k, op in written.items())
     for kind, op in written.items():
         record = PRIMITIVES[kind]
         assert op.outputs == record.outputs, kind
         assert (op.inputs != (1, 1)) == record.merges, kind
-    assert list(OPS)[:6] == ["conv", "norm", "batchnorm", "groupnorm", "layernorm", "act"]  # grouped by role
+    assert list(ops())[:6] == ["conv", "norm", "batchnorm", "groupnorm", "layernorm", "act"]  # grouped by role
 
 
 def test_a_spec_with_blocks_satisfies_the_shipped_json_schema():

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Issue, SpecError
 from ..naming import stage_name
-from ..reading.blockdefs import INPUT_NAMES, OPS, BlockDef, NodeDef
+from ..reading.blockdefs import INPUT_NAMES, BlockDef, NodeDef, ops
 from ..reading.expr import Expr
 from .blocks.placement import Placement
 from .nodes import Node, Shape, ShapeError, container, graph, sequential
@@ -162,7 +162,7 @@ class _Planner:
             got = value
         else:
             got = value.value(names, self.where)
-        declared = OPS[node.op].args[key].type if node.op else None
+        declared = ops()[node.op].args[key].type if node.op else None
         if declared is None and node.block:
             declared = self.spec.user_blocks[node.block].params[key].type
         if isinstance(value, Expr):

@@ -19,7 +19,7 @@
           - {name: cat, op: concat, in: [expand1x1_activation, expand3x3_activation]}
         out: cat                             # default: the last node; a list for several outputs
 
-A node names a primitive (`op:`, one of OPS: each is declared by its record in
+A node names a primitive (`op:`, one of `ops()`: each is declared by its record in
 planning/primitives/, whose `written` says what a node may write) or another block
 (`block:`); its other keys are the primitive's arguments or the block's parameters, each
 a value or an expression.
@@ -41,24 +41,32 @@ import keyword
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import Issue, SpecError
 from ..naming import stage_label, stage_name
-from ..planning.primitives import PRIMITIVES, ROLES, Op
 from ..units import count
 from .expr import Expr, Value, parse
 from .source import Source
+
+if TYPE_CHECKING:
+    from ..planning.primitives import Op
 
 # ---- what a node may say ------------------------------------------------------------------
 
 TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false"}
 
 
-def _ops() -> dict[str, Op]:
-    """The primitives a node may name: each record's `written` (planning/primitives/), and the two
-    names that are no record of their own, each at the head of its role."""
+@cache
+def ops() -> dict[str, Op]:
+    """The primitives a node may name (`op:`), grouped by role: each record's `written`
+    (planning/primitives/: a new record with `written` is one more, with no line here), and the
+    two names that are no record of their own, each at the head of its role. Made when first
+    asked, so that the schema imports no planner."""
+    from ..planning.primitives import PRIMITIVES, ROLES, Op
+
     # The network's defaults, which graph.py plans as `defaults.norm` and `defaults.act` say: spec-only.
     local = [("norm", "norm", Op("the network's norm (`defaults.norm`)", {})),
              ("act", "act", Op("the network's activation (`defaults.act`)", {}))]
@@ -67,11 +75,6 @@ def _ops() -> dict[str, Op]:
         raise TypeError(f"primitive {sorted(taken)[0]!r} has the name of the network's default")
     found = local + [(r.role, r.kind, r.written) for r in PRIMITIVES.values() if r.written is not None]
     return {kind: op for _, kind, op in sorted(found, key=lambda f: ROLES.index(f[0]))}  # stable: by role
-
-
-# The primitives a node may name (`op:`), grouped by role: conv, norms, activations, pools ...
-# A new record with `written` is one more, with no line here.
-OPS: dict[str, Op] = _ops()
 
 # Parameters a stage fills from its own settings when the block declares them.
 FROM_STAGE = ("channels", "stride", "dilation")
@@ -366,7 +369,7 @@ class _Reader:
         if (op is None) == (block is None):
             self.fail(path, f"{where}: " + ("give `op:` or `block:`, not both" if op is not None else
                                            "missing key 'op' (a primitive) or 'block' (a block kind)"),
-                      "primitives: " + ", ".join(OPS), "AS202")
+                      "primitives: " + ", ".join(ops()), "AS202")
             return None
         if name == "add" and op != "add":  # compile's Residual keeps whether it adds as `add`
             self.fail(path + ("name",), f"{where}.name: 'add' can name only an `op: add` node, which is no module",
@@ -392,17 +395,17 @@ class _Reader:
         """The declaration a node names: an Op, or the raw definition of a block in this spec."""
         blocks = self.source.tree["blocks"]
         if op is not None:
-            if op in OPS:
-                return OPS[op]
+            if op in ops():
+                return ops()[op]
             if isinstance(op, str) and op in self.user_names:
                 self.fail(path + ("op",), f"{_dotted(path)}.op: '{op}' is a block, not a primitive",
                           f"write `block: {op}`", "AS910")
                 return None
-            self.unknown_name(path + ("op",), op, OPS, "primitive", "primitives")
+            self.unknown_name(path + ("op",), op, ops(), "primitive", "primitives")
             return None
         if isinstance(block, str) and block in self.user_names:
             return blocks[block] if isinstance(blocks[block], dict) else None
-        if block in OPS:
+        if block in ops():
             self.fail(path + ("block",), f"{_dotted(path)}.block: '{block}' is a primitive, not a block",
                       f"write `op: {block}`", "AS910")
             return None
@@ -431,7 +434,7 @@ class _Reader:
                             f"{count(limits.MAX_NODE_INPUTS)}",
                       "a node takes a few maps (limit: archspec.limits.MAX_NODE_INPUTS)", "AS915")
             return ()
-        least, most = declared.inputs if isinstance(declared, Op) else (len(_block_inputs(declared)),) * 2
+        least, most = declared.inputs if not isinstance(declared, dict) else (len(_block_inputs(declared)),) * 2
         if not least <= len(names) <= most:
             takes = f"{least}" if least == most else f"{least} or {most}" if most == least + 1 else f"at least {least}"
             self.fail(path, f"{_dotted(path)}: {kind} takes {takes} input{'s' * (most != 1)}, "
@@ -439,8 +442,8 @@ class _Reader:
         return tuple(names)
 
     def args(self, path: tuple, tree: dict, declared: Op | dict, kind: str, names: list[str]) -> dict:
-        """The node's arguments: a primitive's (OPS) or a block's parameters."""
-        if isinstance(declared, Op):
+        """The node's arguments: a primitive's (`ops()`) or a block's parameters."""
+        if not isinstance(declared, dict):
             wanted = {k: (a.type, a.required) for k, a in declared.args.items()}
         else:
             params = declared.get("params") if isinstance(declared.get("params"), dict) else {}
@@ -504,7 +507,7 @@ class _Reader:
     def outputs_of(self, node: NodeDef) -> tuple[str, ...] | None:
         """The names of a node's outputs when it has several (() for a split: its indices), else None."""
         if node.op is not None:
-            return () if OPS[node.op].outputs else None
+            return () if ops()[node.op].outputs else None
         out = self.source.tree["blocks"][node.block].get("out")
         return tuple(out) if isinstance(out, list) and len(out) > 1 else None
 

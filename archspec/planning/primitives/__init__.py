@@ -3,7 +3,7 @@ parameters, MACs, `state_dict` tensors, what it saves for backward, its torch mo
 ejected source, its role, whether a BatchNorm folds into it, and what a node of a block
 written in a spec may write to name it (`written`: its arguments, inputs, outputs). The
 planner, tensors.py, memory.py, compile.py, fuse.py, eject, the block kinds and the reader
-of spec blocks (reading/blockdefs.py's OPS) ask the record, never a kind's name.
+of spec blocks (reading/blockdefs.py's `ops()`) ask the record, never a kind's name.
 
 Adding a primitive = one record plus its tests: a module in this package that defines
 `RECORDS` is found here by itself; with `written`, a spec's block may name it (`op:`), its
