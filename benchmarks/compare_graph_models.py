@@ -1,7 +1,7 @@
 """Load the reference weights of the two graph models into spec-built models and compare outputs.
 
 Needs torchvision and segmentation_models_pytorch (not archspec dependencies), so it runs by
-hand, e.g. in a venv with both and archspec on PYTHONPATH:
+hand, e.g. in a venv with both, archspec's dependencies (pydantic, pyyaml) and archspec on PYTHONPATH:
 
     PYTHONPATH=. python benchmarks/compare_graph_models.py [resnet50_fpn] [unet_resnet34]
 

@@ -1,7 +1,8 @@
 """Load torchvision's weights into spec-built models and compare outputs.
 
 Needs torchvision (not an archspec dependency), so it runs by hand, e.g. in a
-venv with `pip install torch torchvision` and archspec on PYTHONPATH:
+venv with `pip install torch torchvision pydantic pyyaml` (archspec's own
+dependencies) and archspec on PYTHONPATH:
 
     PYTHONPATH=. python benchmarks/compare_reference.py [name ...]
 
