@@ -37,6 +37,20 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)
 
 
+def quoted(value) -> str:
+    """A value as a message quotes it: short, and in YAML's words for the non-scalars."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def in_order(issues: list[Issue]) -> list[Issue]:
     """Issues by file, then line and column; file-level issues (no line) first."""
     return sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))

@@ -45,7 +45,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import Issue, SpecError
+from ..errors import Issue, SpecError, quoted
 from ..naming import stage_label, stage_name
 from ..units import count
 from .expr import Expr, Value, parse
@@ -183,7 +183,7 @@ class _Reader:
 
         path = ("blocks", name)
         if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME or keyword.iskeyword(name):
-            self.fail(path, f"blocks: {_show(name)} is not a valid block name",
+            self.fail(path, f"blocks: {quoted(name)} is not a valid block name",
                       f"use letters, digits and '_', starting with a letter, at most {MAX_NAME} characters",
                       "AS914", key=True)
             return False
@@ -196,7 +196,7 @@ class _Reader:
     def module_name(self, path: tuple, name: Any, taken: dict[str, tuple], inputs: Iterable[str]) -> bool:
         where = _dotted(path)
         if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name) or len(name) > MAX_NAME:
-            self.fail(path, f"{where}: {_show(name)} is not a valid module name",
+            self.fail(path, f"{where}: {quoted(name)} is not a valid module name",
                       "a node's name becomes its module's name (a state_dict key): use letters, digits and '_', "
                       f"at most {MAX_NAME} characters", "AS914")
         elif keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name in CONTAINER_ATTRIBUTES:
@@ -241,7 +241,7 @@ class _Reader:
     def unknown_key(self, path: tuple, key: Any, allowed: Iterable[str], what: str = "") -> None:
         close = difflib.get_close_matches(str(key), list(allowed), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"{what or 'allowed keys'}: {', '.join(allowed)}"
-        self.fail(path, f"unknown key {_show(key)} in {_dotted(path[:-1])}", hint, "AS201", key=True)
+        self.fail(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}", hint, "AS201", key=True)
 
     def inputs(self, path: tuple, tree: Any) -> tuple[str, ...]:
         names = [tree] if isinstance(tree, str) else tree
@@ -251,7 +251,7 @@ class _Reader:
             return (DEFAULT_INPUT,)
         for k, name in enumerate(names):
             if not _NAME.fullmatch(name) or len(name) > MAX_NAME or name in names[:k]:
-                self.fail(path + (k,), f"{_dotted(path)}: {_show(name)} is not a valid input name"
+                self.fail(path + (k,), f"{_dotted(path)}: {quoted(name)} is not a valid input name"
                           + (" (it is listed twice)" if name in names[:k] else ""),
                           "use letters, digits and '_', starting with a letter", "AS914")
         return tuple(names)
@@ -265,7 +265,7 @@ class _Reader:
         for name, decl in tree.items():
             at = path + (name,)
             if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (*inputs, *INPUT_NAMES):
-                self.fail(at, f"{_dotted(path)}: {_show(name)} cannot name a parameter",
+                self.fail(at, f"{_dotted(path)}: {quoted(name)} cannot name a parameter",
                           "use letters, digits and '_', starting with a letter; not an input's name nor "
                           + ", ".join(INPUT_NAMES), "AS914", key=True)
                 continue
@@ -278,11 +278,11 @@ class _Reader:
             if kind not in TYPES:
                 where = at + ("type",) if isinstance(decl, dict) and "type" in decl else at
                 close = difflib.get_close_matches(str(kind), TYPES, n=1)
-                self.fail(where, f"{_dotted(at)}: {_show(kind)} is not a parameter type",
+                self.fail(where, f"{_dotted(at)}: {quoted(kind)} is not a parameter type",
                           f"did you mean '{close[0]}'?" if close else "write int, float or bool, or "
                           "{type: int, default: 3}", "AS205")
             elif default is not None and not _is(default, kind):
-                self.fail(at + ("default",), f"{_dotted(at)}.default: expected {TYPES[kind]}, got {_show(default)}",
+                self.fail(at + ("default",), f"{_dotted(at)}.default: expected {TYPES[kind]}, got {quoted(default)}",
                           "", "AS203")
             params[name] = Param(name, kind, default)  # kept when wrong, so that its uses are not errors too
         return params
@@ -297,7 +297,7 @@ class _Reader:
             at = path + (name,)
             if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (*known, *inputs):
                 taken = isinstance(name, str) and name in (*known, *inputs)
-                self.fail(at, f"{_dotted(path)}: {_show(name)} " + ("is already a name in this block" if taken
+                self.fail(at, f"{_dotted(path)}: {quoted(name)} " + ("is already a name in this block" if taken
                                                                    else "cannot name a value"),
                           "give it another name" if taken else "use letters, digits and '_'", "AS914", key=True)
                 continue
@@ -313,7 +313,7 @@ class _Reader:
             if raw in kind:
                 return raw
             close = difflib.get_close_matches(str(raw), kind, n=1)
-            self.fail(path, f"{_dotted(path)}: {_show(raw)} is not one of: {', '.join(kind)}",
+            self.fail(path, f"{_dotted(path)}: {quoted(raw)} is not one of: {', '.join(kind)}",
                       f"did you mean '{close[0]}'?" if close else "", "AS205")
             return None
         if isinstance(raw, str):
@@ -325,7 +325,7 @@ class _Reader:
         if _is(raw, kind) or (kind == "float" and _is(raw, "int")) or (kind == "value" and _is(raw, "float")):
             return raw
         expected = TYPES.get(kind, "a number, true or false")
-        self.fail(path, f"{_dotted(path)}: expected {expected} or an expression, got {_show(raw)}", "", "AS203")
+        self.fail(path, f"{_dotted(path)}: expected {expected} or an expression, got {quoted(raw)}", "", "AS203")
         return None
 
     # -- nodes
@@ -422,7 +422,7 @@ class _Reader:
         known = list(known)
         close = difflib.get_close_matches(str(name), known, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"{listing}: {', '.join(known) or 'none'}"
-        self.fail(path, f"{_dotted(path)}: no {what} is called {_show(name)}", hint, "AS910")
+        self.fail(path, f"{_dotted(path)}: no {what} is called {quoted(name)}", hint, "AS910")
 
     def input_names(self, path: tuple, tree: Any, declared: Op | dict, kind: str) -> tuple[str, ...]:
         names = [tree] if isinstance(tree, str) else tree
@@ -455,7 +455,7 @@ class _Reader:
             if key not in wanted:
                 what = f"{kind} takes" + (f": {', '.join(wanted)}" if wanted else " no arguments")
                 close = difflib.get_close_matches(str(key), list(wanted), n=1)
-                self.fail(path + (key,), f"{_dotted(path)}: {kind} has no argument {_show(key)}",
+                self.fail(path + (key,), f"{_dotted(path)}: {kind} has no argument {quoted(key)}",
                           (f"did you mean '{close[0]}'? " if close else "") + what, "AS201", key=True)
                 continue
             kind_of_value = wanted[key][0] if wanted[key][0] in TYPES or isinstance(wanted[key][0], tuple) else "float"
@@ -492,7 +492,7 @@ class _Reader:
         node = by_name.get(name)
         if node is None:
             close = difflib.get_close_matches(name, [*inputs, *by_name], n=1)
-            self.fail(path, f"{_dotted(path)}: no node or input is called {_show(name)}",
+            self.fail(path, f"{_dotted(path)}: no node or input is called {quoted(name)}",
                       f"did you mean '{close[0]}'?" if close else f"inputs: {', '.join(inputs)}; nodes: "
                       + ", ".join(list(by_name)[:20]), "AS911")
             return
@@ -553,7 +553,7 @@ class _Reader:
             if name.partition(".")[0] not in known:
                 at = path + (k,) if isinstance(tree, list) else path
                 close = difflib.get_close_matches(name, known, n=1)
-                self.fail(at, f"{_dotted(path)}: no node is called {_show(name)}",
+                self.fail(at, f"{_dotted(path)}: no node is called {quoted(name)}",
                           f"did you mean '{close[0]}'?" if close else "", "AS911")
         return tuple(names)
 
@@ -641,10 +641,10 @@ def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tu
         if param is None:
             close = difflib.get_close_matches(str(key), list(block.params), n=1)
             takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
-            issues.append(source.issue(path, f"unknown key {_show(key)} in {_dotted(path[:-1])}",
+            issues.append(source.issue(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}",
                                        (f"did you mean '{close[0]}'? " if close else "") + takes, "AS201", key=True))
         elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
-            issues.append(source.issue(path, f"{_dotted(path)}: expected {TYPES[param.type]}, got {_show(value)}",
+            issues.append(source.issue(path, f"{_dotted(path)}: expected {TYPES[param.type]}, got {quoted(value)}",
                                        f"{block.name}'s `{key}` is {param.type}", "AS203"))
         else:
             values[key] = value
@@ -697,22 +697,9 @@ def _is(value: Any, kind: str) -> bool:
     if kind == "bool":
         return type(value) is bool
     if kind == "int":
-        return type(value) is int and abs(value) <= 10**15
-    return type(value) in (int, float) and value == value and abs(value) <= 10**15
+        return type(value) is int and abs(value) <= limits.MAX_WHOLE
+    return type(value) in (int, float) and value == value and abs(value) <= limits.MAX_WHOLE
 
 
 def _dotted(path: tuple) -> str:
     return ".".join(str(p) for p in path)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -7,7 +7,8 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from .blockdefs import TYPES, BlockDef, _is, _show
+from ..errors import quoted
+from .blockdefs import TYPES, BlockDef, _is
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -21,7 +22,7 @@ def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) ->
     if block is None:
         close = difflib.get_close_matches(head.block, list(blocks), n=1)
         known = ", ".join(blocks) if blocks else "none: write one in `blocks:`"
-        return [source.issue(("head", "block"), f"head.block: no block is called {_show(head.block)}",
+        return [source.issue(("head", "block"), f"head.block: no block is called {quoted(head.block)}",
                              (f"did you mean '{close[0]}'? " if close else "") + f"the spec's blocks: {known}",
                              "AS802")]
     issues = []
@@ -37,10 +38,10 @@ def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) ->
         if param is None:
             close = difflib.get_close_matches(str(key), list(block.params), n=1)
             takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
-            issues.append(source.issue(("head", key), f"unknown key {_show(key)} in head",
+            issues.append(source.issue(("head", key), f"unknown key {quoted(key)} in head",
                                        (f"did you mean '{close[0]}'? " if close else "") + takes, "AS201", key=True))
         elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
-            issues.append(source.issue(("head", key), f"head.{key}: expected {TYPES[param.type]}, got {_show(value)}",
+            issues.append(source.issue(("head", key), f"head.{key}: expected {TYPES[param.type]}, got {quoted(value)}",
                                        f"{block.name}'s `{key}` is {param.type}", "AS203"))
     missing = [p.name for p in block.params.values() if p.default is None and p.name not in given]
     if missing:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Issue, SpecError
+from ..errors import Issue, SpecError, quoted
 from .blockdefs import definition_issues
 from .source import Origin, Source
 from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
@@ -197,7 +197,7 @@ def _dotted(path: tuple) -> str:
 
 
 def _unknown_key(loc: tuple, path: tuple) -> tuple[str, str]:
-    key = path[-1] if isinstance(path[-1], str) else _show(path[-1])
+    key = path[-1] if isinstance(path[-1], str) else quoted(path[-1])
     owners = _owners(loc)
     allowed = _written_keys(owners[0]) if len(owners) == 1 else []
     close = difflib.get_close_matches(key, allowed, n=1)
@@ -235,7 +235,7 @@ def _not_allowed(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
         expected = err["ctx"]["expected" if "expected" in err["ctx"] else "expected_tags"]
         allowed = re.findall(r"'([^']*)'", expected) or [expected]
     got = _value_at(source.tree, path)
-    message = f"{_dotted(path)}: {_show(got)} is not one of: {', '.join(allowed)}"
+    message = f"{_dotted(path)}: {quoted(got)} is not one of: {', '.join(allowed)}"
     alias = _ALIASES.get(str(got).lower())
     close = [alias] if alias in allowed else difflib.get_close_matches(str(got), allowed, n=1)
     if len(allowed) == 1:
@@ -251,11 +251,11 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     if kind in _RANGE:
         size, sign, bound = _RANGE[kind]
         if loc[-1] == "se" and isinstance(got, (int, float)) and got >= 2:  # SE papers speak of a reduction, 1/se
-            return (f"{where}: {_show(got)} is too large: `se` is a ratio of channels, at most 1",
+            return (f"{where}: {quoted(got)} is too large: `se` is a ratio of channels, at most 1",
                     f"a reduction of {got:g} is `se: {1 / got:g}`")
-        return f"{where}: {_show(got)} is too {size}", f"use a number {sign} {ctx[bound]:g}"
+        return f"{where}: {quoted(got)} is too {size}", f"use a number {sign} {ctx[bound]:g}"
     if kind == "finite_number":
-        return f"{where}: {_show(got)} is not a finite number", "use a finite number"
+        return f"{where}: {quoted(got)} is not a finite number", "use a finite number"
     if kind in _LENGTH:
         bound, name = _LENGTH[kind]
         n = ctx["actual_length"]
@@ -263,14 +263,14 @@ def _wrong_value(source: Source, err: dict, loc: tuple, path: tuple) -> tuple[st
     if kind == "string_too_short":
         return f"{where}: is empty", about
     if kind == "string_pattern_mismatch":
-        return f"{where}: {_show(got)} has characters that are not allowed", about
+        return f"{where}: {quoted(got)} has characters that are not allowed", about
     if kind == "count_format":
         return f"{where}: {err['msg']}", "write a whole number, or a decimal with K, M, G or T: 25.6M, 4.1G"
     if kind == "bytes_format":
         return f"{where}: {err['msg']}", "write a whole number of bytes, or a decimal with KiB, MiB, GiB or TiB: 40GiB"
     if kind in _EXPECTED:
         expected, how = _EXPECTED[kind]
-        return f"{where}: expected {expected}, got {_show(got)}", _type_hint(kind, got, loc) or about or how
+        return f"{where}: expected {expected}, got {quoted(got)}", _type_hint(kind, got, loc) or about or how
     if kind == "too_many_blocks":
         return f"{where}: {err['msg']}", "check the depth (limit: archspec.limits.MAX_BLOCKS)"
     return f"{where}: {_lower_first(err['msg'])}", about
@@ -291,20 +291,6 @@ def _type_hint(kind: str, got: Any, loc: tuple) -> str:
         if owners:
             return "write a mapping with keys from: " + ", ".join(_written_keys(owners[0]))
     return ""
-
-
-def _show(value: Any) -> str:
-    """A value as the message quotes it: short, and in YAML's words for the non-scalars."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _existing_prefix(tree: Any, path: tuple) -> tuple:
