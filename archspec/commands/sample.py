@@ -5,7 +5,6 @@ DIR/index.csv and DIR/samples.svg (MACs against params). The same seed gives the
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import os
@@ -15,13 +14,12 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import yaml
 
 from ..errors import Issue, SpecError, printable
-from ..planning.plan import Plan, plan_spec
+from ..planning.plan import Plan, plan_spec, without_cyclic_gc
 from ..reading.messages import check_tree
 from ..reading.resolve import resolve
 from ..reading.source import Source, load_source
@@ -107,7 +105,7 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
     rng, done = random.Random(seed), Sampling(space, seed)
     seen: set[str | bytes] = set()
     planned: dict = {}  # plan_spec's cache: draws share most of their stem, stages and head
-    with _without_cyclic_gc():
+    with without_cyclic_gc():
         while len(done.samples) < n and done.draws < limit:
             tree, values = space.draw(rng)
             done.draws += 1
@@ -130,17 +128,6 @@ def sample(space: Any, n: int = 100, seed: int = 0, max_draws: int | None = None
     return done
 
 
-@contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Drawing and planning make many small objects and no cycles; the cyclic collector, run
-    after each plan, took a third of the time (refcounting still frees every draw)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _judge(space: Space, tree: dict, seen: set[str | bytes], done: Sampling, planned: dict) -> tuple[Spec, Plan] | None:

@@ -11,9 +11,8 @@ module (`fpn.add2`).
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import replace
 from fractions import Fraction
+from functools import partial
 from typing import TYPE_CHECKING
 
 from .graph import _Planner as _BlockPlanner
@@ -30,24 +29,16 @@ def block_head_root(planner: _Planner, children: list[Node]) -> Node:
     head = spec.head
     sources = head.from_
     names = [c.name for c in children]
-    for k, name in enumerate(sources):
-        if name in sources[:k]:
-            _fail_from(planner, k, f"{name!r} is listed twice", "name each module once", "AS801")
-        elif name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            _fail_from(planner, k, f"there is no module {name!r} to take a map from",
-                       hint + f"the network's modules: {', '.join(names)}", "AS800")
+    planner.check_taken(children, sources, partial(_fail_from, planner), "a map", "name each module once")
     if head.module in names:
         _fail_name(planner, head.module, names)
     if planner.found:
         from ..errors import SpecError
 
         raise SpecError(planner.issues())
-    kept = children[:max(names.index(n) for n in sources) + 1]
-    for k in range(1, len(kept)):  # a map the head takes must not be overwritten by an in-place act
-        if kept[k - 1].name in sources and kept[k].args.get("inplace"):
-            kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
+    from .plan import cut_after
+
+    kept = cut_after(children, sources)
     by_name = {c.name: c for c in kept}
     block = spec.user_blocks[head.block]
     made = _BlockPlanner(spec, spec.defaults, head.module).block(

@@ -63,7 +63,7 @@ class Plan:
     def layers(self) -> list[Layer]:
         """Every module, parents before children; built on first use (`validate` never needs it)."""
         layers: list[Layer] = []
-        with _without_cyclic_gc():
+        with without_cyclic_gc():
             _flatten(self.root, "", 0, layers)
         return layers
 
@@ -146,7 +146,7 @@ def _stride(node: Node) -> int:
 
 
 @contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
+def without_cyclic_gc() -> Iterator[None]:
     """Planning makes many small objects and no reference cycles. The cyclic collector, which
     runs every few hundred new objects and then scans the older ones too, would make planning
     grow faster than the number of blocks (a third of the time at 1,000 blocks)."""
@@ -171,7 +171,7 @@ def plan_spec(spec: Spec, input_shape: Any = None, features: list[str] | None = 
         spec = spec.model_copy(update={"head": FeaturesHead(type="features", outputs=list(features))})
     shape = input_shape_of(spec, input_shape)
     try:
-        with _without_cyclic_gc():
+        with without_cyclic_gc():
             return _Planner(spec, cache).run(shape)
     except SpecError as e:
         if not any(i.code == "AS302" for i in e.issues):
@@ -258,6 +258,17 @@ def _cost(nodes: list[Node | None]) -> tuple[int, int]:
     """Parameters and multiply-adds of some nodes."""
     nodes = [n for n in nodes if n is not None]
     return sum(n.params for n in nodes), sum(n.macs for n in nodes)
+
+
+def cut_after(children: list[Node], taken: list[str]) -> list[Node]:
+    """`children` up to the last one named in `taken`; an in-place act right after a taken map works
+    out of place, so that it does not overwrite the map."""
+    names = [c.name for c in children]
+    kept = children[:max(names.index(n) for n in taken) + 1]
+    for k in range(1, len(kept)):
+        if kept[k - 1].name in taken and kept[k].args.get("inplace"):
+            kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
+    return kept
 
 
 class _Planner:
@@ -520,22 +531,23 @@ class _Planner:
 
     def features(self, children: list[Node], outputs: list[str]) -> Node:
         """The root of a `features` head: the modules up to the last output asked for."""
+        self.check_taken(children, outputs, self.fail_output, "features", "list each module once")
+        if self.found:
+            raise SpecError(self.issues())
+        return container("", "features", cut_after(children, outputs), outputs=list(outputs))
+
+    def check_taken(self, children: list[Node], taken: list[str], fail, what: str, once: str) -> None:
+        """Record, through `fail(k, message, hint, code)`, each name of `taken` (the modules whose maps a
+        head takes) that is listed twice (AS801) or is none of `children`'s (AS800)."""
         names = [c.name for c in children]
-        for k, name in enumerate(outputs):
-            if name in outputs[:k]:
-                self.fail_output(k, f"{name!r} is listed twice", "list each module once", "AS801")
+        for k, name in enumerate(taken):
+            if name in taken[:k]:
+                fail(k, f"{name!r} is listed twice", once, "AS801")
             elif name not in names:
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                self.fail_output(k, f"there is no module {name!r} to take features from",
-                                 hint + f"the network's modules: {', '.join(names)}", "AS800")
-        if self.found:
-            raise SpecError(self.issues())
-        kept = children[:max(names.index(n) for n in outputs) + 1]
-        for k in range(1, len(kept)):  # a map that is returned must not be overwritten by an in-place act
-            if kept[k - 1].name in outputs and kept[k].args.get("inplace"):
-                kept[k] = replace(kept[k], args={**kept[k].args, "inplace": False})
-        return container("", "features", kept, outputs=list(outputs))
+                fail(k, f"there is no module {name!r} to take {what} from",
+                     hint + f"the network's modules: {', '.join(names)}", "AS800")
 
     def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
         """An output name at fault: located at its place in the spec, or given as `features=`."""
