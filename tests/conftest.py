@@ -64,6 +64,28 @@ def reference_state_dict(key: str) -> list[tuple[str, list[int]]] | None:
     return [(k, shape) for k, shape in json.loads((REFERENCE / "state_dicts" / folder / f"{rec['name']}.json").read_text())]
 
 
+def hook_macs(model) -> dict[str, int]:
+    """Hooks on every module of `model` that count, as the reference figures do, each Conv2d's
+    and Linear's multiply-adds per image (a Linear on a channels-last map: once per pixel) into
+    the returned {module name: MACs}, filled by the next forward pass."""
+    import torch
+
+    found: dict[str, int] = {}
+
+    def count(name):
+        def hook(module, inputs, output):
+            if isinstance(module, torch.nn.Conv2d):
+                kh, kw = module.kernel_size
+                found[name] = output[0].numel() * module.in_channels // module.groups * kh * kw
+            elif isinstance(module, torch.nn.Linear):
+                found[name] = output[0].numel() * module.in_features
+        return hook
+
+    for name, module in model.named_modules():
+        module.register_forward_hook(count(name))
+    return found
+
+
 @pytest.fixture
 def write_spec(tmp_path):
     """Write YAML text to a file and return its path."""

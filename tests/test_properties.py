@@ -25,6 +25,7 @@ from archspec.reading.source import parse_source
 from archspec.planning.kinds import KINDS as BLOCK_KINDS, SETTINGS, applies
 from archspec.planning.kinds import NETWORK
 from archspec.reading.spec import ActKind, BlockKind, NormKind, ShortcutKind
+from conftest import hook_macs
 
 KINDS = {name: list(typing.get_args(kind)) for name, kind in
          [("block", BlockKind), ("shortcut", ShortcutKind), ("norm", NormKind), ("act", ActKind)]}
@@ -68,26 +69,16 @@ def to_yaml(tree: dict) -> str:
 def measured(model: torch.nn.Module, p) -> tuple[dict, dict]:
     """Per-layer output shapes, and the conv/linear MACs of each leaf layer of the plan (an SE's
     two convs together), of a meta-device forward pass."""
-    shapes, module_macs = {}, {}
+    shapes = {}
 
     def record(name):
         def hook(module, inputs, output):
             shapes.setdefault(name, tuple(output.shape[1:]))
         return hook
 
-    def count(name):
-        def hook(module, inputs, output):
-            if isinstance(module, torch.nn.Conv2d):
-                kh, kw = module.kernel_size
-                module_macs[name] = output[0].numel() * module.in_channels // module.groups * kh * kw
-            elif isinstance(module, torch.nn.Linear):  # on a channels-last map, once per pixel
-                module_macs[name] = output[0].numel() * module.in_features
-        return hook
-
     for layer in p.layers:
         model.get_submodule(layer.name).register_forward_hook(record(layer.name))
-    for name, module in model.named_modules():
-        module.register_forward_hook(count(name))
+    module_macs = hook_macs(model)
     out = model(torch.empty(2, *p.input_shape, device="meta"))
     assert tuple(out.shape) == (2, *p.output_shape)
     names = [l.name for l in p.layers]

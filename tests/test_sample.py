@@ -10,7 +10,7 @@ import pytest
 
 import archspec
 from archspec.errors import SpecError
-from conftest import SPECS
+from conftest import SPECS, hook_macs
 
 
 def test_regnetx_400mf_draws_are_exact_and_inside_the_window():
@@ -152,20 +152,10 @@ def test_every_sample_equals_a_meta_device_forward_count(seed):
     for space in ("regnetx_400mf", "mobilenet"):
         for s in archspec.sample(space, 3, seed=seed).samples:
             model = archspec.build(s.spec, device="meta")
-            macs = []
-
-            def count(module, inputs, output):
-                if isinstance(module, torch.nn.Conv2d):
-                    kh, kw = module.kernel_size
-                    macs.append(output[0].numel() * module.in_channels // module.groups * kh * kw)
-                elif isinstance(module, torch.nn.Linear):
-                    macs.append(output[0].numel() * module.in_features)
-
-            for module in model.modules():
-                module.register_forward_hook(count)
+            macs = hook_macs(model)
             model(torch.empty(1, *s.plan.input_shape, device="meta"))
             assert sum(p.numel() for p in model.parameters()) == s.plan.params
-            assert sum(macs) == s.plan.macs
+            assert sum(macs.values()) == s.plan.macs
 
 
 def test_the_readme_shows_real_output(tmp_path, cli):
