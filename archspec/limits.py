@@ -23,6 +23,7 @@ MAX_FACTOR = 10**6  # any other number (a ratio, a multiplier, a slope, a scale)
 MAX_PARAMS = 10**11  # planned parameters: 400 GB of float32 weights
 MAX_MACS = 10**18  # planned multiply-adds per image
 MAX_BLOCKS = 10_000  # planned blocks in the whole network (a RegNet generator's depth too); ResNet-1202 has 600
+MAX_MAP_ELEMENTS = 10**12  # values of an upsampled map (4 TB of float32): an upsample has no MACs to stop it
 MAX_BUILD_PARAMS = 4 * 10**9  # parameters `build` allocates (16 GB of float32): --max-params, build(max_params=)
 MAX_BLOCK_NODES = 1_000  # modules in one block written in the spec, blocks it uses written out; Inception's has 22
 MAX_NETWORK_NODES = 100_000  # modules of blocks written in the spec, over the whole network

@@ -144,6 +144,16 @@ CASES = {
                                                     "(in stages.0 (layer1))"),
     "expr_import.yaml": Case((1, 1), 8, 14, "calls `__import__('os').system`, which is not a function expressions "
                                             "have"),
+    # heads written as blocks, `after:` between stages and the graph primitives: refused where written
+    "head_from_unknown.yaml": Case((1, 1), 17, 49, "head.from.1: there is no module '/etc/passwd' to take a map "
+                                                   "from"),
+    "head_from_huge.yaml": Case((1, 1), 13, 40, "head.from: names 8 modules, but a neck block takes 1 input"),
+    "after_unknown.yaml": Case((1, 1), 11, 37, "stages.0.after: '__import__' is not one of: pool"),
+    "concat_sizes_differ.yaml": Case((1, 1), 10, 9, "layer1.0.cat: concat of 16×16×16 and 16×32×32: maps of "
+                                                    "different sizes"),
+    "split_chunks_huge.yaml": Case((1, 1), 9, 9, "split of 16 channels into 1000000000000 equal chunks"),
+    "upsample_scale_huge.yaml": Case((1, 1), 9, 9, "layer1.0.up: a map of 16,384,000,000,000,000,000,000 values "
+                                                   "(16×32000000000×32000000000) is more than the planning limit"),
     # design spaces (archspec sample) and fitted scales (scale: {fit: …}): refused alike by both commands
     "space_huge_range.yaml": Case((1, 1), 6, 5, "the network reaches 9.00e+24 parameters here"),
     "space_million_stages.yaml": Case((1, 1), 8, 14, "stage_count: 1000000 is not a count of the 2 stages listed"),
