@@ -481,8 +481,17 @@ class _Planner:
         any); blocks are named by their index."""
         at = [k for k, n in enumerate(start) if n.name.isdecimal()]
         blocks = start[at[0]:at[-1] + 1]
+        # A block after the second that is placed as the second is (no drop-path rate rising
+        # through the stage) and given the shape it gives is that block under another name: it
+        # shares its layers, which no one changes (as the plans a cache shares its stages with).
+        # Not after an error, whose repeats are counted.
+        clean = not self.found and len(blocks) == 2 and blocks[1].shape == blocks[0].shape
+        second = blocks[1] if clean else None
         for b in range(len(blocks), self.stages[i].depth):
-            blocks.append(self.block(i, b, blocks[-1].shape))
+            if second is not None and self.placement(i, b) == self.placement(i, 1):
+                blocks.append(replace(second, name=str(b)))
+            else:
+                blocks.append(self.block(i, b, blocks[-1].shape))
         return sequential(stage_name(i), start[:at[0]] + blocks + start[at[-1] + 1:])
 
     def block(self, i: int, b: int, x: Shape) -> Node:
