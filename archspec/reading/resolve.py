@@ -28,8 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-import yaml
-
 from .. import limits
 from ..errors import Issue, SpecError
 from .messages import check_scale, check_tree
@@ -200,8 +198,7 @@ def resolve(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, ex
     if isinstance(tree, dict) and "scale" in tree:
         tree = _scale(tree, positions, scaled)
         composed = True
-    text = _dump(tree) if composed else source.text
-    return Source(source.path, text, tree, positions, keys, scaled)
+    return Source(source.path, None if composed else source.text, tree, positions, keys, scaled)
 
 
 def merged(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, extends_from: Folders = (),
@@ -213,10 +210,6 @@ def merged(ref: Ref, overrides: dict[str, Any] | list[str] | None = None, *, ext
     for key, value, origin in _overrides(overrides):
         tree = _set(tree, positions, keys, key, value, origin)
     return source, tree, positions, keys
-
-
-def _dump(tree: Any) -> str:
-    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
 # ---- extends ------------------------------------------------------------------------

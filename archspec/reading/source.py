@@ -15,10 +15,11 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import yaml
-from yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .. import limits
@@ -76,13 +77,21 @@ class Source:
     """
 
     path: str  # the spec as the caller named it; the `file` of issues about the whole spec
-    text: str  # YAML that gives this tree (written out after composition)
+    written: str | None  # the YAML read; None after composition (`text` writes the tree out when asked)
     tree: Any  # dict / list / str / int / float / bool / None
     positions: dict[tuple, Origin]  # key path -> where its value was set
     key_positions: dict[tuple, Origin]  # key path -> where its key was written
     # key path -> (value before `scale:` changed it, the factor): the value keeps its origin;
     # FITTED -> (the budget, 1.0) when `scale: {fit: …}` chose the factors
     scaled: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
+
+    @cached_property
+    def text(self) -> str:
+        """YAML that gives this tree: as read, or written out (only a command that shows or records
+        the spec needs it, so `validate` does not write out every composed spec)."""
+        if self.written is not None:
+            return self.written
+        return yaml.safe_dump(self.tree, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
     def locate(self, path: tuple, key: bool = False) -> Origin:
         """Origin of the deepest prefix of `path` that exists (of its key if key=True and available)."""
@@ -185,8 +194,9 @@ def parse_value(text: str, origin: str) -> tuple[Any, dict[tuple, Origin]]:
 def _parse(text: str | bytes, path: str, mapping: bool) -> Source:
     try:
         text = _decode(text)
-        root = _compose(text, mapping)
-        _measure(root)
+        root, aliased = _compose(text, mapping)
+        if aliased:  # else the event stream's counts are the tree's
+            _measure(root)
         builder = _Builder(path)
         tree = builder.build(root, ())
     except _Problem as e:
@@ -221,10 +231,11 @@ def _decode(text: str | bytes) -> str:
 
 # ---- text -> nodes ------------------------------------------------------------------
 
-def _compose(text: str, mapping: bool = True) -> yaml.Node:
-    """The root node of the single document, a mapping unless `mapping` is False."""
+def _compose(text: str, mapping: bool = True) -> tuple[yaml.Node, bool]:
+    """The root node of the single document, a mapping unless `mapping` is False, and whether
+    the document has aliases."""
     try:
-        _check_stream(text)  # libyaml's composer recurses in C: deep input would crash it
+        aliased = _check_stream(text)  # libyaml's composer recurses in C: deep input would crash it
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
@@ -239,34 +250,37 @@ def _compose(text: str, mapping: bool = True) -> yaml.Node:
     except yaml.YAMLError as e:
         raise _Problem(str(e)) from None
     if not mapping:
-        return root if root is not None else ScalarNode(_PLAIN, "", yaml.Mark("", 0, 0, 0, None, None))
+        return (root if root is not None else ScalarNode(_PLAIN, "", yaml.Mark("", 0, 0, 0, None, None))), aliased
     if root is None or (root.tag == _PLAIN and root.value == ""):
         raise _Problem("file is empty", "start from a built-in spec: `archspec show resnet18 > my.yaml`, "
                                         "or write `extends: resnet18` and what you change")
     if not isinstance(root, MappingNode):
         raise _Problem("the top level must be a mapping of keys (archspec, name, input, ...), "
                        f"not {_describe(root)}", at=root)
-    return root
+    return root, aliased
 
 
-def _check_stream(text: str) -> None:
+def _check_stream(text: str) -> bool:
     """Refuse deep nesting and too many nodes from the event stream, which libyaml parses
-    without recursion, and faster than it composes: a big file is refused within limits.MAX_NODES."""
+    without recursion, and faster than it composes: a big file is refused within limits.MAX_NODES.
+    Whether the stream has aliases (which `_measure` expands)."""
     loader = _Loader(text)
     try:
-        depth = documents = nodes = 0
+        depth = documents = nodes = aliases = 0
         while loader.check_event():
             event = loader.get_event()
             documents += isinstance(event, DocumentStartEvent)
             depth += isinstance(event, CollectionStartEvent) - isinstance(event, CollectionEndEvent)
             nodes += isinstance(event, NodeEvent)  # an alias counts once here, expanded in _measure
+            aliases += isinstance(event, AliasEvent)
             if documents > 1:
-                return  # the composer reports the second document
+                return True  # the composer reports the second document
             if depth > limits.MAX_DEPTH:
                 raise _too_deep(event)
             if nodes > limits.MAX_NODES:
                 raise _Problem(f"the file has more than {count(limits.MAX_NODES)} nodes", "a spec never needs this many",
                                "AS104", event)
+        return aliases > 0
     finally:
         loader.dispose()
 
