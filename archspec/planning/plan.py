@@ -481,15 +481,14 @@ class _Planner:
         any); blocks are named by their index."""
         at = [k for k, n in enumerate(start) if n.name.isdecimal()]
         blocks = start[at[0]:at[-1] + 1]
-        # A block after the second that is placed as the second is (no drop-path rate rising
-        # through the stage) and given the shape it gives is that block under another name: it
+        # Without a drop-path rate rising through the stage, a block after the second is placed as
+        # the second is; given the shape the second gives, it is that block under another name: it
         # shares its layers, which no one changes (as the plans a cache shares its stages with).
         # Not after an error, whose repeats are counted.
-        clean = not self.found and len(blocks) == 2 and blocks[1].shape == blocks[0].shape
-        second = blocks[1] if clean else None
+        same = not self.found and not self.spec.defaults.drop_path and blocks[-1].shape == blocks[0].shape
         for b in range(len(blocks), self.stages[i].depth):
-            if second is not None and self.placement(i, b) == self.placement(i, 1):
-                blocks.append(replace(second, name=str(b)))
+            if same and len(blocks) > 1:
+                blocks.append(replace(blocks[1], name=str(b)))
             else:
                 blocks.append(self.block(i, b, blocks[-1].shape))
         return sequential(stage_name(i), start[:at[0]] + blocks + start[at[-1] + 1:])

@@ -117,6 +117,16 @@ class Space:
                 values[d.path] = d.draw(rng)
         return self.tree(values), {".".join(map(str, p)): v for p, v in values.items()}
 
+    @cached_property
+    def positions_under(self) -> dict[tuple, list[tuple]]:
+        """The key paths of the source's positions, by each of their prefixes (a tree per draw
+        moves a distribution's positions to the value drawn)."""
+        under: dict[tuple, list[tuple]] = {}
+        for p in self.source.positions:
+            for end in range(len(p) + 1):
+                under.setdefault(p[:end], []).append(p)
+        return under
+
     def tree(self, values: dict[tuple, Any]) -> dict:
         """The space's tree with `values` put in place and the space-only keys removed."""
         tree = {k: v for k, v in self.source.tree.items() if k not in SPACE_KEYS}
@@ -350,14 +360,13 @@ def _ties(source: Source, distributions: list[Distribution], issues: list[Issue]
 def _located(space: Space, values: dict[tuple, tuple[Any, tuple]]) -> Source:
     """The tree with `values` in place ({path: (value, where it is written)}) as a Source whose
     positions point at the written values: a choice's item, a range's end."""
-    source = space.source
+    source, under = space.source, space.positions_under
     positions, keys = dict(source.positions), dict(source.key_positions)
-    for path, (_, written) in values.items():
-        for p in [p for p in positions if p[:len(path)] == path]:
+    for path, (_, written) in values.items():  # distributions do not nest: each path's own subtree
+        for p in under.get(path, ()):
             del positions[p]
-        for p, origin in source.positions.items():
-            if p[:len(written)] == written:
-                positions[path + p[len(written):]] = origin
+        for p in under.get(written, ()):
+            positions[path + p[len(written):]] = source.positions[p]
     tree = space.tree({p: v for p, (v, _) in values.items()})
     return Source(source.path, source.text, tree, positions, keys)
 
