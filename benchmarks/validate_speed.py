@@ -2,9 +2,10 @@
 
 Run by hand, not by CI:  python benchmarks/validate_speed.py [--files 200] [--runs 5]
 
-Writes variants of the shipped specs into a temporary folder, times both commands as
-subprocesses on this machine, in turn (best of --runs), prints both and their ratio, and fails
-if validate imported torch or took half of torch's import time or more.
+Writes variants of the shipped specs into a temporary folder, times validate (in one process
+per CPU, its default, and with --jobs 1) and the import as subprocesses on this machine, in turn
+(best of --runs), prints them and their ratios, and fails if validate imported torch or took
+half of torch's import time or more.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from archspec.commands import workers  # noqa: E402  (this checkout's)
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # time this checkout, whatever is installed
 
 
@@ -65,12 +68,15 @@ def main() -> int:
         # set, every run would compile the checkout again
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "archspec")], check=True)
         subprocess.run(validate, check=True, env=ENV, capture_output=True)  # all valid, and caches warm
-        validate_s, torch_s = best_times([validate, [sys.executable, "-c", "import torch"]], args.runs)
+        commands = [validate, validate + ["--jobs", "1"], [sys.executable, "-c", "import torch"]]
+        validate_s, one_s, torch_s = best_times(commands, args.runs)
         torch_used = imports_torch(validate)
     ratio = validate_s / torch_s
-    print(f"archspec validate, {args.files} files: {validate_s:.3f} s (best of {args.runs})")
+    print(f"archspec validate, {args.files} files: {validate_s:.3f} s (best of {args.runs}; "
+          f"{workers.default_jobs()} processes)")
+    print(f"  the same with --jobs 1:        {one_s:.3f} s")
     print(f'python -c "import torch":       {torch_s:.3f} s (best of {args.runs})')
-    print(f"ratio: {ratio:.2f} of torch's import time; "
+    print(f"ratio: {ratio:.2f} of torch's import time ({one_s / torch_s:.2f} in one process); "
           f"{args.files / validate_s:.0f} files/s; torch imported by validate: {'yes' if torch_used else 'no'}")
     return 1 if torch_used or ratio >= 0.5 else 0
 

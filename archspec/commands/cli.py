@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -60,6 +61,14 @@ def _count(text: str) -> int:
 def _batch(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) < 12 and 1 <= int(text) <= 10**9):
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000000000, got {text!r}")
+    return int(text)
+
+
+def _jobs(text: str) -> int:
+    from .workers import MAX_JOBS
+
+    if not (text.isascii() and text.isdigit() and len(text) < 4 and 1 <= int(text) <= MAX_JOBS):
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_JOBS}, got {text!r}")
     return int(text)
 
 
@@ -173,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                           help="skip files and folders whose path (as given, or inside a folder given) matches "
                                "GLOB (repeatable): --exclude 'configs/*' --exclude '*.train.yaml'")
+    validate.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                          help="check files in N processes (default: one per CPU it may use; 1: in this one)")
 
     _command(commands, "schema", _schema, "print the JSON Schema of the spec format, for editors",
              "  archspec schema > archspec.schema.json\n"
@@ -453,13 +464,14 @@ def _unwritable(path: Path) -> str:
 def _validate(args: argparse.Namespace) -> int:
     from ..planning.checks import check_spec, errors_in
     from .finding import spec_files
+    from .workers import default_jobs, in_processes
 
     if args.specs.count("-") > 1:
         return _usage_error("validate: standard input (-) can be read only once")
     files, issues = spec_files(args.specs, args.exclude)
     invalid = 0
-    for name in files:
-        found = check_spec(name, args.overrides)
+    jobs = 1 if "-" in files else args.jobs or default_jobs()  # standard input is read by this process
+    for found in in_processes(functools.partial(check_spec, overrides=args.overrides), files, jobs):
         invalid += bool(errors_in(found))
         issues += found
     if issues or args.format == "json":
