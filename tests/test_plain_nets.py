@@ -4,6 +4,8 @@ dropout between hidden layers in the classifier, a conv classifier."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -46,6 +48,16 @@ def test_squeezenet_loads_torchvision_weights_and_runs():
     assert archspec.load_weights(model, reference) == "torchvision SqueezeNet"
     assert torch.equal(model.state_dict()["layer4.1.expand3x3.weight"], reference["features.12.expand3x3.weight"])
     assert model(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_squeezenet_is_initialised_as_torchvision_does_its_last_conv_apart():
+    model = archspec.build(SPECS / "squeezenet1_1.yaml", seed=0).requires_grad_(False)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[-1] is model.classifier and all(float(c.bias.abs().max()) == 0 for c in convs)
+    assert round(float(model.classifier.weight.std()), 4) == 0.01  # normal(0, 0.01): 512,000 weights
+    for conv in convs[:-1]:  # kaiming-uniform, fan in: within ±√(6 / fan in), and reaching near it
+        bound = math.sqrt(6 / conv.weight[0].numel())
+        assert 0.95 * bound < float(conv.weight.abs().max()) <= bound
 
 
 def test_the_pools_between_squeezenets_stages_round_up():

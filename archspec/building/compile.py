@@ -141,6 +141,12 @@ def _kaiming_uniform_out_linear(m: nn.Module) -> None:
     nn.init.zeros_(m.bias)
 
 
+def _kaiming_uniform(m: nn.Module) -> None:
+    nn.init.kaiming_uniform_(m.weight)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
 def _trunc_normal_002(m: nn.Module) -> None:
     nn.init.trunc_normal_(m.weight, std=0.02)
     if m.bias is not None:
@@ -148,7 +154,9 @@ def _trunc_normal_002(m: nn.Module) -> None:
 
 
 # Each scheme of INIT_SCHEMES as its reference writes it: how it re-initialises a primitive of each
-# role (conv, norm, linear), in module order; the others keep PyTorch's initialisation.
+# role (conv, norm, linear), in module order; the others keep PyTorch's initialisation. LAST_CONV:
+# the network's last conv instead of the conv rule (SqueezeNet's conv classifier).
+LAST_CONV = "last conv"
 INIT: dict[str, dict[str, Callable[[nn.Module], None]]] = {
     "resnet": {"conv": _kaiming_out, "norm": _ones_zeros},
     "mobilenet": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
@@ -159,27 +167,39 @@ INIT: dict[str, dict[str, Callable[[nn.Module], None]]] = {
     "pytorch": {},
     "vgg": {"conv": _kaiming_out, "norm": _ones_zeros, "linear": _normal_001},
     "densenet": {"conv": _kaiming_in, "norm": _ones_zeros, "linear": _zero_bias},
+    "squeezenet": {"conv": _kaiming_uniform, LAST_CONV: _normal_001},
 }
 
 
 def init_weights(model: nn.Module, root: Node) -> None:
     """Initialise as the plan's scheme says, visiting the modules in the reference's order (so
     that a seed gives the reference's weights), then zero-init residual branches if asked."""
-    _init(model, root, INIT[root.args.get("init", "resnet")])
+    scheme = INIT[root.args.get("init", "resnet")]
+    last = _last_conv(root) if LAST_CONV in scheme else None
+    _init(model, root, scheme, last)
     _zero_init_residual(model, root)
 
 
-def _init(module: nn.Module, node: Node, scheme: dict[str, Callable[[nn.Module], None]]) -> None:
+def _init(module: nn.Module, node: Node, scheme: dict[str, Callable[[nn.Module], None]], last: Node | None) -> None:
     if node.kind in CONTAINERS:
         for child in node.children:
-            _init(getattr(module, child.name), child, scheme)
+            _init(getattr(module, child.name), child, scheme, last)
         return
     primitive = record(node)
-    if primitive.role in scheme:
-        scheme[primitive.role](module)
+    role = LAST_CONV if node is last else primitive.role
+    if role in scheme:
+        scheme[role](module)
     for part, role in primitive.init_parts:  # an SE's two convs
         if role in scheme:
             scheme[role](getattr(module, part))
+
+
+def _last_conv(node: Node) -> Node | None:
+    for child in reversed(node.children):
+        found = _last_conv(child) if child.kind in CONTAINERS else child if record(child).role == "conv" else None
+        if found is not None:
+            return found
+    return None
 
 
 def _zero_init_residual(module: nn.Module, node: Node) -> None:

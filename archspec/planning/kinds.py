@@ -43,6 +43,8 @@ INIT_SCHEMES = {
     "pytorch": "PyTorch's own initialisation of each layer, unchanged (torchvision ShuffleNetV2)",
     "vgg": "torchvision VGG: as mobilenet (convs kaiming-normal, fan out, zero bias)",
     "densenet": "torchvision DenseNet: convs kaiming-normal (fan in), norms 1 and 0, linear layers' bias 0",
+    "squeezenet": "torchvision SqueezeNet: convs kaiming-uniform (fan in) with zero bias, the last one (a conv "
+                  "classifier) normal(0, 0.01)",
 }
 InitScheme = Literal[tuple(INIT_SCHEMES)]
 
