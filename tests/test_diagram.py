@@ -203,12 +203,16 @@ def test_a_split_feeds_its_maps_on_labelled_edges():
                      "  layer1_1__cat --> layer1_2__split"]
 
 
-@pytest.mark.parametrize("depth,sources", [("stages", ["layer1", "layer2", "layer3", "layer4"]),
-                                           ("blocks", ["layer1_2", "layer2_3", "layer3_5", "layer4_2"])])
-def test_a_block_head_takes_an_edge_from_each_stage_it_reads(depth, sources):
+@pytest.mark.parametrize("depth,sources,into", [
+    ("stages", ["layer1", "layer2", "layer3", "layer4"], ["head"] * 4),
+    # the head drawn as its graph: each map goes to the module that takes it
+    ("blocks", ["layer1_2", "layer2_3", "layer3_5", "layer4_2"], [f"head__inner{k}" for k in range(4)]),
+])
+def test_a_block_head_takes_an_edge_from_each_stage_it_reads(depth, sources, into):
     plan = archspec.plan("specs/examples/resnet50_fpn.yaml")
     edges = re.findall(r'^  (\w+) -->(?:\|"(.*)"\|)? (\w+)$', mermaid(plan, depth), re.M)
-    assert [e for e in edges if e[2] == "head"] == [(s, f"c{k}", "head") for s, k in zip(sources, range(2, 6))]
+    assert sorted(e for e in edges if e[2].startswith("head")
+                  and not e[0].startswith("head")) == [(s, f"c{k}", i) for s, k, i in zip(sources, range(2, 6), into)]
     assert sources[-1] not in [a for a, label, b in edges if not label]  # not also the plain edge into the head
     takes = "takes c2 ← layer1, c3 ← layer2, c4 ← layer3, c5 ← layer4"
     assert boxes_of(svg(plan, depth))["head"][-1] == takes
@@ -241,3 +245,34 @@ def test_the_docs_show_the_real_lines_of_a_graph_block(cli):
     start = lines.index(shown[0])
     assert lines[start:start + 6] == shown[:6]  # the subgraph as written
     assert shown[6:] == [line for line in lines if "-->" in line and "layer1_0__" in line]  # its edges
+
+
+def test_an_svg_block_box_draws_its_graph_in_rows_wired_as_planned():
+    root = ET.fromstring(svg(fire_plan(), "blocks"))
+    graph = root.find("svg:g[@id='layer1_0']/svg:g[@class='graph']", NS)
+    texts = [t.text for t in graph.findall("svg:text", NS)]
+    assert texts == ["squeeze: conv 1×1 → relu", "8×16×16", "expand1x1: conv 1×1", "16×16×16",
+                     "expand3x3: conv 3×3", "16×16×16", "cat: concat", "32×16×16"]
+    tops = [float(r.get("y")) for r in graph.findall("svg:rect", NS)]
+    assert tops[0] < tops[1] == tops[2] < tops[3]  # the two branches side by side, between squeeze and cat
+    # the block's input into squeeze, squeeze into each branch, each branch into cat
+    assert len(graph.findall("svg:line", NS)) == 5 and graph.findall("svg:path", NS) == []
+
+
+def test_an_svg_edge_past_a_row_curves_around_it_with_its_label():
+    root = ET.fromstring(svg(archspec.plan("specs/shufflenet_v2_x1_0.yaml"), "blocks"))
+    graph = root.find("svg:g[@id='layer1_1']/svg:g[@class='graph']", NS)
+    assert [t.text for t in graph.findall("svg:text", NS) if t.text.startswith("split.")] == ["split.1", "split.0"]
+    assert len(graph.findall("svg:path", NS)) == 1  # split.0 goes past branch2's row to cat
+    assert len(graph.findall("svg:line", NS)) == 3
+
+
+def test_a_block_head_is_drawn_as_its_graph_at_depth_blocks():
+    plan = archspec.plan("specs/examples/unet_resnet34.yaml")
+    lines = mermaid(plan, "blocks").splitlines()
+    assert '    head__block0["block0: up<br/>256×16×16"]:::head' in lines
+    assert [l for l in lines if "-->" in l and "head__block0" in l] == [
+        '  layer4_2 -->|"f5"| head__block0', '  layer3_5 -->|"f4"| head__block0', "  head__block0 --> head__block1"]
+    graph = ET.fromstring(svg(plan, "blocks")).find("svg:g[@id='head']/svg:g[@class='graph']", NS)
+    assert [t.text for t in graph.findall("svg:text", NS) if t.text.startswith("f")] == ["f5", "f4", "f3", "f2", "f1"]
+    assert ET.fromstring(svg(plan)).find("svg:g[@id='head']/svg:g", NS) is None  # at depth stages: its box only

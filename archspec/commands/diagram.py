@@ -4,9 +4,10 @@ One box for the input, the stem, each stage ("bottleneck ×6 · 1024×14×14 · 
 with its shortcuts, or what its blocks' graph does: "fire ×2: 2 branches → concat") and the
 head; `depth="blocks"` gives each block its own box. Written as Mermaid (renders in GitHub
 markdown and pull-request comments) or as a standalone SVG in pure Python: a column of boxes
-needs no layout engine, so no drawing dependency. In Mermaid a block written as a graph is,
-at `depth="blocks"`, a subgraph of its modules (a chain of them in one node) joined as they
-are wired, and a `block` head takes an edge from each part it reads.
+needs no layout engine, so no drawing dependency. At `depth="blocks"` a block written as a graph
+(and a `block` head) is drawn as its modules (a chain of them in one group) joined as they are
+wired: a Mermaid subgraph, or in the SVG rows of boxes inside its box, each below the groups it
+takes. A `block` head takes an edge from each part it reads.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def boxes(plan: Plan, depth: str = "stages") -> list[Box]:
         else:
             out.append(_stage_box(stage))
     if head:
-        out.append(_head_box(plan, head, out, {n.name for n in stem}))
+        out.append(_head_box(plan, head, out, {n.name for n in stem}, depth))
     return _mark_features(plan, out, {n.name for n in stem})
 
 
-def _head_box(plan: Plan, head: list[Node], bs: list[Box], in_stem: set[str]) -> Box:
-    """The head's box; a `block` head's lists the maps it takes, each from the box it comes out of."""
+def _head_box(plan: Plan, head: list[Node], bs: list[Box], in_stem: set[str], depth: str) -> Box:
+    """The head's box; a `block` head's lists the maps it takes, each from the box it comes out of
+    (and at `depth="blocks"` is drawn as its graph, as a block's box is)."""
     box = _layers_box("head", "head", head)
     if "head_outputs" not in plan.root.args or len(head) != 1 or head[0].kind != "graph":
         return box
@@ -61,7 +63,8 @@ def _head_box(plan: Plan, head: list[Node], bs: list[Box], in_stem: set[str]) ->
         takes.append((max((b.id for b in bs if b.id == owner or b.id.startswith(f"{owner}_")),
                           key=[b.id for b in bs].index), name))
         said.append(f"{name} ← {ref} (stem)" if owner == "stem" else f"{name} ← {ref}")
-    return replace(box, lines=(*box.lines, "takes " + ", ".join(said)), takes=tuple(takes))
+    return replace(box, lines=(*box.lines, "takes " + ", ".join(said)), takes=tuple(takes),
+                   graph=head[0] if depth == "blocks" else None)
 
 
 def _mark_features(plan: Plan, bs: list[Box], in_stem: set[str]) -> list[Box]:
@@ -202,6 +205,25 @@ def _groups(block: Node) -> tuple[list[list[Node]], dict[str, int]]:
     return groups, group_of
 
 
+def _group_label(group: list[Node]) -> tuple[str, str]:
+    """A group's two lines: its first module's name and what the group does, its output's shape."""
+    layers = " → ".join(_part(n) for n in group)
+    said = group[0].name if layers == group[0].name else f"{group[0].name}: {layers}"
+    return said, dims(group[-1].shape)
+
+
+def _wires(block: Node, groups: list[list[Node]], group_of: dict[str, int]) -> list[tuple[str | int, int, str]]:
+    """A graph's edges between groups: (the source group, or the name of a block input; the group it
+    feeds; the map's name where it needs one: a split's part)."""
+    wiring, inputs = dict(block.args["wiring"]), block.args["inputs"]
+    edges: list[tuple[str | int, int, str]] = []
+    for k, group in enumerate(groups):
+        for ref in dict.fromkeys(wiring[group[0].name]):
+            name, _, part = ref.partition(".")
+            edges.append((name, k, "") if name in inputs else (group_of[name], k, ref if part else ""))
+    return edges
+
+
 def _title(plan: Plan) -> str:
     return printable(f"{plan.spec.name} · {_short(plan.params)} params · {_short(plan.macs)} MACs")
 
@@ -241,21 +263,18 @@ def mermaid(plan: Plan, depth: str = "stages") -> str:
             exit_of[b.id] = b.id
             continue
         groups, group_of = _groups(b.graph)
-        wiring, inputs = dict(b.graph.args["wiring"]), b.graph.args["inputs"]
         lines.append(f"  subgraph {b.id}{_mermaid_label(b.lines)}")
-        for group in groups:
-            layers = " → ".join(_part(n) for n in group)
-            said = group[0].name if layers == group[0].name else f"{group[0].name}: {layers}"
-            lines.append(f"    {_mermaid_id(b, group[0])}{_mermaid_label([said, dims(group[-1].shape)])}:::{b.kind}")
+        lines += [f"    {_mermaid_id(b, g[0])}{_mermaid_label(_group_label(g))}:::{b.kind}" for g in groups]
         lines.append("  end")
-        for group in groups:
-            for ref in dict.fromkeys(wiring[group[0].name]):
-                name, _, k = ref.partition(".")
-                if name in inputs:  # the block's input: from the box before
-                    edges += [_edge(src, _mermaid_id(b, group[0]), label) for src, label in into]
-                else:
-                    src = _mermaid_id(b, groups[group_of[name]][0])
-                    edges.append(_edge(src, _mermaid_id(b, group[0]), ref if k else ""))
+        taken = {name: exit_of[src] for src, name in b.takes}  # a block head: each input from its own box
+        for source, k, label in _wires(b.graph, groups, group_of):
+            to = _mermaid_id(b, groups[k][0])
+            if isinstance(source, int):
+                edges.append(_edge(_mermaid_id(b, groups[source][0]), to, label))
+            elif b.takes:
+                edges.append(_edge(taken[source], to, source))
+            else:  # the block's input: from the box before
+                edges += [_edge(src, to, label) for src, label in into]
         out = b.graph.args["outputs"][0].partition(".")[0]
         exit_of[b.id] = _mermaid_id(b, groups[group_of[out]][0]) if out in group_of else b.id
     lines += edges
@@ -278,14 +297,18 @@ LOOP = 16  # px: how far the residual arc reaches out to the right
 
 
 def svg(plan: Plan, depth: str = "stages") -> str:
-    """A standalone SVG: a column of boxes joined by arrows; the first line of each box in bold."""
+    """A standalone SVG: a column of boxes joined by arrows; the first line of each box in bold. A box
+    of a graph block holds its modules' groups in rows, each below the groups it takes, wired."""
     bs = boxes(plan, depth)
     title = _title(plan)
-    width = max(len(l) for b in bs for l in [*b.lines, title]) * CHAR + 2 * PAD
+    sketches = {b.id: _Sketch(b.graph) for b in bs if b.graph is not None}
+    width = max([len(l) * CHAR + 2 * PAD for b in bs for l in [*b.lines, title]] +
+                [s.width + 2 * (PAD + ROW_GAP) for s in sketches.values()])  # room for curves beside the rows
     parts, y = [], MARGIN + LINE + PAD
     parts.append(f'<text x="{MARGIN}" y="{MARGIN + 12}" font-weight="bold">{escape(title)}</text>')
     for i, b in enumerate(bs):
-        height = len(b.lines) * LINE + PAD
+        sketch = sketches.get(b.id)
+        height = len(b.lines) * LINE + PAD + (sketch.height if sketch else 0)
         fill, stroke = COLOURS[b.kind]
         parts.append(f'<g class="{b.kind}" id={quoteattr(b.id)}>')
         parts.append(f'<rect x="{MARGIN}" y="{y}" width="{width:.0f}" height="{height}" rx="6" '
@@ -295,6 +318,8 @@ def svg(plan: Plan, depth: str = "stages") -> str:
             colour = ' fill="#4b5563"' if line.startswith("shortcut:") else ""
             parts.append(f'<text x="{MARGIN + PAD}" y="{y + PAD + 12 + j * LINE - 4}"{weight}{colour}>'
                          f'{escape(printable(line))}</text>')
+        if sketch:
+            parts += sketch.draw(MARGIN + width / 2, y + len(b.lines) * LINE + PAD, stroke)
         if b.arc:  # a residual: arc around the box
             x = MARGIN + width
             parts.append(f'<path d="M{x:.0f},{y + 8} C{x + LOOP:.0f},{y + 8} {x + LOOP:.0f},{y + height - 8} '
@@ -318,6 +343,80 @@ def svg(plan: Plan, depth: str = "stages") -> str:
         *parts,
         "</svg>",
     ]) + "\n"
+
+
+GROUP_PAD, GROUP_GAP, ROW_GAP = 6, 14, 22  # px: inside a group's box, between boxes in a row, above a row
+
+
+class _Sketch:
+    """A graph's groups of modules laid out for the SVG: a group in the row below the lowest one it
+    takes from (the block's inputs enter above the first row), each row centred."""
+
+    def __init__(self, block: Node):
+        groups, group_of = _groups(block)
+        self.labels = [_group_label(g) for g in groups]
+        self.edges = _wires(block, groups, group_of)
+        self.several_inputs = len(block.args["inputs"]) > 1  # then each input's edge is labelled
+        row: list[int] = []
+        for k in range(len(groups)):  # groups follow their inputs
+            row.append(1 + max((row[s] for s, to, _ in self.edges if to == k and isinstance(s, int)), default=-1))
+        self.rows = [[k for k in range(len(groups)) if row[k] == r] for r in range(max(row) + 1)]
+        self.widths = [max(map(len, label)) * CHAR + 2 * GROUP_PAD for label in self.labels]
+        self.box_height = 2 * LINE + GROUP_PAD
+        self.width = max(sum(self.widths[k] for k in r) + GROUP_GAP * (len(r) - 1) for r in self.rows)
+        self.height = len(self.rows) * (ROW_GAP + self.box_height) + PAD
+
+    def draw(self, centre: float, top: float, stroke: str) -> list[str]:
+        """The SVG elements, the rows centred on `centre` below `top`: edges first, under the boxes."""
+        at: dict[int, tuple[float, float]] = {}  # group → its box's left and top
+        row_of = {k: r for r, ks in enumerate(self.rows) for k in ks}
+        for r, ks in enumerate(self.rows):
+            x = centre - (sum(self.widths[k] for k in ks) + GROUP_GAP * (len(ks) - 1)) / 2
+            for k in ks:
+                at[k] = (x, top + ROW_GAP + r * (ROW_GAP + self.box_height))
+                x += self.widths[k] + GROUP_GAP
+        out = ['<g class="graph">']
+        arriving = Counter(k for _, k, _ in self.edges)
+        arrived: Counter = Counter()
+        for source, k, label in self.edges:
+            arrived[k] += 1  # the edges into a box end spread along its top
+            x2, y2 = at[k][0] + self.widths[k] * arrived[k] / (arriving[k] + 1), at[k][1]
+            if isinstance(source, int):
+                x1, y1 = at[source][0] + self.widths[source] / 2, at[source][1] + self.box_height
+                between = [b for r in self.rows[row_of[source] + 1:row_of[k]] for b in r]
+            elif self.several_inputs:  # a named input: a labelled stub into the box
+                x1, y1, between, label = x2, y2 - ROW_GAP + 4, [], source
+            else:  # the block's one input, from above the first row
+                x1, y1, between = centre, top + 4, [b for r in self.rows[:row_of[k]] for b in r]
+            out += self._edge(x1, y1, x2, y2, [at[b][0] for b in between],
+                              [at[b][0] + self.widths[b] for b in between], x2 >= centre, label, stroke)
+        for k, (left, y) in sorted(at.items()):
+            out.append(f'<rect x="{left:.0f}" y="{y:.0f}" width="{self.widths[k]:.0f}" height="{self.box_height}" '
+                       f'rx="4" fill="white" stroke="{stroke}"/>')
+            out += [f'<text x="{left + GROUP_PAD:.0f}" y="{y + GROUP_PAD + 12 + j * LINE - 4:.0f}">'
+                    f'{escape(printable(line))}</text>' for j, line in enumerate(self.labels[k])]
+        return out + ["</g>"]
+
+
+    @staticmethod
+    def _edge(x1: float, y1: float, x2: float, y2: float, lefts: list[float], rights: list[float], right: bool,
+              label: str, stroke: str) -> list[str]:
+        """A line, or past boxes in between (their left and right sides given) a curve around them on
+        the `right` side or the left; then its label."""
+        if lefts:
+            edge = max(rights) + 12 if right else min(lefts) - 12
+            cx = (edge - (x1 + x2) / 8) / 0.75  # a cubic's control points where its middle reaches `edge`
+            out = [f'<path d="M{x1:.0f},{y1:.0f} C{cx:.0f},{y1:.0f} {cx:.0f},{y2:.0f} {x2:.0f},{y2 - 2:.0f}" '
+                   f'fill="none" stroke="{stroke}" marker-end="url(#arrow)"/>']
+            at = (edge + 3 if right else edge - 3 - len(label) * 6, (y1 + y2) / 2 + 4)
+        else:
+            out = [f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2 - 2:.0f}" stroke="{stroke}" '
+                   f'marker-end="url(#arrow)"/>']
+            at = ((x1 + x2) / 2 + 4, (y1 + y2) / 2 + 4)
+        if label:
+            out.append(f'<text x="{at[0]:.0f}" y="{at[1]:.0f}" font-size="10" fill="#4b5563">'
+                       f'{escape(printable(label))}</text>')
+        return out
 
 
 # --- files ----------------------------------------------------------------------------------------
