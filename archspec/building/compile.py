@@ -89,6 +89,14 @@ class Graph(nn.Module):
         return tuple(pick(values, ref) for ref in self.outputs)
 
 
+class Network(Graph):
+    """A network whose head is a block (a neck, a decoder): a graph of one input, called as every
+    network is, `forward(x)`, which export needs to name the input's dimensions."""
+
+    def forward(self, x: torch.Tensor):
+        return super().forward(x)
+
+
 def to_module(node: Node) -> nn.Module:
     if node.kind == "sequential":
         return nn.Sequential(OrderedDict((c.name, to_module(c)) for c in node.children))
@@ -100,7 +108,8 @@ def to_module(node: Node) -> nn.Module:
         return Residual(children, a["pre"], a["main"], a["shortcut"], a["add"], a["post"])
     if node.kind == "graph":
         a = node.args
-        return Graph({c.name: to_module(c) for c in node.children}, a["inputs"], a["wiring"], a["outputs"])
+        graph = Network if "head_outputs" in a else Graph  # the root of a network with a block head
+        return graph({c.name: to_module(c) for c in node.children}, a["inputs"], a["wiring"], a["outputs"])
     return record(node).build(node)
 
 
