@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="skip files and folders whose path (as given, or inside a folder given) matches "
                                "GLOB (repeatable): --exclude 'configs/*' --exclude '*.train.yaml'")
     validate.add_argument("-j", "--jobs", type=_jobs, metavar="N",
-                          help="check files in N processes (default: one per CPU it may use; 1: in this one)")
+                          help="check files in N processes (default: one per CPU it may use, up to 8; 1: in this one)")
 
     _command(commands, "schema", _schema, "print the JSON Schema of the spec format, for editors",
              "  archspec schema > archspec.schema.json\n"

@@ -20,15 +20,17 @@ from typing import Any, TypeVar
 Item, Result = TypeVar("Item"), TypeVar("Result")
 
 MIN_SHARE = 8  # items per process, at least: below this a fork and a pickle cost more than they save
-MAX_JOBS = 32
+MAX_JOBS = 32  # the most --jobs takes
+MAX_DEFAULT_JOBS = 8  # a container's CPU quota can be smaller than the CPUs it sees: no more unasked
 
 
 def default_jobs() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may run on, at most MAX_DEFAULT_JOBS."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return min(cpus, MAX_DEFAULT_JOBS)
 
 
 def in_processes(work: Callable[[Item], Result], items: Sequence[Item], jobs: int) -> list[Result]:
