@@ -4,8 +4,11 @@ Run by hand, not by CI:  python benchmarks/plan_scaling.py [--runs 5]
 
 Plans two families at growing depth on one core (best of --runs): a built-in kind
 (ResNet-50's bottleneck stages made deeper) and a block written in the spec (a chain of
-conv, norm, act nodes with a residual add, in a graph with a concat branch). Prints the
-modules planned, the time, and µs per module; a linear planner keeps the last column flat.
+conv, norm, act nodes with a residual add, in a graph with a concat branch). Each twice:
+as written, where a stage's blocks after the second repeat it and share its layers (so the
+time per module falls with depth), and with a drop-path rate, which differs from block to
+block, so that every block is planned. Prints the modules planned, the time, and µs per
+module; a linear planner keeps the last column flat in the second case.
 """
 
 from __future__ import annotations
@@ -51,26 +54,29 @@ def best(run, runs: int) -> float:
     return min(times)
 
 
+def report(runs: int, family: str, planned: str, depth: int, spec) -> None:
+    modules = len(archspec.plan(spec).layers)
+    seconds = best(lambda: archspec.plan(spec), runs)
+    print(f"{family:<10} {planned:<15} {depth:>6} {modules:>8} {seconds * 1e3:>9.2f} {seconds / modules * 1e6:>10.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    print(f"{'family':<10} {'depth':>6} {'modules':>8} {'ms':>9} {'µs/module':>10}")
-    for depth in (10, 100, 1000):
-        spec = archspec.load("resnet50", overrides={"stages.2.depth": depth})
-        modules = len(archspec.plan(spec).layers)
-        seconds = best(lambda: archspec.plan(spec), args.runs)
-        print(f"{'bottleneck':<10} {depth:>6} {modules:>8} {seconds * 1e3:>9.2f} {seconds / modules * 1e6:>10.1f}")
-    for depth in (10, 100, 1000):
-        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"archspec_plan_scaling_{depth}.yaml"
-        path.write_text(WRITTEN.format(depth=depth), encoding="utf-8")
-        spec = archspec.load(path)
-        modules = len(archspec.plan(spec).layers)
-        seconds = best(lambda: archspec.plan(spec), args.runs)
-        print(f"{'written':<10} {depth:>6} {modules:>8} {seconds * 1e3:>9.2f} {seconds / modules * 1e6:>10.1f}")
-        path.unlink()
+    print(f"{'family':<10} {'blocks':<15} {'depth':>6} {'modules':>8} {'ms':>9} {'µs/module':>10}")
+    for planned, drop_path in (("shared", 0.0), ("each planned", 0.1)):
+        for depth in (10, 100, 1000):
+            spec = archspec.load("resnet50", overrides={"stages.2.depth": depth, "defaults.drop_path": drop_path})
+            report(args.runs, "bottleneck", planned, depth, spec)
+    for planned, drop_path in (("shared", 0.0), ("each planned", 0.1)):
+        for depth in (10, 100, 1000):
+            path = Path(os.environ.get("TMPDIR", "/tmp")) / f"archspec_plan_scaling_{depth}.yaml"
+            path.write_text(WRITTEN.format(depth=depth), encoding="utf-8")
+            report(args.runs, "written", planned, depth, archspec.load(path, overrides={"defaults.drop_path": drop_path}))
+            path.unlink()
     return 0
 
 
