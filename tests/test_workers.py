@@ -39,6 +39,13 @@ def test_an_item_that_fails_in_a_copy_raises_here_as_in_a_plain_loop():
     assert run_python("-c", WORKERS, "37").stdout == "raised item 37\n"
 
 
+def test_when_no_process_may_be_forked_this_one_does_the_work():
+    # fork failing as it does at a process limit (root is exempt from RLIMIT_NPROC, so it is injected)
+    refuse = "import os\ndef fork(): raise BlockingIOError(11, 'Resource temporarily unavailable')\nos.fork = fork\n"
+    result = run_python("-c", refuse + WORKERS, "-1")
+    assert (result.stdout, result.stderr) == ("True 1\n", "")
+
+
 def test_a_few_items_are_checked_in_this_process():
     code = "import os; from archspec.commands.workers import in_processes; " \
            "print({p == os.getpid() for p in in_processes(lambda x: os.getpid(), range(15), 2)})"

@@ -42,10 +42,14 @@ def in_processes(work: Callable[[Item], Result], items: Sequence[Item], jobs: in
     shares = [range(k, len(items), jobs) for k in range(jobs)]
     results: list[Any] = [None] * len(items)
     copies: list[tuple[int, int, range]] = []  # (pid, read end, share)
+    mine = list(shares[0])
     try:
         for share in shares[1:]:
-            copies.append(_fork(work, items, share))
-        for i in shares[0]:
+            try:
+                copies.append(_fork(work, items, share))
+            except OSError:  # no more processes allowed (a limit): this one does the share
+                mine += share
+        for i in mine:
             results[i] = work(items[i])
         while copies:
             pid, read, share = copies[0]
