@@ -75,7 +75,12 @@ def _fork_is_safe() -> bool:
 
 def _fork(work: Callable, items: Sequence, share: range) -> tuple[int, int, range]:
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
     if pid == 0:  # the copy: its share's results down the pipe, then gone without running any cleanup
         status = 1
         try:
