@@ -357,9 +357,13 @@ class _Sketch:
         self.labels = [_group_label(g) for g in groups]
         self.edges = _wires(block, groups, group_of)
         self.several_inputs = len(block.args["inputs"]) > 1  # then each input's edge is labelled
+        takes: dict[int, list[int]] = {}
+        for source, k, _ in self.edges:
+            if isinstance(source, int):
+                takes.setdefault(k, []).append(source)
         row: list[int] = []
         for k in range(len(groups)):  # groups follow their inputs
-            row.append(1 + max((row[s] for s, to, _ in self.edges if to == k and isinstance(s, int)), default=-1))
+            row.append(1 + max((row[s] for s in takes.get(k, ())), default=-1))
         self.rows = [[k for k in range(len(groups)) if row[k] == r] for r in range(max(row) + 1)]
         self.widths = [max(map(len, label)) * CHAR + 2 * GROUP_PAD for label in self.labels]
         self.box_height = 2 * LINE + GROUP_PAD
@@ -396,7 +400,6 @@ class _Sketch:
             out += [f'<text x="{left + GROUP_PAD:.0f}" y="{y + GROUP_PAD + 12 + j * LINE - 4:.0f}">'
                     f'{escape(printable(line))}</text>' for j, line in enumerate(self.labels[k])]
         return out + ["</g>"]
-
 
     @staticmethod
     def _edge(x1: float, y1: float, x2: float, y2: float, lefts: list[float], rights: list[float], right: bool,
