@@ -10,7 +10,7 @@ from archspec import SpecError
 from archspec.commands.cli import main
 from archspec.reading.resolve import make_divisible
 from archspec.commands.show import origins, show
-from conftest import ROOT, TINY_SPEC, run_cli, shipped_specs
+from conftest import ROOT, TINY_SPEC, run_cli, shipped_specs, spec_id
 
 RESNET101 = 44_549_160
 RESNET50 = 25_557_032
@@ -273,6 +273,15 @@ def test_origins_say_base_child_set_and_default(tmp_path):
                                   "resnet50_v1_gn"])
 def test_show_round_trips(name, tmp_path):
     spec = archspec.load(name, ["stages.0.depth=2"] if name != "regnet_y_400mf" else ["stages.depth=12"])
+    again = archspec.load(write(tmp_path, "shown.yaml", show(spec)))
+    a, b = archspec.plan(spec), archspec.plan(again)
+    assert (a.params, a.macs, a.layers) == (b.params, b.macs, b.layers)
+    assert again.model_dump() == spec.model_dump()
+
+
+@pytest.mark.parametrize("path", shipped_specs(), ids=spec_id)
+def test_every_shipped_spec_shows_as_itself(path, tmp_path):
+    spec = archspec.load(path)
     again = archspec.load(write(tmp_path, "shown.yaml", show(spec)))
     a, b = archspec.plan(spec), archspec.plan(again)
     assert (a.params, a.macs, a.layers) == (b.params, b.macs, b.layers)

@@ -197,8 +197,9 @@ SETTINGS: dict[str, Setting] = _settings(KINDS)
 
 
 def applies(setting: str, kind: str) -> bool:
-    """Whether block kind `kind` has a use for `setting`."""
-    return setting in {s.name for s in NETWORK} or setting in {s.name for s in KINDS[kind].settings}
+    """Whether block kind `kind` has a use for `setting`; a block written in the spec (a kind not
+    declared here) has a use for the network-wide ones only."""
+    return setting in {s.name for s in NETWORK} or (kind in KINDS and setting in {s.name for s in KINDS[kind].settings})
 
 
 def kinds_table() -> str:

@@ -523,26 +523,20 @@ class Spec(_Model):
         kinds = [stage.block or self.defaults.block for stage in stages]
         for i, stage in enumerate(stages):
             for key in stage.model_fields_set & SETTINGS.keys():
-                if getattr(stage, key) is not None and not _applies(key, kinds[i]):
+                if getattr(stage, key) is not None and not applies(key, kinds[i]):
                     found.append((("stages", i, key), f"stages.{i}.{key}: `{key}` does not apply to {kinds[i]} blocks",
                                   _takers(key)))
         for key in sorted(self.defaults.model_fields_set & SETTINGS.keys()):
             if getattr(self.defaults, key) in (None, SETTINGS[key].default):
                 continue  # the format's default chooses nothing (a Spec dumped whole writes them all)
             refusing = [i for i, stage in enumerate(stages)
-                        if getattr(stage, key) is None and not _applies(key, kinds[i])]
+                        if getattr(stage, key) is None and not applies(key, kinds[i])]
             if refusing:
                 where = f"stage {refusing[0] + 1}" if len(refusing) == 1 else f"stages {', '.join(str(i + 1) for i in refusing)}"
                 found.append((("defaults", key), f"defaults.{key}: `{key}` does not apply to {kinds[refusing[0]]} blocks "
                                                  f"({where})",
                               _takers(key)))
         return found
-
-
-def _applies(key: str, kind: str) -> bool:
-    """Whether `kind` has a use for the setting `key`: a block written in the spec, for the
-    network-wide ones only."""
-    return applies(key, kind) if kind in KINDS else key in {s.name for s in NETWORK}
 
 
 def _gathered(data: Any, names: tuple) -> Any:
