@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 import archspec
 from archspec.commands import cli
-from conftest import ROOT, TINY_SPEC, run_python
+from conftest import ROOT, TINY_SPEC, run_cli, run_python
 
 REPORT = re.compile(r"wrote (?P<files>.+): dynamic (?P<dynamic>.+); matches eager at "
                     r"2×3×32×32 max \|Δ\| (?P<d1>\S+) \(max \|y\| \S+\); (?P<second>\S+) max \|Δ\| (?P<d2>\S+) \(max \|y\| \S+\)\n")
@@ -108,3 +108,12 @@ def test_export_needs_torch(tmp_path, write_spec):
     assert (r.returncode, r.stderr) == (2, "archspec: error: archspec export needs PyTorch: pip install torch "
                                            "--index-url https://download.pytorch.org/whl/cpu, then pip install "
                                            "'archspec-nn[torch]' (torch is not installed)\n")
+
+
+@pytest.mark.slow  # about 10 s: a torch.export of a network of Fire modules
+def test_the_exporters_own_warnings_and_tracebacks_are_not_shown(tmp_path):
+    # ceil-mode pools make torch's symbolic shapes log sympy tracebacks as warnings while it exports
+    result = run_cli("export", "specs/examples/fire_net.yaml", "--format", "pt2", "-o", tmp_path / "fire.pt2")
+    assert result.returncode == 0
+    assert result.stderr.startswith(f"wrote {tmp_path / 'fire.pt2'}: dynamic batch, height, width; matches eager")
+    assert len(result.stderr.splitlines()) == 1

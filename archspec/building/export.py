@@ -187,7 +187,8 @@ def _first_line(e: Exception) -> str:
 @contextlib.contextmanager
 def _quiet():
     """The exporters' progress lines, warnings and logs are not the user's concern here."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export", "onnxscript")]
+    names = ("torch.onnx", "torch.export", "torch._export", "torch.fx.experimental.symbolic_shapes", "onnxscript")
+    loggers = [logging.getLogger(name) for name in names]  # symbolic_shapes: warnings with tracebacks of sympy's
     levels = [logger.level for logger in loggers]
     try:
         for logger in loggers:
