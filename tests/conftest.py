@@ -64,6 +64,16 @@ def reference_state_dict(key: str) -> list[tuple[str, list[int]]] | None:
     return [(k, shape) for k, shape in json.loads((REFERENCE / "state_dicts" / folder / f"{rec['name']}.json").read_text())]
 
 
+def only_issue(call):
+    """The one issue of the SpecError that `call()` raises."""
+    from archspec.errors import SpecError
+
+    with pytest.raises(SpecError) as e:
+        call()
+    assert len(e.value.issues) == 1, e.value
+    return e.value.issues[0]
+
+
 def hook_macs(model) -> dict[str, int]:
     """Hooks on every module of `model` that count, as the reference figures do, each Conv2d's
     and Linear's multiply-adds per image (a Linear on a channels-last map: once per pixel) into

@@ -10,7 +10,7 @@ from archspec import SpecError
 from archspec.commands.cli import main
 from archspec.reading.resolve import make_divisible
 from archspec.commands.show import origins, show
-from conftest import ROOT, TINY_SPEC, run_cli, shipped_specs, spec_id
+from conftest import ROOT, TINY_SPEC, only_issue, run_cli, shipped_specs, spec_id
 
 RESNET101 = 44_549_160
 RESNET50 = 25_557_032
@@ -21,13 +21,6 @@ def write(folder, name: str, text: str) -> str:
     path = folder / name
     path.write_text(text)
     return str(path)
-
-
-def only_issue(call) -> archspec.Issue:
-    with pytest.raises(SpecError) as e:
-        call()
-    assert len(e.value.issues) == 1, e.value
-    return e.value.issues[0]
 
 
 # ---- references -------------------------------------------------------------------------

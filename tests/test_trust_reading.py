@@ -14,7 +14,7 @@ from archspec import SpecError
 from archspec.commands.cli import main
 from archspec.reading import resolve
 from archspec.reading.source import parse_source
-from conftest import TINY_SPEC
+from conftest import TINY_SPEC, only_issue
 
 SECRET = "s3cr3t-token-outside-the-folder"
 
@@ -176,13 +176,6 @@ def test_a_regnet_depth_is_bounded_before_its_widths_are_made():
 
 
 # ---- the small messages ----------------------------------------------------------------
-
-def only_issue(call) -> archspec.Issue:
-    with pytest.raises(SpecError) as e:
-        call()
-    assert len(e.value.issues) == 1, e.value
-    return e.value.issues[0]
-
 
 def test_swish_suggests_silu():
     issue = only_issue(lambda: archspec.load("resnet18", ["defaults.act=swish"]))
