@@ -17,17 +17,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archspec  # noqa: E402
-from validate_speed import best_time, write_specs  # noqa: E402  (this folder is on sys.path)
-
-
-def best(fn, repeat: int = 5) -> float:
-    """Best wall time of `repeat` calls, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best, best_times  # noqa: E402  (this folder is on sys.path)
+from validate_speed import write_specs  # noqa: E402
 
 
 # --- a plain hand-written ResNet-50, the way people write it ---------------------------
@@ -76,7 +67,7 @@ class HandResNet50(nn.Module):
 def validate_200_files() -> float:
     with tempfile.TemporaryDirectory() as folder:
         write_specs(Path(folder), 200)
-        return best_time([sys.executable, "-m", "archspec", "validate", folder], runs=3)
+        return best_times([[sys.executable, "-m", "archspec", "validate", folder]], runs=3)[0]
 
 
 def forward_ms(model: nn.Module, x: torch.Tensor) -> float:

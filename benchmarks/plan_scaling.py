@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archspec  # noqa: E402
+from timing import best  # noqa: E402  (this folder is on sys.path)
 
 WRITTEN = """\
 archspec: 1
@@ -43,15 +43,6 @@ stages:
   - {{depth: {depth}, channels: 32}}
 head: {{type: classifier, classes: 10}}
 """
-
-
-def best(run, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def report(runs: int, family: str, planned: str, depth: int, spec) -> None:

@@ -13,14 +13,10 @@ Planning: a basic-block network of 250 to 8,000 blocks, planned in-process (best
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # time this checkout, whatever is installed
+from timing import ROOT, best, best_times  # this folder is on sys.path
+
 DEEP = """\
 archspec: 1
 name: deep
@@ -33,24 +29,15 @@ head: {{type: classifier, pool: avg, classes: 10}}
 """
 
 
-def best_time(command: list[str], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def startup(runs: int) -> None:
-    python = best_time([sys.executable, "-c", "pass"], runs)
+    python = best_times([[sys.executable, "-c", "pass"]], runs)[0]
     shipped = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").rglob("*.yaml"))
     print(f"{'command':44} {'best s':>7} {'× python':>8} {'+ s':>7}")
     print(f"{'python -c pass':44} {python:7.3f} {1:8.2f} {0:7.3f}")
     for label, args in [("archspec --help", ["--help"]),
                         ("archspec validate specs/resnet50.yaml", ["validate", "specs/resnet50.yaml"]),
                         (f"archspec validate specs/ ({len(shipped)} files)", ["validate", "specs"])]:
-        seconds = best_time([sys.executable, "-m", "archspec", *args], runs)
+        seconds = best_times([[sys.executable, "-m", "archspec", *args]], runs)[0]
         print(f"{label:44} {seconds:7.3f} {seconds / python:8.2f} {seconds - python:7.3f}")
 
 
@@ -63,12 +50,8 @@ def planning(runs: int) -> None:
     print(f"\n{'blocks':>7} {'best s':>8} {'µs/block':>9}")
     for depth in (250, 500, 1000, 2000, 4000, 8000):
         source = parse_source(DEEP.format(depth=depth), "deep.yaml")
-        best = float("inf")
-        for _ in range(runs):
-            start = time.perf_counter()
-            plan(source).layers  # the flat list too, as the summary needs it
-            best = min(best, time.perf_counter() - start)
-        print(f"{depth:7} {best:8.3f} {best / depth * 1e6:9.1f}")
+        seconds = best(lambda: plan(source).layers, runs)  # the flat list too, as the summary needs it
+        print(f"{depth:7} {seconds:8.3f} {seconds / depth * 1e6:9.1f}")
 
 
 def main() -> int:

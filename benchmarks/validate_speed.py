@@ -11,18 +11,16 @@ half of torch's import time or more.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from timing import ENV, ROOT, best_times  # this folder is on sys.path
+
 sys.path.insert(0, str(ROOT))
 from archspec.commands import workers  # noqa: E402  (this checkout's)
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # time this checkout, whatever is installed
 
 
 def write_specs(folder: Path, count: int) -> None:
@@ -36,18 +34,6 @@ def write_specs(folder: Path, count: int) -> None:
         sub = folder / f"group{i % 10}"
         sub.mkdir(exist_ok=True)
         (sub / f"spec{i:03d}.yaml").write_text(text, encoding="utf-8")
-
-
-def best_times(commands: list[list[str]], runs: int) -> list[float]:
-    """The best wall time of each command, run in turn (interleaved, so that a slow spell of a
-    shared machine slows both)."""
-    best = [float("inf")] * len(commands)
-    for _ in range(runs):
-        for k, command in enumerate(commands):
-            start = time.perf_counter()
-            subprocess.run(command, check=True, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best
 
 
 def imports_torch(command: list[str]) -> bool:
