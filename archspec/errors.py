@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Control characters, and the invisible ones that reorder text (bidi overrides):
@@ -35,6 +36,15 @@ class Issue:
 def printable(text: str) -> str:
     """`text` with control and bidi characters escaped ('\\x1b'), safe to print to a terminal."""
     return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)
+
+
+def did_you_mean(value, options: Iterable[str], then: str = "") -> str:
+    """"did you mean 'x'?" naming the option nearest `value`, followed by `then`; only `then` (or "")
+    when no option is near."""
+    import difflib  # for a message only: not on every command's start-up
+
+    close = difflib.get_close_matches(str(value), list(options), n=1)
+    return " ".join(part for part in (f"did you mean '{close[0]}'?" if close else "", then) if part)
 
 
 def quoted(value) -> str:

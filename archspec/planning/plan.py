@@ -4,7 +4,6 @@ parameter counts and multiply-adds. Pure Python: never imports torch."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import gc
 import math
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import limits
-from ..errors import Issue, SpecError
+from ..errors import Issue, SpecError, did_you_mean
 from ..naming import stage_label, stage_name
 from ..reading.spec import BlockHead, FeaturesHead, Spec
 from ..units import count, dims, si
@@ -552,10 +551,8 @@ class _Planner:
             if name in taken[:k]:
                 fail(k, f"{name!r} is listed twice", once, "AS801")
             elif name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
                 fail(k, f"there is no module {name!r} to take {what} from",
-                     hint + f"the network's modules: {', '.join(names)}", "AS800")
+                     did_you_mean(name, names, then=f"the network's modules: {', '.join(names)}"), "AS800")
 
     def fail_output(self, k: int, message: str, hint: str, code: str) -> None:
         """An output name at fault: located at its place in the spec, or given as `features=`."""

@@ -36,7 +36,6 @@ use of a kind (`block: fire` with `squeeze: 16`) is checked against its paramete
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
 from collections.abc import Iterable
@@ -45,7 +44,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import Issue, SpecError, quoted
+from ..errors import Issue, SpecError, did_you_mean, quoted
 from ..naming import stage_label, stage_name
 from ..units import count
 from .expr import Expr, Value, parse
@@ -239,8 +238,7 @@ class _Reader:
             self.blocks[name] = BlockDef(name, description or "", inputs, params, let, tuple(nodes), outputs, path)
 
     def unknown_key(self, path: tuple, key: Any, allowed: Iterable[str], what: str = "") -> None:
-        close = difflib.get_close_matches(str(key), list(allowed), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"{what or 'allowed keys'}: {', '.join(allowed)}"
+        hint = did_you_mean(key, allowed) or f"{what or 'allowed keys'}: {', '.join(allowed)}"
         self.fail(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}", hint, "AS201", key=True)
 
     def inputs(self, path: tuple, tree: Any) -> tuple[str, ...]:
@@ -277,10 +275,8 @@ class _Reader:
                         self.unknown_key(at + (key,), key, ("type", "default"))
             if kind not in TYPES:
                 where = at + ("type",) if isinstance(decl, dict) and "type" in decl else at
-                close = difflib.get_close_matches(str(kind), TYPES, n=1)
                 self.fail(where, f"{_dotted(at)}: {quoted(kind)} is not a parameter type",
-                          f"did you mean '{close[0]}'?" if close else "write int, float or bool, or "
-                          "{type: int, default: 3}", "AS205")
+                          did_you_mean(kind, TYPES) or "write int, float or bool, or {type: int, default: 3}", "AS205")
             elif default is not None and not _is(default, kind):
                 self.fail(at + ("default",), f"{_dotted(at)}.default: expected {TYPES[kind]}, got {quoted(default)}",
                           "", "AS203")
@@ -312,9 +308,8 @@ class _Reader:
         if isinstance(kind, tuple):
             if raw in kind:
                 return raw
-            close = difflib.get_close_matches(str(raw), kind, n=1)
             self.fail(path, f"{_dotted(path)}: {quoted(raw)} is not one of: {', '.join(kind)}",
-                      f"did you mean '{close[0]}'?" if close else "", "AS205")
+                      did_you_mean(raw, kind), "AS205")
             return None
         if isinstance(raw, str):
             try:
@@ -420,8 +415,7 @@ class _Reader:
 
     def unknown_name(self, path: tuple, name: Any, known: Iterable[str], what: str, listing: str) -> None:
         known = list(known)
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"{listing}: {', '.join(known) or 'none'}"
+        hint = did_you_mean(name, known) or f"{listing}: {', '.join(known) or 'none'}"
         self.fail(path, f"{_dotted(path)}: no {what} is called {quoted(name)}", hint, "AS910")
 
     def input_names(self, path: tuple, tree: Any, declared: Op | dict, kind: str) -> tuple[str, ...]:
@@ -454,9 +448,8 @@ class _Reader:
                 continue
             if key not in wanted:
                 what = f"{kind} takes" + (f": {', '.join(wanted)}" if wanted else " no arguments")
-                close = difflib.get_close_matches(str(key), list(wanted), n=1)
                 self.fail(path + (key,), f"{_dotted(path)}: {kind} has no argument {quoted(key)}",
-                          (f"did you mean '{close[0]}'? " if close else "") + what, "AS201", key=True)
+                          did_you_mean(key, wanted, then=what), "AS201", key=True)
                 continue
             kind_of_value = wanted[key][0] if wanted[key][0] in TYPES or isinstance(wanted[key][0], tuple) else "float"
             value = self.value(path + (key,), raw, kind_of_value, names)
@@ -491,10 +484,9 @@ class _Reader:
             return
         node = by_name.get(name)
         if node is None:
-            close = difflib.get_close_matches(name, [*inputs, *by_name], n=1)
             self.fail(path, f"{_dotted(path)}: no node or input is called {quoted(name)}",
-                      f"did you mean '{close[0]}'?" if close else f"inputs: {', '.join(inputs)}; nodes: "
-                      + ", ".join(list(by_name)[:20]), "AS911")
+                      did_you_mean(name, [*inputs, *by_name])
+                      or f"inputs: {', '.join(inputs)}; nodes: " + ", ".join(list(by_name)[:20]), "AS911")
             return
         outputs = self.outputs_of(node)
         if output and outputs is None:
@@ -552,9 +544,7 @@ class _Reader:
         for k, name in enumerate(names):
             if name.partition(".")[0] not in known:
                 at = path + (k,) if isinstance(tree, list) else path
-                close = difflib.get_close_matches(name, known, n=1)
-                self.fail(at, f"{_dotted(path)}: no node is called {quoted(name)}",
-                          f"did you mean '{close[0]}'?" if close else "", "AS911")
+                self.fail(at, f"{_dotted(path)}: no node is called {quoted(name)}", did_you_mean(name, known), "AS911")
         return tuple(names)
 
     # -- blocks that use blocks
@@ -639,10 +629,9 @@ def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tu
     for key, (value, path) in given.items():
         param = block.params.get(key)
         if param is None:
-            close = difflib.get_close_matches(str(key), list(block.params), n=1)
             takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
             issues.append(source.issue(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}",
-                                       (f"did you mean '{close[0]}'? " if close else "") + takes, "AS201", key=True))
+                                       did_you_mean(key, block.params, then=takes), "AS201", key=True))
         elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
             issues.append(source.issue(path, f"{_dotted(path)}: expected {TYPES[param.type]}, got {quoted(value)}",
                                        f"{block.name}'s `{key}` is {param.type}", "AS203"))

@@ -19,7 +19,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import Issue, SpecError
+from ..errors import Issue, SpecError, did_you_mean
 from ..units import count
 from .source import Origin
 
@@ -227,10 +227,8 @@ def _check_call(node: ast.Call, text: str, expr: Expr) -> None:
 
 
 def _unknown_name(name: str, known: set[str], expr: Expr) -> SpecError:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else ""
     available = ", ".join(sorted(known)) if known else "none"
-    hint = (hint + " " if hint else "") + f"names here: {available}" if len(available) < 300 else hint
+    hint = did_you_mean(name, known, then=f"names here: {available}" if len(available) < 300 else "")
     return expr.error(f"uses the unknown name '{_clip(name, 40)}'", hint, "AS901")
 
 

@@ -4,10 +4,9 @@ only once the network is planned (planning/necks.py)."""
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
-from ..errors import quoted
+from ..errors import did_you_mean, quoted
 from .blockdefs import TYPES, BlockDef, _is
 
 if TYPE_CHECKING:
@@ -20,11 +19,9 @@ def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) ->
     given its parameters (each of its type); every problem located at its key."""
     block = blocks.get(head.block)
     if block is None:
-        close = difflib.get_close_matches(head.block, list(blocks), n=1)
         known = ", ".join(blocks) if blocks else "none: write one in `blocks:`"
         return [source.issue(("head", "block"), f"head.block: no block is called {quoted(head.block)}",
-                             (f"did you mean '{close[0]}'? " if close else "") + f"the spec's blocks: {known}",
-                             "AS802")]
+                             did_you_mean(head.block, blocks, then=f"the spec's blocks: {known}"), "AS802")]
     issues = []
     if len(block.inputs) != len(head.from_):
         issues.append(source.issue(("head", "from"), f"head.from: names {len(head.from_)} "
@@ -36,10 +33,9 @@ def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) ->
     for key, value in given.items():
         param = block.params.get(key)
         if param is None:
-            close = difflib.get_close_matches(str(key), list(block.params), n=1)
             takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
             issues.append(source.issue(("head", key), f"unknown key {quoted(key)} in head",
-                                       (f"did you mean '{close[0]}'? " if close else "") + takes, "AS201", key=True))
+                                       did_you_mean(key, block.params, then=takes), "AS201", key=True))
         elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
             issues.append(source.issue(("head", key), f"head.{key}: expected {TYPES[param.type]}, got {quoted(value)}",
                                        f"{block.name}'s `{key}` is {param.type}", "AS203"))

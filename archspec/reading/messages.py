@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Issue, SpecError, quoted
+from ..errors import Issue, SpecError, did_you_mean, quoted
 from .blockdefs import definition_issues
 from .source import Origin, Source
 from .spec import _STAGES_TAGS, Defaults, Scale, Spec, Stage
@@ -200,8 +200,7 @@ def _unknown_key(loc: tuple, path: tuple) -> tuple[str, str]:
     key = path[-1] if isinstance(path[-1], str) else quoted(path[-1])
     owners = _owners(loc)
     allowed = _written_keys(owners[0]) if len(owners) == 1 else []
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed) if allowed else ""
+    hint = did_you_mean(key, allowed) or ("allowed keys: " + ", ".join(allowed) if allowed else "")
     if owners == [Stage] and key in Defaults.model_fields:
         hint = f"`{key}` is a network-wide setting: set it in `defaults`"
     return f"unknown key '{key}' in {_dotted(path[:-1])}", hint

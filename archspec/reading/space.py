@@ -15,14 +15,13 @@ at the value; then the rules and windows. `draw` gives one spec tree from a rand
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import random
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..errors import Issue, SpecError
+from ..errors import Issue, SpecError, did_you_mean
 from .messages import check_tree
 from .source import Source
 from .spec import Constraints, Spec, Stage
@@ -229,10 +228,8 @@ def _distribution(source: Source, path: tuple, issues: list[Issue]) -> Distribut
     before = len(issues)
     for key in node:
         if key not in FORM:
-            close = difflib.get_close_matches(str(key), FORM, n=1)
             issues.append(source.issue(path + (key,), f"{where}: unknown key '{key}' in a distribution",
-                                       f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(FORM),
-                                       "AS930", key=True))
+                                       did_you_mean(key, FORM) or "allowed keys: " + ", ".join(FORM), "AS930", key=True))
     if "range" in node and "choice" in node:
         issues.append(source.issue(path, f"{where}: a distribution is a range or a choice, not both",
                                    "keep one of them", "AS930"))
@@ -324,14 +321,11 @@ def _rules(source: Source, issues: list[Issue]) -> list[tuple[str, Any, tuple]]:
             continue
         (name, argument), = rule.items()
         if name not in RULES:
-            close = difflib.get_close_matches(str(name), RULES, n=1)
             issues.append(source.issue(at + (name,), f"rules.{i}: unknown rule '{name}'",
-                                       f"did you mean '{close[0]}'?" if close else "rules: " + ", ".join(RULES),
-                                       "AS931", key=True))
+                                       did_you_mean(name, RULES) or "rules: " + ", ".join(RULES), "AS931", key=True))
         elif name == "non_decreasing" and argument not in Stage.model_fields:
-            close = difflib.get_close_matches(str(argument), list(Stage.model_fields), n=1)
             issues.append(source.issue(at + (name,), f"rules.{i}: stages have no setting {argument!r}",
-                                       f"did you mean '{close[0]}'?" if close else "name a stage setting: channels, depth",
+                                       did_you_mean(argument, Stage.model_fields) or "name a stage setting: channels, depth",
                                        "AS931"))
         elif name == "stages" and not (isinstance(argument, list) and len(argument) == 2 and
                                        all(type(v) is int and v >= 1 for v in argument) and argument[0] <= argument[1]):
