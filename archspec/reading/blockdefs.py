@@ -619,6 +619,34 @@ def definition_issues(source: Source) -> list[Issue]:
 # ---- a stage's use of a block -------------------------------------------------------------
 
 
+def written_param_issue(source: Source, path: tuple, block: BlockDef, value: Any) -> Issue | None:
+    """The problem with `value`, written at key path `path` for the parameter path[-1] of `block`:
+    none is called so, or it is of another type."""
+    key = path[-1]
+    param = block.params.get(key)
+    if param is None:
+        takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
+        return source.issue(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}",
+                            did_you_mean(key, block.params, then=takes), "AS201", key=True)
+    if not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
+        return source.issue(path, f"{_dotted(path)}: expected {TYPES[param.type]}, got {quoted(value)}",
+                            f"{block.name}'s `{key}` is {param.type}", "AS203")
+    return None
+
+
+def missing_param_issues(source: Source, where: tuple, block: BlockDef, written: Iterable[str],
+                         supplied: Iterable[str] = ()) -> list[Issue]:
+    """The parameters of `block` without a default that a use at key path `where` neither writes
+    nor is `supplied` (by its stage), as one issue."""
+    missing = [p.name for p in block.params.values() if p.default is None and p.name not in written
+               and p.name not in supplied]
+    if not missing:
+        return []
+    return [source.issue(where, f"missing key '{missing[0]}' in {_dotted(where)}",
+                         f"{block.name} blocks need " + ", ".join(f"`{m}` ({block.params[m].type})" for m in missing),
+                         "AS202")]
+
+
 def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tuple[Any, tuple]],
               stage: dict[str, int]) -> tuple[dict[str, Value], list[Issue]]:
     """The parameter values of one use of `block` by the stage at key path `where`, and the
@@ -627,16 +655,11 @@ def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tu
     issues = []
     values: dict[str, Value] = {}
     for key, (value, path) in given.items():
-        param = block.params.get(key)
-        if param is None:
-            takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
-            issues.append(source.issue(path, f"unknown key {quoted(key)} in {_dotted(path[:-1])}",
-                                       did_you_mean(key, block.params, then=takes), "AS201", key=True))
-        elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
-            issues.append(source.issue(path, f"{_dotted(path)}: expected {TYPES[param.type]}, got {quoted(value)}",
-                                       f"{block.name}'s `{key}` is {param.type}", "AS203"))
-        else:
+        issue = written_param_issue(source, path, block, value)
+        if issue is None:
             values[key] = value
+        else:
+            issues.append(issue)
     for key in FROM_STAGE:
         if key in block.params:
             values[key] = stage[key]
@@ -644,12 +667,7 @@ def check_use(source: Source, where: tuple, block: BlockDef, given: dict[str, tu
             issues.append(source.issue(where + (key,), f"{_dotted(where)}.{key}: {block.name} blocks take no "
                                                        f"`{key}`", f"declare `{key}: int` in blocks.{block.name}"
                                                                    ".params, or remove it here", "AS305"))
-    missing = [p.name for p in block.params.values() if p.default is None and p.name not in given
-               and p.name not in FROM_STAGE]
-    if missing:
-        issues.append(source.issue(where, f"missing key '{missing[0]}' in {_dotted(where)}",
-                                   f"{block.name} blocks need " + ", ".join(f"`{m}` ({block.params[m].type})"
-                                                                             for m in missing), "AS202"))
+    issues += missing_param_issues(source, where, block, given, FROM_STAGE)
     for p in block.params.values():
         values.setdefault(p.name, p.default)
     if not issues:  # the derived values that do not read the input's shape, now rather than when planned

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import did_you_mean, quoted
-from .blockdefs import TYPES, BlockDef, _is
+from .blockdefs import BlockDef, missing_param_issues, written_param_issue
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -30,21 +30,8 @@ def head_block_issues(source: Source, head: Any, blocks: dict[str, BlockDef]) ->
                                    f"({', '.join(block.inputs)})",
                                    "name one module per input of the block, in its order", "AS802"))
     given = head.block_params or {}
-    for key, value in given.items():
-        param = block.params.get(key)
-        if param is None:
-            takes = f"{block.name} blocks take " + (", ".join(block.params) if block.params else "no parameters")
-            issues.append(source.issue(("head", key), f"unknown key {quoted(key)} in head",
-                                       did_you_mean(key, block.params, then=takes), "AS201", key=True))
-        elif not _is(value, param.type) and not (param.type == "float" and _is(value, "int")):
-            issues.append(source.issue(("head", key), f"head.{key}: expected {TYPES[param.type]}, got {quoted(value)}",
-                                       f"{block.name}'s `{key}` is {param.type}", "AS203"))
-    missing = [p.name for p in block.params.values() if p.default is None and p.name not in given]
-    if missing:
-        issues.append(source.issue(("head",), f"missing key '{missing[0]}' in head",
-                                   f"{block.name} blocks need " + ", ".join(f"`{m}` ({block.params[m].type})"
-                                                                             for m in missing), "AS202"))
-    return issues
+    issues += [i for key, value in given.items() if (i := written_param_issue(source, ("head", key), block, value))]
+    return issues + missing_param_issues(source, ("head",), block, given)
 
 
 def head_block_params(head: Any, blocks: dict[str, BlockDef]) -> dict[str, Any]:
